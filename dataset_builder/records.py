@@ -1,0 +1,267 @@
+"""Typed records that flow between the pipeline stages.
+
+Every record is a frozen dataclass that checks itself in ``__post_init__``: a record that
+breaks its invariant cannot exist. Offsets are half-open ``[start, end)`` Python code points
+(never UTF-16 units; ``label_studio.py``/``normalise.py`` convert at the boundary).
+
+    Article ──segment──▶ Segment ──push/pull/normalise──▶ EntitySpan / StanceLabel / Annotation
+
+``to_dict``/``from_dict`` give the JSONL form used between CLI stages; key order is fixed so
+that outputs are byte-identical for identical inputs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from .errors import OffsetError, SchemaError
+
+SEGMENT_UNITS = ("sentence", "paragraph", "window")
+
+
+def _check_str(name: str, value: Any, *, owner: str, optional: bool = False) -> None:
+    if value is None and optional:
+        return
+    if not isinstance(value, str):
+        raise SchemaError(f"{owner}.{name} must be a string; got {type(value).__name__} {value!r}.")
+
+
+@dataclass(frozen=True)
+class Article:
+    """One news article after ingest.
+
+    Invariants: ``id`` is non-empty; ``text`` is non-blank and Unicode NFC with ``\\n`` line ends.
+    ``meta`` holds anything else the source carried (for example the boilerplate's date) with
+    string keys; it is excluded from hashing but compared.
+    """
+
+    id: str
+    text: str
+    title: str | None = None
+    date: str | None = None
+    source: str | None = None
+    url: str | None = None
+    meta: Mapping[str, Any] = field(default_factory=dict, hash=False)
+
+    def __post_init__(self) -> None:
+        _check_str("id", self.id, owner="Article")
+        if not self.id:
+            raise SchemaError("Article.id must not be empty.")
+        _check_str("text", self.text, owner="Article")
+        if not self.text.strip():
+            raise SchemaError(f"Article {self.id!r} has no text (empty or whitespace only).")
+        if not unicodedata.is_normalized("NFC", self.text):
+            raise SchemaError(f"Article {self.id!r} text is not Unicode NFC; normalise it first.")
+        if "\r" in self.text:
+            raise SchemaError(f"Article {self.id!r} text contains '\\r'; line ends must be '\\n'.")
+        for name in ("title", "date", "source", "url"):
+            _check_str(name, getattr(self, name), owner="Article", optional=True)
+        # A plain dict copy keeps the record independent of the caller's mapping.
+        object.__setattr__(self, "meta", dict(self.meta))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "date": self.date,
+            "source": self.source,
+            "url": self.url,
+            "meta": dict(sorted(self.meta.items())),
+            "text": self.text,
+        }
+
+    @classmethod
+    def from_dict(cls, row: Mapping[str, Any]) -> "Article":
+        return cls(
+            id=row["id"],
+            text=row["text"],
+            title=row.get("title"),
+            date=row.get("date"),
+            source=row.get("source"),
+            url=row.get("url"),
+            meta=row.get("meta") or {},
+        )
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One annotation unit: a slice ``[start, end)`` of an article's text.
+
+    Invariant: ``article.text[start:end] == text`` for the article it came from; the record
+    itself checks what it can without the article (non-empty text, ``end - start == len(text)``).
+    Use :meth:`check_against` where the article is at hand.
+    """
+
+    id: str
+    article_id: str
+    index: int
+    start: int
+    end: int
+    text: str
+    unit: str = "sentence"
+
+    def __post_init__(self) -> None:
+        _check_str("id", self.id, owner="Segment")
+        _check_str("article_id", self.article_id, owner="Segment")
+        _check_str("text", self.text, owner="Segment")
+        if self.unit not in SEGMENT_UNITS:
+            raise SchemaError(
+                f"Segment.unit must be one of {', '.join(SEGMENT_UNITS)}; got {self.unit!r}."
+            )
+        for name in ("index", "start", "end"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise OffsetError(f"Segment {self.id!r}: {name} must be an int >= 0; got {value!r}.")
+        if self.end <= self.start:
+            raise OffsetError(
+                f"Segment {self.id!r}: end ({self.end}) must be greater than start ({self.start})."
+            )
+        if self.end - self.start != len(self.text):
+            raise OffsetError(
+                f"Segment {self.id!r}: [{self.start}, {self.end}) spans {self.end - self.start} "
+                f"code points but its text has {len(self.text)}."
+            )
+
+    def check_against(self, article: Article) -> None:
+        """Raise :class:`OffsetError` unless ``article.text[start:end] == text``."""
+        if article.id != self.article_id:
+            raise OffsetError(f"Segment {self.id!r} belongs to {self.article_id!r}, not {article.id!r}.")
+        if article.text[self.start : self.end] != self.text:
+            raise OffsetError(
+                f"Segment {self.id!r}: article {article.id!r} text[{self.start}:{self.end}] is "
+                f"{article.text[self.start:self.end]!r}, segment text is {self.text!r}."
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+    @classmethod
+    def from_dict(cls, row: Mapping[str, Any]) -> "Segment":
+        return cls(**{f.name: row[f.name] for f in dataclasses.fields(cls) if f.name in row})
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """Something a stage read and did not keep, with where it came from and why."""
+
+    stage: str
+    source: str  # file, file:line, or task id
+    reason: str  # short machine-friendly code, e.g. "empty_text"
+    detail: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"stage": self.stage, "source": self.source, "reason": self.reason, "detail": self.detail}
+
+
+def _check_span(owner: str, start: Any, end: Any, text: str) -> None:
+    for name, value in (("start", start), ("end", end)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise OffsetError(f"{owner}: {name} must be an int >= 0; got {value!r}.")
+    if end <= start:
+        raise OffsetError(f"{owner}: end ({end}) must be greater than start ({start}).")
+    if end - start != len(text):
+        raise OffsetError(f"{owner}: [{start}, {end}) is {end - start} code points but text {text!r} has {len(text)}.")
+
+
+@dataclass(frozen=True)
+class EntitySpan:
+    """An entity mention ``[start, end)`` in a segment's text (code points), with its label."""
+
+    start: int
+    end: int
+    label: str
+    text: str
+
+    def __post_init__(self) -> None:
+        _check_str("label", self.label, owner="EntitySpan")
+        _check_span(f"EntitySpan {self.label} {self.text!r}", self.start, self.end, self.text)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"start": self.start, "end": self.end, "label": self.label, "text": self.text}
+
+
+@dataclass(frozen=True)
+class StanceLabel:
+    """The segment's stance toward a target span ``[target_start, target_end)``."""
+
+    target_start: int
+    target_end: int
+    target_text: str
+    label: str
+
+    def __post_init__(self) -> None:
+        _check_str("label", self.label, owner="StanceLabel")
+        _check_span(f"StanceLabel target {self.target_text!r}", self.target_start, self.target_end, self.target_text)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "target_start": self.target_start,
+            "target_end": self.target_end,
+            "target_text": self.target_text,
+            "label": self.label,
+        }
+
+
+GOLD = "gold"
+
+
+@dataclass(frozen=True)
+class Annotation:
+    """One annotator's annotation of one segment (``annotator == GOLD`` for adjudicated gold).
+
+    ``text`` is the segment text the offsets point into; every span is checked against it, so an
+    annotation whose span text differs from ``text[start:end]`` cannot exist. Spans are sorted.
+    """
+
+    segment_id: str
+    article_id: str
+    text: str
+    annotator: str
+    entities: tuple[EntitySpan, ...] = ()
+    stances: tuple[StanceLabel, ...] = ()
+    task_id: int | None = None
+
+    def __post_init__(self) -> None:
+        owner = f"Annotation of segment {self.segment_id!r} by {self.annotator!r}"
+        for span in self.entities:
+            if self.text[span.start : span.end] != span.text:
+                raise OffsetError(
+                    f"{owner}: entity [{span.start}, {span.end}) is {self.text[span.start:span.end]!r} "
+                    f"in the text, not {span.text!r}."
+                )
+        for st in self.stances:
+            if self.text[st.target_start : st.target_end] != st.target_text:
+                raise OffsetError(
+                    f"{owner}: stance target [{st.target_start}, {st.target_end}) is "
+                    f"{self.text[st.target_start:st.target_end]!r} in the text, not {st.target_text!r}."
+                )
+        object.__setattr__(self, "entities", tuple(sorted(self.entities, key=lambda e: (e.start, e.end, e.label))))
+        object.__setattr__(
+            self, "stances", tuple(sorted(self.stances, key=lambda s: (s.target_start, s.target_end, s.label)))
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "segment_id": self.segment_id,
+            "article_id": self.article_id,
+            "task_id": self.task_id,
+            "annotator": self.annotator,
+            "text": self.text,
+            "entities": [e.to_dict() for e in self.entities],
+            "stances": [s.to_dict() for s in self.stances],
+        }
+
+    @classmethod
+    def from_dict(cls, row: Mapping[str, Any]) -> "Annotation":
+        return cls(
+            segment_id=row["segment_id"],
+            article_id=row["article_id"],
+            text=row["text"],
+            annotator=row["annotator"],
+            entities=tuple(EntitySpan(**e) for e in row.get("entities", ())),
+            stances=tuple(StanceLabel(**s) for s in row.get("stances", ())),
+            task_id=row.get("task_id"),
+        )
