@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Idempotent set-up for a fresh machine: two virtual environments beside the code.
+#   .venv     the project (dataset_builder, its tests and benchmarks)
+#   .venv-ls  Label Studio itself (it pins many packages, so it lives apart)
+# Each is (re)installed only when missing or when its requirements changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON="${PYTHON:-python3}"
+LABEL_STUDIO_VERSION="1.23.2"
+
+stamp_of() { sha256sum "$@" | sha256sum | cut -c1-16; }
+
+want=$(stamp_of pyproject.toml)
+if [ "$(cat .venv/.stamp 2>/dev/null)" != "$want" ]; then
+  echo "setup: installing the project into .venv" >&2
+  "$PYTHON" -m venv .venv
+  .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip 2>&1 | grep -v '^WARNING: Location' >&2 || true
+  .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test,bench]' 2>&1 | grep -v '^WARNING: Location' >&2 || true
+  .venv/bin/python -c "import dataset_builder, datasets, label_studio_sdk, sklearn" # fail here if the install failed
+  echo "$want" > .venv/.stamp
+fi
+
+if [ "$(cat .venv-ls/.stamp 2>/dev/null)" != "$LABEL_STUDIO_VERSION" ]; then
+  echo "setup: installing label-studio==$LABEL_STUDIO_VERSION into .venv-ls (a few minutes, once)" >&2
+  "$PYTHON" -m venv .venv-ls
+  .venv-ls/bin/python -m pip install -q --disable-pip-version-check --upgrade pip 2>&1 | grep -v '^WARNING: Location' >&2 || true
+  .venv-ls/bin/python -m pip install -q --disable-pip-version-check "label-studio==$LABEL_STUDIO_VERSION" 2>&1 | grep -v '^WARNING: Location' >&2 || true
+  test -x .venv-ls/bin/label-studio
+  echo "$LABEL_STUDIO_VERSION" > .venv-ls/.stamp
+fi
