@@ -33,6 +33,14 @@ def cli() -> None:
     Stages (each a sub-command, each usable on its own):
       ingest     articles (.txt folder, JSONL, CSV) -> articles.jsonl + report
       segment    articles.jsonl -> segments.jsonl (sentences, paragraphs, windows)
+      serve/stop a local Label Studio (SQLite in .ls-data, 127.0.0.1:8080)
+      push       segments.jsonl -> Label Studio tasks (idempotent, resumable)
+      pull       Label Studio project -> raw export snapshot + manifest
+      normalise  export.json -> per-annotator + gold annotations, agreement, report
+      split      gold.jsonl -> splits/manifest.json (by article, near-duplicates together, stable)
+      build      gold.jsonl + manifest -> HuggingFace dataset folder (ner, stance) + card
+      score      predictions JSONL + dataset split -> metrics JSON/markdown with 95% CIs
+      benchmark  dataset -> baselines, predictions, results.json, leaderboard.md (+ CI gate)
     """
 
 
@@ -99,6 +107,457 @@ def ingest(inputs, output, report_path, rules, no_boilerplate, strict):
     click.echo(f"{report.summary()} -> {output} (report: {report_path})", err=True)
     if strict and report.rejected:
         raise click.exceptions.Exit(1)
+
+
+@cli.command("segment")
+@click.argument("articles", type=click.Path(dir_okay=False, path_type=str))
+@click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False, writable=True, path_type=str),
+              help="Segments JSONL to write (one Segment per line; overwritten).")
+@click.option("--unit", type=click.Choice(["sentence", "paragraph", "window"]), default="sentence", show_default=True,
+              help="sentence; paragraph (one non-blank line); window (--window sentences every --stride).")
+@click.option("--window", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Sentences per window (--unit window only).")
+@click.option("--stride", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Sentences between window starts, at most --window (--unit window only).")
+def segment_cmd(articles: str, output: str, unit: str, window: int, stride: int) -> None:
+    """Cut ARTICLES (JSONL from 'ingest') into segments with exact character offsets.
+
+    Every output line is a segment: id, article_id, index, start, end, text, unit, where
+    article.text[start:end] == text. Sentences never cross a line break, so a headline
+    without a full stop is a sentence of its own. The output is replaced only when every
+    article was read. A one-line report goes to stderr.
+
+    \b
+    Example:
+      dataset-builder segment articles.jsonl -o segments.jsonl --unit window --window 3 --stride 2
+    """
+    from .segment import segment_file
+
+    if stride > window:
+        raise click.BadParameter(
+            f"{stride} is more than --window {window}; use a stride of at most {window} so every sentence "
+            "lands in a window.",
+            param_hint="'--stride'",
+        )
+    report = segment_file(
+        articles, output, unit=unit, window=window, stride=stride, progress=_progress("segment", "article")
+    )
+    for rejection in report.rejections:
+        click.echo(f"rejected ({rejection.reason}): {rejection.source}: {rejection.detail}", err=True)
+    click.echo(f"{report.summary()} -> {output}", err=True)
+
+
+@cli.command("normalise")
+@click.argument("export", type=click.Path(dir_okay=False, path_type=str))
+@click.option("--config", "config", required=True,
+              help="Labelling config the project used: an .xml path or a bundled name (entities_stance, ...).")
+@click.option("-o", "--out", "out_dir", default="out/normalise", show_default=True, type=click.Path(file_okay=False),
+              help="Folder for annotations.jsonl, gold.jsonl, rejections.jsonl, unresolved.jsonl, report.json/.txt.")
+@click.option("--min-annotators", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Tasks with fewer annotators (and no ground-truth annotation) get no gold record.")
+@click.option("--offsets", type=click.Choice(["auto", "codepoints", "utf16"]), default="auto", show_default=True,
+              help="How value.start/end count: code points, UTF-16 units (JavaScript), or decided per span by "
+                   "value.text (auto).")
+def normalise_cmd(export: str, config: str, out_dir: str, min_annotators: int, offsets: str) -> None:
+    """Turn EXPORT (Label Studio's JSON export, e.g. from 'pull') into per-annotator and gold annotations.
+
+    Streams the export; offsets become Python code points of the segment text; value.text is a
+    cross-check (spans are re-aligned when unambiguous, trimmed, or rejected with a reason).
+    Gold: ground-truth annotations win, else a majority vote; ties are listed in unresolved.jsonl,
+    never guessed. The report counts every task, annotation and result read as kept or rejected
+    by reason, and gives agreement (Krippendorff's alpha, Cohen's kappa, span F1). The summary
+    goes to stderr.
+
+    \b
+    Example:
+      dataset-builder normalise exports/news/20240101T000000Z-abc/export.json --config entities_stance -o out/gold
+    """
+    from .normalise import normalise_export
+    from .schema import load_schema
+
+    report = normalise_export(export, load_schema(config), out_dir, min_annotators=min_annotators, offsets=offsets,
+                              progress=True)
+    click.echo(report.summary().rstrip("\n"), err=True)
+    click.echo(f"-> {out_dir}", err=True)
+
+
+@cli.command("split")
+@click.argument("gold", type=click.Path(exists=True, dir_okay=False))
+@click.option("--articles", type=click.Path(exists=True, dir_okay=False),
+              help="articles.jsonl from 'ingest': full texts for near-duplicate detection "
+                   "(default: each article's gold segments joined).")
+@click.option("--out", "out_dir", default="splits", show_default=True, type=click.Path(file_okay=False),
+              help="Folder of manifest.json. An existing manifest is honoured: its articles keep their split.")
+@click.option("--ratios", default=None, help="train,validation,test shares  [default: 0.8,0.1,0.1, or the manifest's]")
+@click.option("--salt", default=None, help="Salt of the placement hash  [default: dataset-builder, or the manifest's]")
+@click.option("--near-dup-threshold", type=click.FloatRange(0, 1, min_open=True), default=0.7, show_default=True,
+              help="Word 5-shingle Jaccard similarity from which two articles are near-duplicates.")
+@click.option("--reassign", is_flag=True, help="Ignore the existing manifest and re-split from scratch (moves articles).")
+@click.option("--check", is_flag=True, help="Only verify the existing manifest: exit 1 naming any article or "
+                                            "near-duplicate cluster that crosses splits or is unassigned.")
+@click.option("--dataset", "dataset_dir", type=click.Path(exists=True, file_okay=False),
+              help="With --check: also verify the article ids in a folder written by 'build'.")
+def split_cmd(gold, articles, out_dir, ratios, salt, near_dup_threshold, reassign, check, dataset_dir):
+    """Assign the articles of GOLD (gold JSONL from 'normalise') to train/validation/test.
+
+    Grouped by article (no article in two splits), near-duplicate articles (wire copies, found
+    with MinHash over word shingles) kept in one split, stratified by stance label as far as whole
+    groups allow, and stable: articles already in OUT/manifest.json never move. New articles are
+    placed in the order of a salted hash of their id. The manifest lists the article ids per split,
+    salt, ratios, the gold data hash, held-out articles and near-duplicate clusters.
+
+    \b
+    Examples:
+      dataset-builder split gold.jsonl --articles articles.jsonl --out splits
+      dataset-builder split gold.jsonl --articles articles.jsonl --out splits --check --dataset dataset/
+    """
+    import json
+    from pathlib import Path
+
+    from . import splits as splits_mod
+
+    manifest_path = Path(out_dir) / splits_mod.MANIFEST_NAME
+    gold_records = splits_mod.read_gold(gold)
+    article_records = splits_mod.read_articles(articles) if articles else None
+    if check:
+        result = splits_mod.check_splits(splits_mod.read_manifest(manifest_path), gold_records, article_records,
+                                         dataset_dir=dataset_dir)
+        for note in result.notes:
+            click.echo(f"note: {note}", err=True)
+        for problem in result.problems:
+            click.echo(f"leak: {problem}", err=True)
+        if result.problems:
+            click.echo(f"split check failed: {len(result.problems)} problem(s) in {manifest_path}.", err=True)
+            raise click.exceptions.Exit(1)
+        click.echo(f"split check passed: {result.articles_checked} articles, {result.clusters_found} near-duplicate "
+                   f"cluster(s), none crosses splits ({manifest_path}).", err=True)
+        return
+    previous = None if reassign or not manifest_path.exists() else splits_mod.read_manifest(manifest_path)
+    result = splits_mod.assign_splits(
+        gold_records,
+        article_records,
+        ratios=splits_mod.parse_ratios(ratios) if ratios else (previous.ratios if previous else splits_mod.DEFAULT_RATIOS),
+        salt=salt if salt is not None else (previous.salt if previous else splits_mod.DEFAULT_SALT),
+        near_duplicate_threshold=near_dup_threshold,
+        previous=previous,
+    )
+    splits_mod.write_manifest(result.manifest, manifest_path)
+    report_path = Path(out_dir) / "split_report.json"
+    report_path.write_text(json.dumps(result.report.to_dict(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    r = result.report
+    for article_id, reason in r.held_out.items():
+        click.echo(f"held out: {article_id}: {reason}", err=True)
+    click.echo(
+        f"{r.articles_read} articles / {r.segments_read} segments -> "
+        + ", ".join(f"{s} {r.articles[s]} / {r.segments[s]}" for s in r.articles)
+        + f"; held out {len(r.held_out)}; near-duplicate clusters {r.near_duplicate_clusters}; "
+        f"kept from previous manifest {r.kept_from_previous}, newly assigned {r.newly_assigned} -> {manifest_path}",
+        err=True,
+    )
+
+
+@cli.command("build")
+@click.argument("gold", type=click.Path(exists=True, dir_okay=False))
+@click.option("--config", "config", required=True,
+              help="Labelling config the annotations were made with: a bundled name or an .xml path.")
+@click.option("--splits", "manifest", default="splits/manifest.json", show_default=True,
+              type=click.Path(dir_okay=False), help="Split manifest written by 'split'.")
+@click.option("-o", "--out", "out_dir", default="dataset", show_default=True, type=click.Path(file_okay=False),
+              help="Dataset folder to write (parquet, README.md, DATASET_CARD.md, plot).")
+@click.option("--normalise-report", type=click.Path(exists=True, dir_okay=False),
+              help="JSON report of 'normalise': its agreement and rejected entries go into the card.")
+@click.option("--version", "version", default="0.1.0", show_default=True, help="Dataset version (dataset_version.txt).")
+@click.option("--name", "pretty_name", default=None, help="Dataset name shown in the card.")
+@click.option("--description", default=None, help="Description paragraph of the card.")
+@click.option("--license", "license_", default="unknown", show_default=True, help="Hub licence id, e.g. cc-by-4.0.")
+@click.option("--citation", default=None, help="BibTeX entry for the card (default: a generated @misc stub).")
+@click.option("--language", default="en", show_default=True, help="Language code for the card.")
+def build_cmd(gold, config, manifest, out_dir, normalise_report, version, pretty_name, description, license_,
+              citation, language):
+    """Build the HuggingFace dataset (configs 'ner' and 'stance') and its card from GOLD.
+
+    Writes OUT/ner/{train,validation,test}.parquet, OUT/stance/..., README.md (YAML header so that
+    datasets.load_dataset(OUT, "ner") works offline), DATASET_CARD.md, label_distribution.png and
+    dataset_version.txt. Features are declared from the config's labels (ner_tags: BIO ClassLabel;
+    label: stance ClassLabel). The same inputs give byte-identical parquet files.
+
+    \b
+    Example:
+      dataset-builder build gold.jsonl --config entities_stance --splits splits/manifest.json -o dataset
+    """
+    import json
+    from pathlib import Path
+
+    from tqdm import tqdm
+
+    from .build import build_dataset
+    from .errors import InputError
+    from .schema import load_schema
+    from .splits import read_gold, read_manifest
+
+    schema = load_schema(config)
+    split_manifest = read_manifest(manifest)
+    report_data = None
+    if normalise_report:
+        try:
+            report_data = json.loads(Path(normalise_report).read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise InputError(f"{normalise_report}: not a JSON report ({exc}); pass the report 'normalise' wrote.") from None
+        if not isinstance(report_data, dict):
+            raise InputError(f"{normalise_report}: expected a JSON object, got {type(report_data).__name__}.")
+    gold_records = read_gold(gold)
+    with tqdm(total=7, desc="build", unit="step", disable=None, file=sys.stderr) as bar:
+        def phase(name: str) -> None:
+            bar.set_postfix_str(name)
+            bar.update(1)
+
+        report = build_dataset(gold_records, split_manifest, schema, out_dir, version=version,
+                               normalise_report=report_data, pretty_name=pretty_name, description=description,
+                               license=license_, citation=citation, language=language, progress=phase)
+    d = report.to_dict()
+    click.echo(
+        f"built {', '.join(d['configs'])} v{d['version']} -> {out_dir}: ner rows {d['ner_rows']}, stance rows "
+        f"{d['stance_rows']}; spans {d['spans']}; stances {d['stances']}; fingerprint {d['fingerprint'][:16]}",
+        err=True,
+    )
+
+
+@cli.command("score")
+@click.argument("dataset_dir", type=click.Path(exists=True, file_okay=False))
+@click.argument("predictions", type=click.Path(exists=True, dir_okay=False))
+@click.option("--config", default="ner", show_default=True, help="Dataset config: ner or stance.")
+@click.option("--split", default="test", show_default=True, help="Split to score against.")
+@click.option("--mode", type=click.Choice(["conlleval", "strict"]), default="conlleval", show_default=True,
+              help="NER entity rules: conlleval (I- after O starts an entity; IOB1/IOB2) or strict (only B-/S- start).")
+@click.option("--alignment", type=click.Choice(["strict", "contract", "expand"]), default="strict", show_default=True,
+              help="NER spans whose offsets fall inside a token: reject, shrink to whole tokens, or grow to them.")
+@click.option("--favor", "favor_label", default="favor", show_default=True, help="Stance class averaged in F_avg.")
+@click.option("--against", "against_label", default="against", show_default=True, help="Stance class averaged in F_avg.")
+@click.option("--resamples", type=click.IntRange(min=0), default=1000, show_default=True,
+              help="Article bootstrap resamples for the 95% CIs (0: none).")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Bootstrap seed.")
+@click.option("--compare", "compare_with", type=click.Path(exists=True, dir_okay=False),
+              help="Second predictions file: paired bootstrap comparison against it.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the JSON report here.")
+@click.option("--markdown", "md_path", type=click.Path(dir_okay=False), help="Write the markdown table here.")
+def score(dataset_dir, predictions, config, split, mode, alignment, favor_label, against_label, resamples, seed,
+          compare_with, json_path, md_path):
+    """Score predictions against a dataset split (metrics, 95% CIs).
+
+    \b
+    Predictions, one JSON object per line:
+      stance  {"id": "<row id>", "label": "favor"}
+      ner     {"id": "<segment id>", "tags": ["O", "B-PER", ...]}   (one tag per dataset token)
+          or  {"id": "<segment id>", "spans": [{"start": 0, "end": 5, "label": "PER"}]}
+    Every gold id must be predicted exactly once. Stance: accuracy, macro-F1, F_avg, per-class
+    scores, confusion matrix. NER: entity-level micro and per-type P/R/F1 as conlleval computes
+    them. 95% CIs by bootstrap over articles with a fixed seed. Without --json/--markdown the
+    markdown goes to stdout; identical inputs give identical bytes.
+
+    \b
+    Example:
+      dataset-builder score dataset/ preds.jsonl --config ner --json scores.json
+    """
+    from pathlib import Path
+
+    from .scoring import report_to_json, report_to_markdown, score_predictions
+
+    report = score_predictions(dataset_dir, predictions, config=config, split=split, mode=mode, alignment=alignment,
+                               favor_label=favor_label, against_label=against_label, resamples=resamples, seed=seed,
+                               compare_with=compare_with)
+    markdown = report_to_markdown(report)
+    for path, text in ((json_path, report_to_json(report)), (md_path, markdown)):
+        if path:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            Path(path).write_text(text, encoding="utf-8")
+    if not json_path and not md_path:
+        click.echo(markdown, nl=False)
+    else:
+        click.echo(f"{report['task']} {split}: {report['primary_metric']} = {report['primary_value']:.4f}", err=True)
+
+
+@cli.command("benchmark")
+@click.argument("dataset_dir", type=click.Path(exists=True, file_okay=False))
+@click.option("-o", "--output-dir", default="results", show_default=True, type=click.Path(file_okay=False),
+              help="Where models/, predictions/, results.json and leaderboard.md go.")
+@click.option("--config", "configs", multiple=True,
+              help="Dataset config to run (repeat for several; default: ner and stance, those present).")
+@click.option("--train-split", default="train", show_default=True)
+@click.option("--eval-split", default="test", show_default=True)
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of the models and the bootstrap.")
+@click.option("--resamples", type=click.IntRange(min=0), default=1000, show_default=True,
+              help="Article bootstrap resamples for the 95% CIs.")
+@click.option("--compare", "compare_path", type=click.Path(exists=True, dir_okay=False),
+              help="Previous results.json: exit 1 if a baseline drops below its previous CI or the data changed "
+                   "without a version bump.")
+def benchmark(dataset_dir, output_dir, configs, train_split, eval_split, seed, resamples, compare_path):
+    """Train the baselines, score them, and write the leaderboard.
+
+    \b
+    Baselines: stance majority and TF-IDF + LogisticRegression; NER majority, memorisation and a
+    CRF on hand-made features. Writes OUTPUT_DIR/models/*.skops, OUTPUT_DIR/predictions/*.jsonl,
+    OUTPUT_DIR/results.json and OUTPUT_DIR/leaderboard.md.
+
+    \b
+    As a CI gate:
+      dataset-builder benchmark dataset/ -o results --compare previous/results.json
+    exits 1, naming the baseline, when a score falls below its previous 95% CI, or when the
+    dataset fingerprint changed but its version (dataset_version.txt or README `version`) did not.
+    """
+    from .baselines import compare_results, read_results, run_benchmark
+
+    previous = read_results(compare_path) if compare_path else None  # fail early on a bad file
+    results = run_benchmark(dataset_dir, output_dir, configs=configs or None, train_split=train_split, eval_split=eval_split,
+                            seed=seed, resamples=resamples, progress=_progress("benchmark", "baseline"))
+    for entry in results["baselines"]:
+        ci = entry["ci"]
+        ci_text = f" [{ci[0]:.4f}, {ci[1]:.4f}]" if ci else ""
+        click.echo(f"{entry['config']}/{entry['baseline']}: {entry['primary_metric']} = {entry['score']:.4f}{ci_text}")
+    click.echo(f"leaderboard: {output_dir}/leaderboard.md, results: {output_dir}/results.json", err=True)
+    if previous is not None:
+        failures = compare_results(results, previous, source=str(compare_path))
+        for failure in failures:
+            click.echo(f"gate: {failure}", err=True)
+        if failures:
+            click.echo(f"benchmark gate failed ({len(failures)} problem(s)) against {compare_path}.", err=True)
+            raise click.exceptions.Exit(1)
+        click.echo(f"benchmark gate passed against {compare_path}.", err=True)
+
+
+# ---- Label Studio: serve, stop, push, pull (dataset_builder.label_studio) ------------------
+
+_DATA_DIR_HELP = "Folder of the local Label Studio started by 'serve' (SQLite, password and token files)."
+_LS_CONFIG_HELP = ("TOML/JSON file with a [label_studio] table: url, api_key or api_key_file "
+                   "(default: ./.dataset-builder.toml if present). LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY win.")
+
+
+def _connection(ls_config, data_dir):
+    from .label_studio import resolve_connection
+
+    return resolve_connection(config_file=ls_config, data_dir=data_dir)
+
+
+@cli.command("serve")
+@click.option("--data-dir", default=".ls-data", show_default=True, type=click.Path(file_okay=False), help=_DATA_DIR_HELP)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind; keep 127.0.0.1 unless you mean it.")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help="TCP port (0: any free one).")
+@click.option("--username", default="admin@localhost", show_default=True, help="E-mail of the first user (login name).")
+@click.option("--timeout", default=120.0, show_default=True, type=click.FloatRange(min=1), help="Seconds to wait for the server.")
+@click.option("--show-token", is_flag=True, help="Also print the API token (it is otherwise never printed).")
+def serve_cmd(data_dir, host, port, username, timeout, show_token):
+    """Start a local Label Studio in the background (or reuse the one already running).
+
+    SQLite and uploads live in DATA_DIR. On first start a user, a random password and a random
+    API token are created; password and token are stored in DATA_DIR (mode 0600) and never printed
+    unless asked. 'push' and 'pull' find the server and its token there by themselves. Stop it with
+    'dataset-builder stop'.
+
+    \b
+    Example:
+      dataset-builder serve && dataset-builder push segments.jsonl --config entities_stance
+    """
+    from .label_studio import start_server
+
+    info = start_server(data_dir, host=host, port=port, username=username, timeout=timeout)
+    state = "already running" if info.reused else "started"
+    click.echo(f"Label Studio {state} at {info.url} (pid {info.pid}, data in {info.data_dir})")
+    click.echo(f"log in as: {info.username}")
+    click.echo(f"password:  in {info.password_file} (mode 0600; e.g. cat {info.password_file})")
+    click.echo(f"API token: in {info.token_file} (push/pull read it from there; or export LABEL_STUDIO_API_KEY)")
+    if show_token:
+        click.echo(f"API token value: {info.api_key}")
+    click.echo(f"stop it with: dataset-builder stop --data-dir {data_dir}")
+
+
+@cli.command("stop")
+@click.option("--data-dir", default=".ls-data", show_default=True, type=click.Path(file_okay=False), help=_DATA_DIR_HELP)
+def stop_cmd(data_dir):
+    """Stop the local Label Studio started by 'serve' (by its recorded pid). Data is kept."""
+    from .label_studio import stop_server
+
+    report = stop_server(data_dir)
+    if report.was_running:
+        how = " (had to be killed)" if report.killed else ""
+        click.echo(f"stopped Label Studio pid {report.pid}{how}; data kept in {report.data_dir}")
+    else:
+        click.echo(f"no Label Studio running for {report.data_dir}")
+
+
+@cli.command("push")
+@click.argument("segments", type=click.Path(exists=True, dir_okay=False))
+@click.option("--config", "config", required=True,
+              help="Labelling config: a bundled name (entities_stance, entities, target_stance) or an .xml path.")
+@click.option("--project-title", default=None, help="Project to create or reuse (default: the config name).")
+@click.option("--articles", type=click.Path(exists=True, dir_okay=False),
+              help="articles.jsonl to take each task's title and date from (by article_id).")
+@click.option("--predictions", type=click.Path(exists=True, dir_okay=False),
+              help="JSONL of pre-annotations, one per segment_id: {segment_id, entities, stances, score?} or {segment_id, result}.")
+@click.option("--model-version", default=None, help="model_version of the pre-annotations (needed with --predictions).")
+@click.option("--batch-size", default=1000, show_default=True, type=click.IntRange(min=1), help="Tasks per import request.")
+@click.option("--retries", default=6, show_default=True, type=click.IntRange(min=0),
+              help="Retries per request on connection errors and 5xx, with exponential back-off.")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False), help="Write the JSON report here.")
+@click.option("--ls-config", type=click.Path(exists=True, dir_okay=False), help=_LS_CONFIG_HELP)
+@click.option("--data-dir", default=".ls-data", show_default=True, type=click.Path(file_okay=False), help=_DATA_DIR_HELP)
+def push_cmd(segments, config, project_title, articles, predictions, model_version, batch_size, retries, report_path,
+             ls_config, data_dir):
+    """Import SEGMENTS (JSONL from 'segment') as Label Studio tasks, once each.
+
+    Creates the project from the config or reuses the one with that title. Segments whose
+    segment_id the project already has are skipped, so pushing again, or after a crash or a
+    lost connection, imports only what is missing. Exit code 1 when the server refused some tasks.
+
+    \b
+    Example:
+      dataset-builder push out/segments.jsonl --config entities_stance --articles out/articles.jsonl
+    """
+    from tqdm import tqdm
+
+    from .label_studio import RetryPolicy, push_segments
+
+    conn = _connection(ls_config, data_dir)
+    with tqdm(desc="push", unit="task", disable=None, file=sys.stderr) as bar:
+        report = push_segments(conn, segments, config, project_title=project_title, articles=articles,
+                               predictions=predictions, model_version=model_version, batch_size=batch_size,
+                               retry=RetryPolicy(retries=retries), on_batch=bar.update)
+    if report_path:
+        _write_report(report_path, {**report.to_dict(), "rejections": [r.to_dict() for r in report.rejections]})
+    for rejection in report.rejections[:20]:
+        click.echo(f"rejected ({rejection.reason}): {rejection.source}: {rejection.detail}", err=True)
+    if report.rejected > 20:
+        click.echo(f"... and {report.rejected - 20} more rejected (see --report)", err=True)
+    d = report.to_dict()
+    click.echo(
+        f"project {d['project_title']!r} (id {d['project_id']}{', created' if d['project_created'] else ''}): "
+        f"read {d['read']}, already present {d['already_present']}, imported {d['imported']}, "
+        f"rejected {d['rejected']} (failed {d['failed']}), predictions {d['predictions']}"
+    )
+    if report.failed:
+        raise click.exceptions.Exit(1)
+
+
+@cli.command("pull")
+@click.option("--project-title", required=True, help="Project to export.")
+@click.option("--out", "out_dir", default="exports", show_default=True, type=click.Path(file_okay=False),
+              help="Snapshots go to OUT/<project-slug>/<UTC time>-<sha256[:12]>/.")
+@click.option("--ls-config", type=click.Path(exists=True, dir_okay=False), help=_LS_CONFIG_HELP)
+@click.option("--data-dir", default=".ls-data", show_default=True, type=click.Path(file_okay=False), help=_DATA_DIR_HELP)
+def pull_cmd(project_title, out_dir, ls_config, data_dir):
+    """Snapshot a project's annotations and keep the raw export byte-for-byte.
+
+    Writes export.json (Label Studio JSON, as served), label_config.xml (the project's config) and
+    manifest.json (project id, config name and hash, task and annotation counts, time, sha256).
+
+    \b
+    Example:
+      dataset-builder pull --project-title entities_stance --out exports
+    """
+    from .label_studio import pull_export
+
+    report = pull_export(_connection(ls_config, data_dir), project_title, out_dir=out_dir)
+    m = report.manifest
+    click.echo(f"{m['task_count']} tasks, {m['annotation_count']} annotations -> {report.export_path} "
+               f"(manifest: {report.manifest_path})")
 
 
 def main() -> None:

@@ -265,3 +265,128 @@ class Annotation:
             stances=tuple(StanceLabel(**s) for s in row.get("stances", ())),
             task_id=row.get("task_id"),
         )
+
+
+SPLIT_NAMES = ("train", "validation", "test")
+"""The dataset's splits, in the order they are listed everywhere."""
+
+
+@dataclass(frozen=True)
+class NearDuplicateCluster:
+    """Articles that are near-duplicates of each other (wire copies), kept in one split.
+
+    ``articles`` is sorted and has at least two ids; ``pairs`` are the confirmed edges
+    ``(a, b, jaccard)`` with ``a < b`` that joined them (a cluster is their transitive closure).
+    """
+
+    articles: tuple[str, ...]
+    pairs: tuple[tuple[str, str, float], ...]
+
+    def __post_init__(self) -> None:
+        ids = tuple(self.articles)
+        if len(ids) < 2 or list(ids) != sorted(set(ids)):
+            raise SchemaError(f"NearDuplicateCluster.articles must be >= 2 sorted unique ids; got {list(ids)!r}.")
+        pairs = tuple((str(a), str(b), float(j)) for a, b, j in self.pairs)
+        for a, b, j in pairs:
+            if not (a < b and a in ids and b in ids and 0.0 <= j <= 1.0):
+                raise SchemaError(f"NearDuplicateCluster {list(ids)!r}: bad pair {(a, b, j)!r}.")
+        object.__setattr__(self, "articles", ids)
+        object.__setattr__(self, "pairs", tuple(sorted(pairs)))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"articles": list(self.articles), "pairs": [list(p) for p in self.pairs]}
+
+
+@dataclass(frozen=True)
+class SplitManifest:
+    """Which article is in which split, and how that was decided (``splits/manifest.json``).
+
+    Invariants: the split names are exactly :data:`SPLIT_NAMES`; each split's ids are sorted and
+    unique; no article is in two splits or both in a split and held out; the members of a
+    near-duplicate cluster that are not held out share one split; ratios are >= 0 and sum to 1.
+    """
+
+    salt: str
+    ratios: tuple[float, float, float]
+    splits: Mapping[str, tuple[str, ...]]
+    near_duplicate_clusters: tuple[NearDuplicateCluster, ...] = ()
+    held_out: Mapping[str, str] = field(default_factory=dict)  # article id -> reason
+    data_sha256: str = ""
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    format_version: int = 1
+
+    def __post_init__(self) -> None:
+        _check_str("salt", self.salt, owner="SplitManifest")
+        ratios = tuple(float(r) for r in self.ratios)
+        if len(ratios) != 3 or any(r < 0 for r in ratios) or abs(sum(ratios) - 1.0) > 1e-6:
+            raise SchemaError(
+                f"SplitManifest.ratios must be three numbers >= 0 summing to 1 (train, validation, test); "
+                f"got {list(self.ratios)!r}."
+            )
+        if set(self.splits) != set(SPLIT_NAMES):
+            raise SchemaError(f"SplitManifest.splits must have exactly {list(SPLIT_NAMES)}; got {sorted(self.splits)!r}.")
+        splits = {name: tuple(self.splits[name]) for name in SPLIT_NAMES}
+        seen: dict[str, str] = {}
+        for name, ids in splits.items():
+            if list(ids) != sorted(set(ids)):
+                raise SchemaError(f"SplitManifest: the {name} article ids must be sorted and unique.")
+            for article_id in ids:
+                if article_id in seen:
+                    raise SchemaError(
+                        f"SplitManifest: article {article_id!r} is in both {seen[article_id]} and {name}; "
+                        "an article must be in one split only."
+                    )
+                seen[article_id] = name
+        held_out = dict(sorted(self.held_out.items()))
+        for article_id in held_out:
+            if article_id in seen:
+                raise SchemaError(f"SplitManifest: article {article_id!r} is held out and also in {seen[article_id]}.")
+        for cluster in self.near_duplicate_clusters:
+            where = sorted({seen[a] for a in cluster.articles if a in seen})
+            if len(where) > 1:
+                members = ", ".join(f"{a} ({seen.get(a, 'held out')})" for a in cluster.articles)
+                raise SchemaError(
+                    f"SplitManifest: near-duplicate cluster [{members}] crosses splits {where}; "
+                    "a cluster must be in one split."
+                )
+        object.__setattr__(self, "ratios", ratios)
+        object.__setattr__(self, "splits", splits)
+        object.__setattr__(self, "held_out", held_out)
+        object.__setattr__(self, "near_duplicate_clusters", tuple(sorted(self.near_duplicate_clusters, key=lambda c: c.articles)))
+        object.__setattr__(self, "settings", dict(self.settings))
+
+    def split_of(self) -> dict[str, str]:
+        """Map every assigned article id to its split name."""
+        return {a: name for name, ids in self.splits.items() for a in ids}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format_version": self.format_version,
+            "salt": self.salt,
+            "ratios": dict(zip(SPLIT_NAMES, self.ratios)),
+            "data_sha256": self.data_sha256,
+            "settings": dict(self.settings),
+            "counts": {name: len(ids) for name, ids in self.splits.items()},
+            "splits": {name: list(ids) for name, ids in self.splits.items()},
+            "held_out": dict(self.held_out),
+            "near_duplicate_clusters": [c.to_dict() for c in self.near_duplicate_clusters],
+        }
+
+    @classmethod
+    def from_dict(cls, row: Mapping[str, Any]) -> "SplitManifest":
+        ratios = row["ratios"]
+        if isinstance(ratios, Mapping):
+            ratios = [ratios[name] for name in SPLIT_NAMES]
+        return cls(
+            salt=row["salt"],
+            ratios=tuple(ratios),
+            splits={name: tuple(ids) for name, ids in row["splits"].items()},
+            near_duplicate_clusters=tuple(
+                NearDuplicateCluster(articles=tuple(c["articles"]), pairs=tuple(tuple(p) for p in c["pairs"]))
+                for c in row.get("near_duplicate_clusters", ())
+            ),
+            held_out=row.get("held_out") or {},
+            data_sha256=row.get("data_sha256", ""),
+            settings=row.get("settings") or {},
+            format_version=row.get("format_version", 1),
+        )

@@ -362,12 +362,49 @@ def capture(conn: lsmod.Connection, client: Any, users: dict[str, int], config: 
     print(f"{config}: {len(rows)} tasks -> {OUT / (config + '.json')}")
 
 
+BAD = REPO / "tests" / "fixtures" / "bad_exports"
+
+
+def write_bad_exports() -> None:
+    """Other formats and broken files, made from the captured ``entities_stance`` export.
+
+    JSON_MIN, CSV and CONLL2003 come from ``label_studio_sdk.converter`` (what Label Studio itself
+    uses for those export types); the others are the real export cut or re-wrapped.
+    """
+    from label_studio_sdk.converter import Converter
+
+    src = OUT / f"{ES}.json"
+    raw = src.read_bytes()
+    BAD.mkdir(parents=True, exist_ok=True)
+    conv = Converter(config=load_schema(ES).xml, project_dir=None)
+    with tempfile.TemporaryDirectory() as tmp:
+        for fmt, method, produced, kw in (("json_min.json", conv.convert_to_json_min, "result.json", {}),
+                                          ("export.csv", conv.convert_to_csv, "result.csv", {"sep": ","}),
+                                          ("export.tsv", conv.convert_to_csv, "result.csv", {"sep": "\t"}),
+                                          ("export.conll", conv.convert_to_conll2003, "result.conll", {})):
+            out = Path(tmp) / fmt.replace(".", "_")
+            method(str(src), str(out), is_dir=False, **kw)
+            shutil.copyfile(out / produced, BAD / fmt)
+    (BAD / "truncated.json").write_bytes(raw[: len(raw) // 2])
+    tasks = json.loads(raw)
+    (BAD / "single_task.json").write_text(json.dumps(tasks[0], ensure_ascii=False), encoding="utf-8")
+    (BAD / "empty.json").write_bytes(b"")
+    (BAD / "numbers.json").write_bytes(b"[1, 2, 3]")
+    (BAD / "latin1.json").write_bytes(raw.replace(b"Angela", "Ángela".encode("latin-1")))  # not UTF-8
+    print(f"bad exports -> {BAD}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--url", help="use a running Label Studio (default: start one in a temp folder)")
     ap.add_argument("--api-key", help="its API key (with --url)")
     ap.add_argument("--configs", nargs="*", default=list(SCENARIOS))
+    ap.add_argument("--bad-exports-only", action="store_true",
+                    help="only rewrite tests/fixtures/bad_exports from the captured exports (no server)")
     args = ap.parse_args()
+    if args.bad_exports_only:
+        write_bad_exports()
+        return
     from label_studio_sdk import LabelStudio
 
     tmp = None
@@ -389,6 +426,7 @@ def main() -> None:
         stamp = time.strftime("%Y%m%d%H%M%S")
         for config in args.configs:
             capture(conn, client, users, config, stamp)
+        write_bad_exports()
     finally:
         if data_dir is not None:
             lsmod.stop_server(data_dir, grace=10.0)

@@ -1,0 +1,487 @@
+"""Baselines for the built dataset, scored by :mod:`dataset_builder.scoring`.
+
+Input
+    A dataset folder written by ``build`` (configs ``ner`` and ``stance``, splits ``train`` and
+    ``test``).
+
+Output
+    Under ``output_dir``: ``models/<config>.<baseline>.skops`` (saved with ``skops``, never
+    pickle), ``predictions/<config>.<baseline>.jsonl`` (the scorer's predictions format),
+    ``results.json`` (every baseline's score report) and ``leaderboard.md``.
+
+Baselines (all scikit-learn estimators, fixed seeds, deterministic):
+
+* stance ``majority``: ``DummyClassifier(strategy="most_frequent")``.
+* stance ``tfidf_logreg``: the target marked in the text (:func:`mark_target`), TF-IDF of word
+  1-2-grams and character 2-5-grams (``char_wb``), ``LogisticRegression`` (balanced class
+  weights), as one ``Pipeline``.
+* NER ``majority``: the most frequent training tag for every token (``DummyClassifier``); it
+  predicts no entity and marks the floor.
+* NER ``memorisation``: the most frequent training tag of each token string (exact, then
+  lowercased), ``O`` for unseen tokens; its I- tags without a B- are read by conlleval's rules.
+* NER ``crf``: a linear-chain CRF (``sklearn-crfsuite``, L-BFGS) on hand-made token features
+  (:func:`token_features`: word shape, affixes, case, neighbouring words), as a ``Pipeline``.
+
+Invariants
+    Same dataset, seed and options give byte-identical predictions, ``results.json`` and
+    ``leaderboard.md`` (the ``.skops`` archives hold zip timestamps, so they are not compared).
+    Models are trained on ``train_split`` only and scored on ``eval_split``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+
+from .errors import InputError
+from .jsonl import write_jsonl
+from .scoring import (
+    CONFIDENCE,
+    DEFAULT_RESAMPLES,
+    DEFAULT_SEED,
+    SCORER_VERSION,
+    dataset_fingerprint,
+    dataset_version,
+    load_split,
+    score_predictions,
+)
+
+TARGET_OPEN = "TGTSTART"
+TARGET_CLOSE = "TGTEND"
+BASELINES: dict[str, tuple[str, ...]] = {
+    "stance": ("majority", "tfidf_logreg"),
+    "ner": ("majority", "memorisation", "crf"),
+}
+DESCRIPTIONS = {
+    ("stance", "majority"): "DummyClassifier(most_frequent)",
+    ("stance", "tfidf_logreg"): "target-marked text, TF-IDF word 1-2 + char 2-5 grams, LogisticRegression",
+    ("ner", "majority"): "DummyClassifier(most_frequent) per token",
+    ("ner", "memorisation"): "most frequent training tag per token",
+    ("ner", "crf"): "CRF (sklearn-crfsuite, L-BFGS) on hand-made token features",
+}
+
+
+# --------------------------------------------------------------------------- features
+
+
+def mark_target(text: str, start: int, end: int) -> str:
+    """``text`` with the stance target ``text[start:end]`` wrapped in marker words.
+
+    ``"Obama spoke"`` with target [0, 5) becomes ``"TGTSTART Obama TGTEND spoke"``, so word
+    n-grams see the target and its neighbours.
+    """
+    if not 0 <= start <= end <= len(text):
+        raise InputError(f"target offsets [{start}, {end}) do not fit a text of length {len(text)}; rebuild the dataset.")
+    return f"{text[:start]} {TARGET_OPEN} {text[start:end]} {TARGET_CLOSE} {text[end:]}"
+
+
+def _shape(token: str) -> str:
+    shape = re.sub(r"[A-Z]", "X", token)
+    shape = re.sub(r"[a-z]", "x", shape)
+    shape = re.sub(r"[0-9]", "d", shape)
+    return re.sub(r"(.)\1+", r"\1\1", shape)  # "Xxxxxx" -> "Xxx"
+
+
+def token_features(tokens: Sequence[str], i: int) -> dict[str, Any]:
+    """Hand-made features of ``tokens[i]``: the word, its shape, affixes, case, neighbours."""
+    word = tokens[i]
+    low = word.lower()
+    feats: dict[str, Any] = {
+        "bias": 1.0,
+        "w": low,
+        "suf3": low[-3:],
+        "suf2": low[-2:],
+        "pre3": low[:3],
+        "shape": _shape(word),
+        "title": word.istitle(),
+        "upper": word.isupper(),
+        "digit": word.isdigit(),
+        "len": min(len(word), 10),
+    }
+    for offset in (-2, -1, 1, 2):
+        j = i + offset
+        if 0 <= j < len(tokens):
+            other = tokens[j]
+            feats[f"{offset}:w"] = other.lower()
+            feats[f"{offset}:title"] = other.istitle()
+            if abs(offset) == 1:
+                feats[f"{offset}:shape"] = _shape(other)
+        elif abs(offset) == 1:
+            feats["BOS" if offset < 0 else "EOS"] = True
+    return feats
+
+
+class TokenFeaturizer(TransformerMixin, BaseEstimator):
+    """Token lists -> lists of feature dicts (:func:`token_features`), for the CRF."""
+
+    def fit(self, X: Sequence[Sequence[str]], y: Any = None) -> "TokenFeaturizer":
+        return self
+
+    def transform(self, X: Sequence[Sequence[str]]) -> list[list[dict[str, Any]]]:
+        return [[token_features(tokens, i) for i in range(len(tokens))] for tokens in X]
+
+
+class MemorisationTagger(BaseEstimator):
+    """Most frequent training tag per token string (exact match, then lowercased), else ``default``.
+
+    Ties go to the tag that sorts first, so the model does not depend on data order.
+    """
+
+    def __init__(self, default: str = "O"):
+        self.default = default
+
+    def fit(self, X: Sequence[Sequence[str]], y: Sequence[Sequence[str]]) -> "MemorisationTagger":
+        exact: dict[str, Counter] = {}
+        lower: dict[str, Counter] = {}
+        for tokens, tags in zip(X, y):
+            for token, tag in zip(tokens, tags):
+                exact.setdefault(token, Counter())[tag] += 1
+                lower.setdefault(token.lower(), Counter())[tag] += 1
+
+        def best(counter: Counter) -> str:
+            return min(counter.items(), key=lambda kv: (-kv[1], kv[0]))[0]
+
+        self.exact_ = {k: best(v) for k, v in sorted(exact.items())}
+        self.lower_ = {k: best(v) for k, v in sorted(lower.items())}
+        return self
+
+    def predict(self, X: Sequence[Sequence[str]]) -> list[list[str]]:
+        return [[self.exact_.get(t) or self.lower_.get(t.lower(), self.default) for t in tokens] for tokens in X]
+
+
+class TokenDummyTagger(BaseEstimator):
+    """Sequence wrapper of a ``DummyClassifier(strategy="most_frequent")`` over all tokens."""
+
+    def __init__(self, seed: int = 0):
+        self.seed = seed
+
+    def fit(self, X: Sequence[Sequence[str]], y: Sequence[Sequence[str]]) -> "TokenDummyTagger":
+        from sklearn.dummy import DummyClassifier
+
+        flat = [tag for tags in y for tag in tags]
+        self.classifier_ = DummyClassifier(strategy="most_frequent", random_state=self.seed).fit(np.zeros((len(flat), 1)), flat)
+        return self
+
+    def predict(self, X: Sequence[Sequence[str]]) -> list[list[str]]:
+        out = []
+        for tokens in X:
+            out.append([str(t) for t in self.classifier_.predict(np.zeros((len(tokens), 1)))] if tokens else [])
+        return out
+
+
+# --------------------------------------------------------------------------- models
+
+
+def make_model(task: str, name: str, *, seed: int = DEFAULT_SEED):
+    """An unfitted baseline estimator (see the module docstring)."""
+    from sklearn.pipeline import FeatureUnion, Pipeline
+
+    if task == "stance" and name == "majority":
+        from sklearn.dummy import DummyClassifier
+
+        return Pipeline([("majority", DummyClassifier(strategy="most_frequent", random_state=seed))])
+    if task == "stance" and name == "tfidf_logreg":
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+
+        features = FeatureUnion([
+            ("word", TfidfVectorizer(analyzer="word", ngram_range=(1, 2), sublinear_tf=True, min_df=1)),
+            ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=1)),
+        ])
+        clf = LogisticRegression(C=10.0, max_iter=2000, class_weight="balanced", random_state=seed)
+        return Pipeline([("tfidf", features), ("logreg", clf)])
+    if task == "ner" and name == "majority":
+        return TokenDummyTagger(seed=seed)
+    if task == "ner" and name == "memorisation":
+        return MemorisationTagger()
+    if task == "ner" and name == "crf":
+        import sklearn_crfsuite
+
+        crf = sklearn_crfsuite.CRF(algorithm="lbfgs", c1=0.05, c2=0.05, max_iterations=100, all_possible_transitions=True)
+        return Pipeline([("features", TokenFeaturizer()), ("crf", crf)])
+    raise ValueError(f"The 'name' parameter must be one of {list(BASELINES.get(task, ()))} for task {task!r}. Got {name!r} instead.")
+
+
+# Types a saved baseline may contain beyond scikit-learn/numpy (skops trusts those itself).
+TRUSTED_TYPES = (
+    "dataset_builder.baselines.MemorisationTagger",
+    "dataset_builder.baselines.TokenDummyTagger",
+    "dataset_builder.baselines.TokenFeaturizer",
+    "sklearn_crfsuite.estimator.CRF",
+    "sklearn_crfsuite._fileresource.FileResource",
+    "pycrfsuite._logparser.TrainLogParser",
+    "collections.Counter",
+)
+
+
+def save_model(model: Any, path: str | Path) -> None:
+    """Save ``model`` with skops (no pickle)."""
+    import skops.io as sio
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sio.dump(model, path)
+
+
+def load_model(path: str | Path) -> Any:
+    """Load a baseline saved by :func:`save_model`, trusting only :data:`TRUSTED_TYPES`.
+
+    Raises
+    ------
+    InputError
+        The file is missing or holds a type outside the trusted list.
+    """
+    import skops.io as sio
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such model file; run `dataset-builder benchmark` first.")
+    untrusted = sio.get_untrusted_types(file=path)
+    unknown = sorted(set(untrusted) - set(TRUSTED_TYPES))
+    if unknown:
+        raise InputError(f"{path}: holds types not trusted by dataset_builder: {unknown}; inspect the file before loading it.")
+    return sio.load(path, trusted=list(untrusted))
+
+
+# --------------------------------------------------------------------------- data
+
+
+@dataclass(frozen=True)
+class _TaskData:
+    ids: list[str]
+    X: list[Any]
+    y: list[Any]
+
+
+def _stance_data(dataset) -> _TaskData:
+    names = dataset.features["label"].names
+    rows = dataset.to_dict()
+    X = [mark_target(t, s, e) for t, s, e in zip(rows["text"], rows["target_start"], rows["target_end"])]
+    y = [names[i] for i in rows["label"]]
+    return _TaskData(ids=list(rows["id"]), X=X, y=y)
+
+
+def _ner_data(dataset) -> _TaskData:
+    feature = dataset.features["ner_tags"]
+    names = getattr(feature, "feature", feature).names
+    rows = dataset.to_dict()
+    y = [[names[i] for i in tags] for tags in rows["ner_tags"]]
+    return _TaskData(ids=list(rows["id"]), X=[list(t) for t in rows["tokens"]], y=y)
+
+
+# --------------------------------------------------------------------------- benchmark
+
+
+def run_benchmark(
+    dataset_dir: str | Path,
+    output_dir: str | Path,
+    *,
+    configs: Sequence[str] | None = None,
+    train_split: str = "train",
+    eval_split: str = "test",
+    seed: int = DEFAULT_SEED,
+    resamples: int = DEFAULT_RESAMPLES,
+    baselines: Mapping[str, Sequence[str]] | None = None,
+    progress: Callable[[Iterable[Any]], Iterable[Any]] | None = None,
+) -> dict[str, Any]:
+    """Train every baseline, write models and predictions, score them, write the leaderboard.
+
+    Parameters
+    ----------
+    dataset_dir : the built dataset folder.
+    output_dir : where ``models/``, ``predictions/``, ``results.json``, ``leaderboard.md`` go.
+    configs : dataset configs to run (``"ner"``, ``"stance"``); default: those of
+        :data:`BASELINES` that have a folder in ``dataset_dir``.
+    train_split, eval_split : the split to train on and the split to score on.
+    seed, resamples : seed of the models and of the bootstrap; bootstrap resamples.
+    baselines : per config, the baselines to run (default :data:`BASELINES`).
+    progress : optional wrapper over the work list (a tqdm), called once.
+
+    Returns
+    -------
+    dict
+        The results (also written to ``results.json``).
+    """
+    dataset_dir, output_dir = Path(dataset_dir), Path(output_dir)
+    fingerprint = dataset_fingerprint(dataset_dir)
+    chosen = dict(BASELINES if baselines is None else baselines)
+    if configs is None:
+        configs = [c for c in chosen if (dataset_dir / c).is_dir()]
+        if not configs:
+            raise InputError(f"{dataset_dir}: no config folder among {sorted(chosen)}; build the dataset first.")
+    work = []
+    for config in configs:
+        if config not in chosen:
+            raise InputError(f"no baselines for config {config!r}; expected one of {sorted(chosen)}.")
+        for name in chosen[config]:
+            work.append((config, name))
+    entries = []
+    loaded: dict[str, tuple[str, _TaskData, _TaskData]] = {}
+    for config, name in progress(work) if progress else work:
+        if config not in loaded:
+            from .scoring import task_of
+
+            train = load_split(dataset_dir, config, train_split)
+            test = load_split(dataset_dir, config, eval_split)
+            task = task_of(train)
+            for split, part in ((train_split, train), (eval_split, test)):
+                if len(part) == 0:
+                    raise InputError(
+                        f"{dataset_dir}: config {config!r} split {split!r} has no rows; annotate more articles or pick "
+                        "other splits (--train-split/--eval-split)."
+                    )
+            prep = _ner_data if task == "ner" else _stance_data
+            loaded[config] = (task, prep(train), prep(test))
+        task, train_data, test_data = loaded[config]
+        if task == "stance" and name != "majority" and len(set(train_data.y)) < 2:
+            raise InputError(
+                f"{dataset_dir}: config {config!r} split {train_split!r} has one class only ({train_data.y[0]!r}); "
+                f"{name} needs at least two. Annotate more varied examples or run --config ner only."
+            )
+        model = make_model(task, name, seed=seed)
+        model.fit(train_data.X, train_data.y)
+        predicted = model.predict(test_data.X)
+        stem = f"{config}.{name}"
+        pred_path = output_dir / "predictions" / f"{stem}.jsonl"
+        if task == "ner":
+            rows = ({"id": i, "tags": [str(t) for t in tags]} for i, tags in zip(test_data.ids, predicted))
+        else:
+            rows = ({"id": i, "label": str(label)} for i, label in zip(test_data.ids, predicted))
+        write_jsonl(pred_path, rows)
+        model_path = output_dir / "models" / f"{stem}.skops"
+        save_model(model, model_path)
+        report = score_predictions(dataset_dir, pred_path, config=config, split=eval_split, resamples=resamples, seed=seed)
+        primary = report["primary_metric"]
+        ci = report["ci"].get("micro", {}).get("f1") if task == "ner" else report["ci"].get(primary)
+        entries.append({
+            "config": config,
+            "task": task,
+            "baseline": name,
+            "description": DESCRIPTIONS.get((task, name), name),
+            "primary_metric": primary,
+            "score": report["primary_value"],
+            "ci": ci or [],
+            "predictions": pred_path.relative_to(output_dir).as_posix(),
+            "model": model_path.relative_to(output_dir).as_posix(),
+            "report": {k: v for k, v in report.items() if k not in ("dataset_fingerprint", "dataset_version", "scorer_version")},
+        })
+    results = {
+        "scorer_version": SCORER_VERSION,
+        "dataset_version": dataset_version(dataset_dir),
+        "dataset_fingerprint": fingerprint,
+        "train_split": train_split,
+        "eval_split": eval_split,
+        "seed": seed,
+        "resamples": resamples,
+        "confidence": CONFIDENCE,
+        "baselines": entries,
+    }
+    output_dir.mkdir(parents=True, exist_ok=True)
+    (output_dir / "results.json").write_text(results_to_json(results), encoding="utf-8")
+    (output_dir / "leaderboard.md").write_text(leaderboard_markdown(results), encoding="utf-8")
+    return results
+
+
+def results_to_json(results: Mapping[str, Any]) -> str:
+    return json.dumps(results, ensure_ascii=False, indent=2) + "\n"
+
+
+_METRIC_TITLES = {"micro_f1": "micro F1", "f_avg": "F_avg"}
+
+
+def leaderboard_markdown(results: Mapping[str, Any]) -> str:
+    """The leaderboard: one table per config, baselines ranked by their primary metric."""
+    lines = [
+        "# Baseline leaderboard",
+        "",
+        f"Dataset version {results['dataset_version']}, fingerprint `{results['dataset_fingerprint'][:16]}`; "
+        f"scorer {results['scorer_version']}; seed {results['seed']}; "
+        f"{int(results['confidence'] * 100)}% CI from {results['resamples']} article bootstrap resamples. "
+        f"Trained on `{results['train_split']}`, scored on `{results['eval_split']}`.",
+    ]
+    by_config: dict[str, list[Mapping[str, Any]]] = {}
+    for entry in results["baselines"]:
+        by_config.setdefault(entry["config"], []).append(entry)
+    for config, entries in by_config.items():
+        ranked = sorted(entries, key=lambda e: (-e["score"], e["baseline"]))
+        metric = _METRIC_TITLES.get(ranked[0]["primary_metric"], ranked[0]["primary_metric"])
+        task = ranked[0]["task"]
+        lines += ["", f"## {config} ({results['eval_split']})", ""]
+        if task == "ner":
+            lines += [f"| rank | baseline | {metric} | 95% CI | precision | recall | model |", "|---:|---|---:|---|---:|---:|---|"]
+        else:
+            lines += [f"| rank | baseline | {metric} | 95% CI | macro-F1 | accuracy | model |", "|---:|---|---:|---|---:|---:|---|"]
+        for rank, e in enumerate(ranked, start=1):
+            m = e["report"]["metrics"]
+            ci = f"[{e['ci'][0]:.4f}, {e['ci'][1]:.4f}]" if e["ci"] else "-"
+            extra = (m["micro"]["precision"], m["micro"]["recall"]) if task == "ner" else (m["macro_f1"], m["accuracy"])
+            lines.append(
+                f"| {rank} | {e['baseline']} | {e['score']:.4f} | {ci} | {extra[0]:.4f} | {extra[1]:.4f} | {e['description']} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------- regression gate
+
+
+def compare_results(current: Mapping[str, Any], previous: Mapping[str, Any], *, source: str = "previous results") -> list[str]:
+    """Why ``current`` fails the gate against ``previous`` (empty list: it passes).
+
+    Fails when the dataset fingerprint changed while the dataset version did not, when a
+    baseline of ``previous`` is missing from ``current``, and when a baseline's primary score is
+    below the lower end of its previous confidence interval (below the previous score when the
+    previous run had no interval). A score above the interval passes.
+    """
+    for key in ("dataset_fingerprint", "dataset_version", "baselines"):
+        if key not in previous:
+            raise InputError(f"{source}: no {key!r}; pass a results.json written by `dataset-builder benchmark`.")
+    failures = []
+    if previous["dataset_fingerprint"] != current["dataset_fingerprint"] and previous["dataset_version"] == current["dataset_version"]:
+        failures.append(
+            f"dataset fingerprint changed ({previous['dataset_fingerprint'][:12]} -> {current['dataset_fingerprint'][:12]}) "
+            f"but the dataset version is still {current['dataset_version']!r}; bump dataset_version.txt (or the README "
+            "`version`) whenever the data changes."
+        )
+    now = {(e["config"], e["baseline"]): e for e in current["baselines"]}
+    for old in previous["baselines"]:
+        key = (old["config"], old["baseline"])
+        label = f"{old['config']}/{old['baseline']}"
+        new = now.get(key)
+        if new is None:
+            failures.append(f"baseline {label} is in {source} but was not run now; run it or refresh {source}.")
+            continue
+        if new["primary_metric"] != old["primary_metric"]:
+            failures.append(f"baseline {label} is scored by {new['primary_metric']} now but by {old['primary_metric']} in {source}.")
+            continue
+        metric = new["primary_metric"]
+        if old.get("ci"):
+            low, high = old["ci"]
+            if new["score"] < low:
+                failures.append(
+                    f"baseline {label} {metric} dropped to {new['score']:.4f}, below the previous 95% CI "
+                    f"[{low:.4f}, {high:.4f}] (previous score {old['score']:.4f})."
+                )
+        elif new["score"] < old["score"]:
+            failures.append(f"baseline {label} {metric} dropped to {new['score']:.4f} from {old['score']:.4f} (no previous CI).")
+    return failures
+
+
+def read_results(path: str | Path) -> dict[str, Any]:
+    """Read a ``results.json`` written by :func:`run_benchmark`."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such file; pass the results.json of an earlier `dataset-builder benchmark` run.")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: not a JSON results file ({exc}); pass the results.json of an earlier benchmark run.") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: expected a JSON object, got {type(data).__name__}; pass a results.json from `benchmark`.")
+    return data

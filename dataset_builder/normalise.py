@@ -1,0 +1,1315 @@
+"""Normalise a Label Studio JSON export into per-annotator and gold :class:`Annotation` records.
+
+Input
+    Label Studio's standard ``JSON`` export (a top-level array of tasks, each with ``data``,
+    ``annotations[]``, ``drafts``, ``predictions``) and the :class:`~dataset_builder.schema.LabelSchema`
+    of the labelling config the project used. The export is read *streaming* (``ijson``), one task
+    at a time, so memory does not grow with the size of the tasks' text and results; what does grow
+    is a few bytes per task and per stance item for duplicate detection and agreement.
+Output
+    Per-annotator :class:`Annotation` records, one adjudicated ``GOLD`` record per resolved task,
+    :class:`Rejection` records, unresolved ties, and a :class:`NormaliseReport` whose counts add up:
+    for tasks, annotations and results, ``read == kept + sum(rejected.values())``.
+Invariants
+    Offsets are half-open ``[start, end)`` Python code points of the task text and every span's
+    text equals ``text[start:end]`` (the records check it). Label names come from the schema only.
+    Identical input gives identical records in identical order (export order; annotators sorted).
+
+Rules (each case is counted in the report under the name in brackets)
+----------------------------------------------------------------------
+Offsets (``offsets=``):
+    ``"codepoints"`` takes ``value.start``/``value.end`` as Python code points; ``"utf16"`` as
+    UTF-16 code units (what a JavaScript string counts) and converts them. ``"auto"`` (default)
+    decides per span: if no character outside the Basic Multilingual Plane precedes the span's
+    end both readings agree [identical]; otherwise the reading whose slice matches ``value.text``
+    wins [codepoints] / [utf16]; without a usable ``value.text`` it assumes code points
+    [assumed_codepoints] (what Label Studio 1.23's editor stores: its text regions are counted over
+    ``[...text]``, i.e. code points, and what its API stores is what the client sent). When both
+    readings fit ``value.text`` (the same text recurs at both places) code points win
+    [both_fit_chose_codepoints].
+Spans (a ``labels`` result of the entity control):
+    type/range checks first: non-integer offsets [bad_offsets], negative [negative_offset],
+    ``end <= start`` [end_not_after_start], past the end of the text [past_end], an offset inside
+    a surrogate pair in utf16 mode [inside_surrogate_pair]. ``value.text`` is only a cross-check:
+    equal, or equal once whitespace runs are collapsed [text_whitespace_differs], passes; otherwise
+    the span is re-aligned to ``value.text`` when that text (whitespace-flexible) occurs exactly
+    once in the segment [realigned], or exactly once within ``max(32, len)`` code points of the
+    given start [realigned_nearby]; else rejected [text_not_found] / [text_ambiguous]. Leading and
+    trailing whitespace is trimmed [trimmed]; a whitespace-only span is rejected [whitespace_only].
+    No/empty labels [no_label]; a label not in the schema [unknown_label]; a region with several
+    labels gives one span per label [multi_label_region]; the same span twice in one annotation is
+    kept once [duplicate_span]. Overlapping and nested spans are kept as they are.
+Stance:
+    per-region configs join a ``choices`` result to the span with the same region ``id`` in the
+    same annotation. A stance whose id names no span is rejected [stance_orphan]; one whose span was
+    rejected is rejected too [stance_target_rejected]; a span without a stance stays an entity with
+    no stance [span_without_stance]. Configs with a given target (``has_target``) take the target
+    from ``data.target``/``target_start``/``target_end`` (code points; a target that does not fit
+    the text rejects the task [bad_target]). Not exactly one choice [stance_not_single_choice];
+    a choice not in the schema [unknown_stance_label]; two stances for one target in one
+    annotation: same label kept once [duplicate_stance], different labels both rejected
+    [conflicting_stance]. Results of the target marker control are ignored [target_marker].
+Annotations:
+    cancelled (skipped) ones are not used [cancelled]; the same annotator twice: the latest by
+    ``updated_at`` (then the higher id) is kept, the others are not used [superseded]; no
+    ``completed_by`` [no_annotator]; a malformed annotation [bad_annotation]. Results inside an
+    annotation that is not used are rejected with the annotation's reason (``in_cancelled``, ...).
+    Drafts are never annotations: they are counted (``drafts_ignored``) and not read further;
+    predictions likewise (``predictions_ignored``). Annotators are named by their Label Studio
+    user id (never e-mail), as a string.
+Tasks and gold:
+    a task with no annotation [no_annotations], none usable [no_usable_annotation], fewer
+    annotators than ``min_annotators`` and no ground truth [below_min_annotators], or a tie
+    [unresolved_tie] gets no gold record (its per-annotator records are still written). Gold comes
+    from the ``ground_truth`` annotations if any, else from all usable ones ("voters", n of them):
+    an entity ``(start, end, label)`` is gold when more than n/2 voters marked it, unresolved at
+    exactly n/2, dropped below. A stance target is decided when more than n/2 voters gave it a
+    stance (unresolved at exactly n/2, dropped below) and then takes the label with the most votes;
+    a tie for first place is unresolved. Unresolved items are never guessed: they are listed (see
+    :attr:`TaskResult.unresolved`) so that an adjudicator can add a ground-truth annotation.
+Agreement:
+    stance: Krippendorff's alpha (nominal, ``krippendorff``) over (task, target) units and pairwise
+    Cohen's kappa (``sklearn.metrics.cohen_kappa_score``) over the targets both annotators
+    labelled; entities: pairwise exact-span F1 (micro over the tasks both annotated, spans compared
+    as ``(start, end, label)``); per annotator: counts, median ``lead_time``, F1/accuracy against
+    gold (gold is partly made of the annotator's own votes, so this is optimistic).
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import json
+import math
+import re
+import statistics
+import warnings
+from array import array
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from itertools import combinations
+from pathlib import Path
+from typing import Any, BinaryIO, Iterable, Iterator, Mapping, Sequence
+
+import ijson
+
+from .errors import ExportError, SchemaError
+from .jsonl import dumps
+from .records import GOLD, Annotation, EntitySpan, Rejection, StanceLabel
+
+STAGE = "normalise"
+OFFSET_MODES = ("auto", "codepoints", "utf16")
+
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
+_NEAR = 32  # code points either side of the given start in which a re-alignment still counts as "near"
+
+
+# --------------------------------------------------------------------------------------------
+# Reading the export
+# --------------------------------------------------------------------------------------------
+
+
+class _CountingReader:
+    """A binary reader that hashes and counts the bytes read through it (for sha256 and progress)."""
+
+    def __init__(self, fh: BinaryIO, prefix: bytes = b"") -> None:
+        self._fh = fh
+        self._prefix = prefix
+        self.sha256 = hashlib.sha256()
+        self.pos = 0
+        self.on_read = None
+
+    def read(self, n: int = -1) -> bytes:
+        if n == 0:  # ijson probes with read(0) to learn whether the stream gives bytes or str
+            return b""
+        if self._prefix:
+            if n is None or n < 0:
+                data, self._prefix = self._prefix + self._fh.read(), b""
+            else:
+                data, self._prefix = self._prefix[:n], self._prefix[n:]
+                if len(data) < n:
+                    data += self._fh.read(n - len(data))
+        else:
+            data = self._fh.read(n)
+        self.sha256.update(data)
+        self.pos += len(data)
+        if self.on_read is not None and data:
+            self.on_read(len(data))
+        return data
+
+
+def _sniff(head: bytes, where: str) -> None:
+    """Raise :class:`ExportError` unless ``head`` (the file's first bytes, BOM removed) opens a JSON array."""
+    stripped = head.lstrip()
+    if not stripped:
+        raise ExportError(f"{where}: the file is empty; expected Label Studio's JSON export (a [...] array of tasks).")
+    first = stripped[:1]
+    if first == b"[":
+        return
+    if first == b"{":
+        keys = _top_level_keys(stripped)
+        hint = (
+            "it looks like a single task; wrap it in [ ] or export the project again as JSON"
+            if {"data", "annotations"} & set(keys)
+            else "export the project with export type JSON (a list of tasks)"
+        )
+        raise ExportError(
+            f"{where}: the top level is a JSON object (keys: {', '.join(keys[:8]) or 'none'}), not an array of "
+            f"tasks; {hint}."
+        )
+    try:
+        line = stripped.split(b"\n", 1)[0].decode("utf-8", errors="replace").rstrip("\r")
+    except Exception:  # pragma: no cover - decode with errors=replace does not raise
+        line = ""
+    if line.startswith("-DOCSTART-") or re.fullmatch(r"\S+ -X- _ \S+", line):
+        found = "CONLL2003"
+    elif "\t" in line:
+        found = "TSV"
+    elif "," in line:
+        found = "CSV"
+    elif line.startswith("<"):
+        found = "XML/HTML"
+    else:
+        found = f"not JSON (it starts with {line[:30]!r})"
+    raise ExportError(
+        f"{where}: this is {found}, not Label Studio's JSON export; export the project again with export "
+        "type JSON (not JSON_MIN, CSV, TSV or CONLL2003)."
+    )
+
+
+def _top_level_keys(head: bytes) -> list[str]:
+    keys: list[str] = []
+    try:
+        for prefix, event, value in ijson.parse(head):
+            if prefix == "" and event == "map_key":
+                keys.append(value)
+    except ijson.JSONError:
+        pass
+    return keys
+
+
+def _check_first_task(item: Any, where: str) -> None:
+    if not isinstance(item, dict):
+        raise ExportError(
+            f"{where}: the array holds {type(item).__name__} values, not task objects (first item: "
+            f"{json.dumps(item)[:60]}); expected Label Studio's JSON export."
+        )
+    if "data" in item or "annotations" in item:
+        return
+    keys = sorted(item)
+    if {"annotator", "annotation_id"} & set(keys):
+        raise ExportError(
+            f"{where}: this is Label Studio's JSON_MIN export (items carry {', '.join(keys[:8])}); it drops the "
+            "region ids, offsets convention and cancelled annotations normalise needs. Export the project again "
+            "with export type JSON."
+        )
+    raise ExportError(
+        f"{where}: the first item has no 'data' and no 'annotations' (keys: {', '.join(keys[:8]) or 'none'}); "
+        "expected Label Studio's JSON export (tasks with data and annotations)."
+    )
+
+
+def iter_export(path: str | Path, *, reader_hook: Any = None) -> Iterator[tuple[int, Any]]:
+    """Yield ``(index, task)`` for each item of a Label Studio JSON export, streaming.
+
+    Parameters
+    ----------
+    path : str or Path
+        The export file (UTF-8 JSON, optionally with a BOM).
+    reader_hook : callable, optional
+        Called with the :class:`_CountingReader` before reading starts (used for the sha256 and
+        progress bars).
+
+    Yields
+    ------
+    (int, object)
+        Position of the item in the array (0-based) and the item as parsed (normally a dict;
+        anything else is the caller's to reject).
+
+    Raises
+    ------
+    ExportError
+        Missing or empty file; another format (JSON object, JSON_MIN, CSV, TSV, CONLL2003);
+        malformed or truncated JSON (names the item and byte offset).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ExportError(f"{path}: no such file; give the path of a Label Studio JSON export.")
+    with path.open("rb") as fh:
+        head = fh.read(65536)
+        body = head[3:] if head.startswith(b"\xef\xbb\xbf") else head
+        _sniff(body, str(path))
+        reader = _CountingReader(fh, prefix=body)
+        if reader_hook is not None:
+            reader_hook(reader)
+        index = -1
+        try:
+            for index, item in enumerate(ijson.items(reader, "item", use_float=True)):
+                if index == 0:
+                    _check_first_task(item, str(path))
+                yield index, item
+        except ijson.JSONError as exc:
+            arg = exc.args[0] if exc.args else ""
+            msg = arg.decode("utf-8", "replace") if isinstance(arg, bytes) else str(arg)
+            reason = msg.strip().splitlines()[0] if msg.strip() else type(exc).__name__
+            if "UTF8" in reason or "UTF-8" in reason:
+                raise ExportError(
+                    f"{path}: not valid UTF-8 after {index + 1} complete task(s), before byte {reader.pos} ({reason}); "
+                    "Label Studio exports are UTF-8: download the export again instead of re-saving it."
+                ) from None
+            raise ExportError(
+                f"{path}: malformed JSON after {index + 1} complete task(s), before byte {reader.pos} ({reason}); "
+                "the export is truncated or corrupt: download it again."
+            ) from None
+        except UnicodeDecodeError as exc:
+            raise ExportError(f"{path}: not UTF-8 ({exc.reason}); Label Studio exports are UTF-8.") from None
+
+
+# --------------------------------------------------------------------------------------------
+# Offsets
+# --------------------------------------------------------------------------------------------
+
+
+class _TextIndex:
+    """The task text with what span checks need: length, UTF-16 map (only when non-BMP chars occur)."""
+
+    __slots__ = ("text", "n", "astral_cp", "astral_u16", "u16_len")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.n = len(text)
+        cps = [m.start() for m in _ASTRAL.finditer(text)]
+        self.astral_cp = cps  # code point index of each non-BMP char
+        self.astral_u16 = [cp + i for i, cp in enumerate(cps)]  # its UTF-16 index
+        self.u16_len = self.n + len(cps)
+
+    def astral_before(self, cp_end: int) -> bool:
+        """True when a non-BMP char lies in ``text[:cp_end]`` (so code points and UTF-16 differ there)."""
+        return bool(self.astral_cp) and self.astral_cp[0] < cp_end
+
+    def u16_to_cp(self, u: int) -> int | None:
+        """Code point index of UTF-16 index ``u``; None if ``u`` falls inside a surrogate pair or past the end."""
+        if u > self.u16_len:
+            return None
+        k = bisect.bisect_left(self.astral_u16, u)
+        if k > 0 and self.astral_u16[k - 1] + 1 == u:
+            return None  # between the high and the low surrogate
+        return u - k
+
+
+def _collapse(s: str) -> str:
+    return " ".join(s.split())
+
+
+def _matches(slice_: str, vt: str) -> int:
+    """0: no match; 1: exact; 2: equal after collapsing whitespace runs."""
+    if slice_ == vt:
+        return 1
+    if _collapse(slice_) == _collapse(vt) and _collapse(vt):
+        return 2
+    return 0
+
+
+def _find_all(text: str, vt: str) -> list[tuple[int, int]]:
+    tokens = vt.split()
+    if not tokens:
+        return []
+    pattern = re.compile(r"\s+".join(re.escape(t) for t in tokens))
+    out = []
+    pos = 0
+    while True:
+        m = pattern.search(text, pos)
+        if m is None:
+            return out
+        out.append((m.start(), m.end()))
+        pos = m.start() + 1
+
+
+# --------------------------------------------------------------------------------------------
+# Report
+# --------------------------------------------------------------------------------------------
+
+
+def _sorted_counts(c: Mapping[str, int]) -> dict[str, int]:
+    return {k: c[k] for k in sorted(c) if c[k]}
+
+
+def _annotator_key(a: str) -> tuple[int, int, str]:
+    return (0, int(a), a) if a.isdigit() else (1, 0, a)
+
+
+def _r(x: float | None) -> float | None:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return None
+    return round(float(x), 4)
+
+
+@dataclass(frozen=True)
+class Tally:
+    """``read`` things, of which ``kept`` were kept and the rest rejected by reason.
+
+    Invariant (checked): ``read == kept + sum(rejected.values())``.
+    """
+
+    read: int
+    kept: int
+    rejected: Mapping[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "rejected", _sorted_counts(self.rejected))
+        if self.read != self.kept + sum(self.rejected.values()):
+            raise SchemaError(
+                f"internal accounting error: read {self.read} != kept {self.kept} + rejected "
+                f"{sum(self.rejected.values())} ({self.rejected}); please report this bug."
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"read": self.read, "kept": self.kept, "rejected": dict(self.rejected)}
+
+
+@dataclass(frozen=True)
+class NormaliseReport:
+    """What :func:`normalise_export` / :func:`normalise_tasks` read, kept, rejected, fixed and measured.
+
+    ``tasks``, ``annotations`` and ``results`` are :class:`Tally` objects whose counts add up;
+    ``tasks.kept`` is the number of gold records. ``counts`` holds the other counted cases (fixes,
+    offsets conventions, ignored drafts...), ``agreement`` and ``annotators`` the measurements.
+    """
+
+    source: str
+    sha256: str | None
+    config: str
+    config_hash: str
+    options: Mapping[str, Any]
+    tasks: Tally
+    annotations: Tally
+    results: Tally
+    counts: Mapping[str, Mapping[str, int]]
+    gold: Mapping[str, int]
+    agreement: Mapping[str, Any]
+    annotators: Mapping[str, Mapping[str, Any]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "stage": STAGE,
+            "source": self.source,
+            "sha256": self.sha256,
+            "config": self.config,
+            "config_hash": self.config_hash,
+            "options": dict(self.options),
+            "tasks": self.tasks.to_dict(),
+            "annotations": self.annotations.to_dict(),
+            "results": self.results.to_dict(),
+            # every rejection in one flat mapping ("tasks.no_annotations": 3, ...), for the dataset card
+            "rejected": {
+                f"{name}.{reason}": n
+                for name, t in (("tasks", self.tasks), ("annotations", self.annotations), ("results", self.results))
+                for reason, n in t.rejected.items()
+            },
+            "counts": {k: dict(v) for k, v in self.counts.items()},
+            "gold": dict(self.gold),
+            "agreement": self.agreement,
+            "annotators": {k: dict(v) for k, v in self.annotators.items()},
+        }
+
+    def summary(self) -> str:
+        """A readable multi-line summary (what the CLI prints and ``report.txt`` holds)."""
+        lines = [f"normalise {self.source} (config {self.config}, offsets={self.options['offsets']}, "
+                 f"min_annotators={self.options['min_annotators']})"]
+        for name, t in (("tasks", self.tasks), ("annotations", self.annotations), ("results", self.results)):
+            lines.append(f"  {name:<12} read {t.read:>8}  kept {t.kept:>8}  rejected {t.read - t.kept:>8}")
+            for reason, n in t.rejected.items():
+                lines.append(f"      {reason:<28} {n:>8}")
+        lines.append(
+            f"  gold: {self.gold.get('records', 0)} records, {self.gold.get('entities', 0)} entities, "
+            f"{self.gold.get('stances', 0)} stances ({self.gold.get('from_ground_truth', 0)} tasks from ground truth, "
+            f"{self.gold.get('from_vote', 0)} by vote; unresolved items: {self.gold.get('unresolved_items', 0)})"
+        )
+        for group, c in self.counts.items():
+            if c:
+                lines.append(f"  {group}: " + ", ".join(f"{k}={v}" for k, v in c.items()))
+        st = self.agreement.get("stance", {})
+        en = self.agreement.get("entities", {})
+        if st:
+            lines.append(f"  stance agreement: Krippendorff alpha (nominal) = {st.get('krippendorff_alpha')} "
+                         f"over {st.get('units', 0)} units")
+            for p in st.get("pairwise_cohen_kappa", []):
+                lines.append(f"      kappa {p['a']} vs {p['b']}: {p['kappa']} (n={p['n']})")
+        if en:
+            for p in en.get("pairwise_f1", []):
+                lines.append(f"  entity F1 {p['a']} vs {p['b']}: {p['f1']} over {p['tasks']} tasks")
+        for name, a in self.annotators.items():
+            lines.append(
+                f"  annotator {name}: {a['annotations']} annotations ({a['cancelled']} cancelled, "
+                f"{a['superseded']} superseded), {a['entities']} entities, {a['stances']} stances, "
+                f"median lead_time {a['median_lead_time']}, entity F1 vs gold {a['gold_entity_f1']}, "
+                f"stance accuracy vs gold {a['gold_stance_accuracy']}"
+            )
+        return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class TaskResult:
+    """Everything one task gave: per-annotator records, gold (or None), rejections, unresolved items."""
+
+    task_id: int | None
+    index: int
+    annotations: tuple[Annotation, ...]
+    gold: Annotation | None
+    rejections: tuple[Rejection, ...]
+    unresolved: tuple[Mapping[str, Any], ...]
+
+
+# --------------------------------------------------------------------------------------------
+# The normaliser
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _AnnStats:
+    annotations: int = 0
+    cancelled: int = 0
+    superseded: int = 0
+    entities: int = 0
+    stances: int = 0
+    lead_times: array = field(default_factory=lambda: array("d"))
+    gold_tp: int = 0
+    gold_pred: int = 0
+    gold_true: int = 0
+    gold_stance_ok: int = 0
+    gold_stance_n: int = 0
+
+
+@dataclass
+class _Parsed:
+    """One usable annotation after its results were read."""
+
+    annotator: str
+    ann_id: Any
+    ground_truth: bool
+    entities: dict[tuple[int, int, str], str]  # (start, end, label) -> text
+    stances: dict[tuple[int, int], str]  # (target_start, target_end) -> label
+    stance_texts: dict[tuple[int, int], str]
+
+
+class Normaliser:
+    """Stateful per-task normaliser; feed tasks with :meth:`process`, then ask :meth:`report`.
+
+    Parameters
+    ----------
+    schema : LabelSchema
+        From :func:`dataset_builder.schema.load_schema`; the only source of label names.
+    min_annotators : int, default 1
+        Tasks with fewer usable annotators (and no ground truth) get no gold record.
+    offsets : {"auto", "codepoints", "utf16"}, default "auto"
+        How to read ``value.start``/``value.end`` (see the module docstring).
+    source : str
+        Name used in rejections and the report (normally the export path).
+
+    Raises
+    ------
+    SchemaError
+        Invalid options, or a config normalise cannot turn into entity spans / targeted stance.
+    """
+
+    def __init__(self, schema: Any, *, min_annotators: int = 1, offsets: str = "auto", source: str = "export") -> None:
+        if offsets not in OFFSET_MODES:
+            raise SchemaError(
+                f"The 'offsets' parameter of normalise must be one of {', '.join(OFFSET_MODES)}. Got {offsets!r} instead."
+            )
+        if not isinstance(min_annotators, int) or isinstance(min_annotators, bool) or min_annotators < 1:
+            raise SchemaError(
+                f"The 'min_annotators' parameter of normalise must be an int >= 1. Got {min_annotators!r} instead."
+            )
+        if schema.stance_labels and not schema.stance_per_region and not schema.has_target:
+            raise SchemaError(
+                f"{schema.path}: the stance <Choices> is per task but the config gives no target ($target); a stance "
+                "needs a target span. Make the stance perRegion=\"true\" or add the target fields."
+            )
+        self.schema = schema
+        self.min_annotators = min_annotators
+        self.offsets = offsets
+        self.source = source
+        self._entity_labels = frozenset(schema.entity_labels)
+        self._stance_labels = frozenset(schema.stance_labels)
+        self._stance_index = {lab: i for i, lab in enumerate(schema.stance_labels)}
+        self._known_from = {n for n in (schema.entity_from_name, schema.stance_from_name, schema.target_from_name) if n}
+        self.tasks_read = 0
+        self.tasks_kept = 0
+        self.task_rej: Counter[str] = Counter()
+        self.ann_read = 0
+        self.ann_kept = 0
+        self.ann_rej: Counter[str] = Counter()
+        self.res_read = 0
+        self.res_kept = 0
+        self.res_rej: Counter[str] = Counter()
+        self.fixes: Counter[str] = Counter()
+        self.conventions: Counter[str] = Counter()
+        self.notes: Counter[str] = Counter()
+        self.gold_counts: Counter[str] = Counter()
+        self.from_names_seen: Counter[str] = Counter()
+        self._config_confirmed = False
+        self._seen_task_ids: set[int] = set()
+        self._seen_segment_ids: set[str] = set()
+        self._stats: dict[str, _AnnStats] = defaultdict(_AnnStats)
+        self._pair_f1: dict[tuple[str, str], list[int]] = {}
+        self._pair_kappa: dict[tuple[str, str], tuple[array, array]] = {}
+        self._alpha_rows = array("H")  # flattened units x n_stance_labels counts
+
+    # ---- public -----------------------------------------------------------------------------
+
+    def process(self, task: Any, index: int) -> TaskResult:
+        """Normalise one exported task (the ``index``-th item of the export)."""
+        self.tasks_read += 1
+        rejections: list[Rejection] = []
+        if not isinstance(task, dict):
+            return self._reject_task(None, index, "not_a_task", f"item is {type(task).__name__}", rejections)
+        task_id = task.get("id")
+        where = f"{self.source} task {task_id}" if task_id is not None else f"{self.source} item {index}"
+        anns_raw = task.get("annotations")
+        n_results = self._count_results(anns_raw)
+        n_anns = len(anns_raw) if isinstance(anns_raw, list) else 0
+
+        def reject_whole(reason: str, detail: str) -> TaskResult:
+            # every annotation and result in a rejected task is rejected with the task's reason
+            self.ann_read += n_anns
+            self.ann_rej[f"in_rejected_task:{reason}"] += n_anns
+            self.res_read += n_results
+            self.res_rej[f"in_rejected_task:{reason}"] += n_results
+            return self._reject_task(task_id, index, reason, detail, rejections)
+
+        if not isinstance(task_id, int) or isinstance(task_id, bool):
+            return reject_whole("bad_task_id", f"{where}: 'id' is {task_id!r}, expected an integer task id")
+        if task_id in self._seen_task_ids:
+            return reject_whole("duplicate_task_id", f"{where}: task id {task_id} appeared earlier in the export")
+        self._seen_task_ids.add(task_id)
+        data = task.get("data")
+        if not isinstance(data, dict):
+            return reject_whole("missing_data", f"{where}: 'data' is {type(data).__name__}, expected an object")
+        text = data.get(self.schema.text_field)
+        if text is None:
+            return reject_whole(
+                "missing_text", f"{where}: data has no {self.schema.text_field!r} (keys: {', '.join(sorted(data))})"
+            )
+        if not isinstance(text, str):
+            return reject_whole("text_not_string", f"{where}: data.{self.schema.text_field} is {type(text).__name__}")
+        if not text.strip():
+            return reject_whole("empty_text", f"{where}: data.{self.schema.text_field} is empty or whitespace")
+        segment_id = data.get("segment_id")
+        if not isinstance(segment_id, str) or not segment_id:
+            segment_id = f"ls-task-{task_id}"
+            self.notes["segment_id_from_task_id"] += 1
+        if segment_id in self._seen_segment_ids:
+            return reject_whole(
+                "duplicate_segment_id", f"{where}: segment {segment_id!r} is also in an earlier task; delete one task"
+            )
+        self._seen_segment_ids.add(segment_id)
+        article_id = data.get("article_id")
+        if not isinstance(article_id, str) or not article_id:
+            article_id = segment_id
+            self.notes["article_id_from_segment_id"] += 1
+        target: tuple[int, int] | None = None
+        if self.schema.has_target:
+            target = self._task_target(data, text)
+            if isinstance(target, str):
+                return reject_whole("bad_target", f"{where}: {target}")
+
+        drafts = task.get("drafts")
+        if isinstance(drafts, list) and drafts:
+            self.notes["drafts_ignored"] += len(drafts)
+        preds = task.get("predictions")
+        if isinstance(preds, list) and preds:
+            self.notes["predictions_ignored"] += len(preds)
+
+        if not isinstance(anns_raw, list) or not anns_raw:
+            if anns_raw is not None and not isinstance(anns_raw, list):
+                return reject_whole("bad_annotations", f"{where}: 'annotations' is {type(anns_raw).__name__}")
+            return self._reject_task(task_id, index, "no_annotations", f"{where}: no annotation", rejections)
+
+        tindex = _TextIndex(text)
+        chosen = self._choose_annotations(anns_raw, where, rejections)
+        parsed: list[_Parsed] = []
+        for ann, annotator in chosen:
+            parsed.append(self._parse_annotation(ann, annotator, tindex, target, where, rejections))
+        if not self._config_confirmed:
+            self._check_config()
+
+        records = tuple(
+            Annotation(
+                segment_id=segment_id,
+                article_id=article_id,
+                text=text,
+                annotator=p.annotator,
+                entities=tuple(EntitySpan(s, e, lab, t) for (s, e, lab), t in p.entities.items()),
+                stances=tuple(
+                    StanceLabel(s, e, p.stance_texts[(s, e)], lab) for (s, e), lab in p.stances.items()
+                ),
+                task_id=task_id,
+            )
+            for p in parsed
+        )
+        self._measure_agreement(parsed)
+
+        if not parsed:
+            res = self._reject_task(
+                task_id, index, "no_usable_annotation", f"{where}: every annotation was cancelled or unusable",
+                rejections,
+            )
+            return TaskResult(task_id, index, records, None, res.rejections, ())
+        voters = [p for p in parsed if p.ground_truth]
+        from_gt = bool(voters)
+        if not from_gt:
+            voters = parsed
+            if len(parsed) < self.min_annotators:
+                res = self._reject_task(
+                    task_id, index, "below_min_annotators",
+                    f"{where}: {len(parsed)} annotator(s), min_annotators is {self.min_annotators}", rejections,
+                )
+                return TaskResult(task_id, index, records, None, res.rejections, ())
+        gold_ents, gold_st, unresolved = self._vote(voters, text)
+        if unresolved:
+            for u in unresolved:
+                u.update({"task_id": task_id, "segment_id": segment_id})
+            self.gold_counts["unresolved_items"] += len(unresolved)
+            res = self._reject_task(
+                task_id, index, "unresolved_tie", f"{where}: {len(unresolved)} tied item(s); add a ground-truth "
+                "annotation in Label Studio", rejections,
+            )
+            return TaskResult(task_id, index, records, None, res.rejections, tuple(unresolved))
+        gold = Annotation(
+            segment_id=segment_id,
+            article_id=article_id,
+            text=text,
+            annotator=GOLD,
+            entities=tuple(EntitySpan(s, e, lab, text[s:e]) for (s, e, lab) in gold_ents),
+            stances=tuple(StanceLabel(s, e, text[s:e], lab) for (s, e), lab in gold_st.items()),
+            task_id=task_id,
+        )
+        self.tasks_kept += 1
+        self.gold_counts["records"] += 1
+        self.gold_counts["entities"] += len(gold.entities)
+        self.gold_counts["stances"] += len(gold.stances)
+        self.gold_counts["from_ground_truth" if from_gt else "from_vote"] += 1
+        self._measure_against_gold(parsed, gold_ents, gold_st)
+        return TaskResult(task_id, index, records, gold, tuple(rejections), ())
+
+    def report(self, *, sha256: str | None = None) -> NormaliseReport:
+        """The report so far (call after the last :meth:`process`).
+
+        Raises
+        ------
+        SchemaError
+            Results were read but none belongs to the config's controls: the export was made with
+            another labelling config.
+        """
+        self._check_config(final=True)
+        annotators = {}
+        for name in sorted(self._stats, key=_annotator_key):
+            s = self._stats[name]
+            annotators[name] = {
+                "annotations": s.annotations,
+                "cancelled": s.cancelled,
+                "superseded": s.superseded,
+                "entities": s.entities,
+                "stances": s.stances,
+                "median_lead_time": _r(statistics.median(s.lead_times)) if s.lead_times else None,
+                "gold_entity_f1": _r(2 * s.gold_tp / (s.gold_pred + s.gold_true)) if s.gold_pred + s.gold_true else None,
+                "gold_stance_accuracy": _r(s.gold_stance_ok / s.gold_stance_n) if s.gold_stance_n else None,
+                "gold_stance_n": s.gold_stance_n,
+            }
+        return NormaliseReport(
+            source=self.source,
+            sha256=sha256,
+            config=self.schema.name,
+            config_hash=self.schema.config_hash,
+            options={"offsets": self.offsets, "min_annotators": self.min_annotators},
+            tasks=Tally(self.tasks_read, self.tasks_kept, self.task_rej),
+            annotations=Tally(self.ann_read, self.ann_kept, self.ann_rej),
+            results=Tally(self.res_read, self.res_kept, self.res_rej),
+            counts={
+                "span_fixes": _sorted_counts(self.fixes),
+                "offsets_convention": _sorted_counts(self.conventions),
+                "notes": _sorted_counts(self.notes),
+            },
+            gold=_sorted_counts(self.gold_counts),
+            agreement=self._agreement(),
+            annotators=annotators,
+        )
+
+    def _check_config(self, *, final: bool = False) -> None:
+        """Fail fast when the export was labelled with another config (no from_name of ours in 50 results)."""
+        if self._config_confirmed or not self.from_names_seen:
+            return
+        if self._known_from & self.from_names_seen.keys():
+            self._config_confirmed = True
+            return
+        seen = sum(self.from_names_seen.values())
+        if final or seen >= 50:
+            raise SchemaError(
+                f"{self.source}: none of the first {seen} results belongs to config {self.schema.name!r} "
+                f"(from_name seen: {', '.join(sorted(self.from_names_seen)[:8])}; expected: "
+                f"{', '.join(sorted(self._known_from))}); pass the --config the project was labelled with."
+            )
+
+    # ---- tasks and annotations ----------------------------------------------------------------
+
+    @staticmethod
+    def _count_results(anns: Any) -> int:
+        if not isinstance(anns, list):
+            return 0
+        return sum(len(a["result"]) for a in anns if isinstance(a, dict) and isinstance(a.get("result"), list))
+
+    def _reject_task(self, task_id: Any, index: int, reason: str, detail: str, rejections: list) -> TaskResult:
+        self.task_rej[reason] += 1
+        src = f"{self.source} task {task_id}" if task_id is not None else f"{self.source} item {index}"
+        rejections.append(Rejection(STAGE, src, reason, detail))
+        return TaskResult(task_id if isinstance(task_id, int) else None, index, (), None, tuple(rejections), ())
+
+    def _task_target(self, data: Mapping[str, Any], text: str) -> tuple[int, int] | str:
+        t, ts, te = data.get("target"), data.get("target_start"), data.get("target_end")
+        for name, v in (("target_start", ts), ("target_end", te)):
+            if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+                return f"data.{name} is {v!r}, expected an int >= 0"
+        if not isinstance(t, str) or te <= ts or te > len(text) or text[ts:te] != t:
+            return (
+                f"data.target {t!r} is not text[{ts}:{te}] = {text[ts:te]!r}; target offsets must be code points "
+                "of the segment text"
+            )
+        return (ts, te)
+
+    def _choose_annotations(self, anns: list, where: str, rejections: list) -> list[tuple[dict, str]]:
+        """Apply the cancelled / no-annotator / same-annotator rules; return (annotation, annotator) kept."""
+        usable: dict[str, list[dict]] = defaultdict(list)
+        for ann in anns:
+            self.ann_read += 1
+            if not isinstance(ann, dict) or not isinstance(ann.get("result", []), list):
+                self.ann_rej["bad_annotation"] += 1
+                rejections.append(Rejection(STAGE, where, "bad_annotation", "annotation is not an object with a result list"))
+                continue
+            annotator = _annotator(ann.get("completed_by"))
+            if annotator is None:
+                self._drop_annotation(ann, "no_annotator", where, rejections)
+                continue
+            stats = self._stats[annotator]
+            stats.annotations += 1
+            if ann.get("was_cancelled"):
+                stats.cancelled += 1
+                self._drop_annotation(ann, "cancelled", where, rejections, log=False)
+                continue
+            usable[annotator].append(ann)
+        chosen = []
+        for annotator in sorted(usable, key=_annotator_key):
+            versions = usable[annotator]
+            if len(versions) > 1:
+                versions.sort(key=lambda a: (_timestamp(a.get("updated_at")), _sortable_id(a.get("id"))))
+                for old in versions[:-1]:
+                    self._stats[annotator].superseded += 1
+                    self._drop_annotation(old, "superseded", where, rejections)
+            latest = versions[-1]
+            self.ann_kept += 1
+            lt = latest.get("lead_time")
+            if isinstance(lt, (int, float)) and not isinstance(lt, bool) and math.isfinite(lt):
+                self._stats[annotator].lead_times.append(float(lt))
+            chosen.append((latest, annotator))
+        return chosen
+
+    def _drop_annotation(self, ann: dict, reason: str, where: str, rejections: list, *, log: bool = True) -> None:
+        self.ann_rej[reason] += 1
+        n = len(ann.get("result") or [])
+        self.res_read += n
+        self.res_rej[f"in_{reason}"] += n
+        if log:
+            rejections.append(
+                Rejection(STAGE, f"{where} annotation {ann.get('id')}", reason, f"completed_by={ann.get('completed_by')!r}")
+            )
+
+    def _parse_annotation(
+        self, ann: dict, annotator: str, ti: _TextIndex, target: tuple[int, int] | None, where: str, rejections: list
+    ) -> _Parsed:
+        schema = self.schema
+        ent_from, st_from, tgt_from = schema.entity_from_name, schema.stance_from_name, schema.target_from_name
+        src = f"{where} annotation {ann.get('id')}"
+        entities: dict[tuple[int, int, str], str] = {}
+        region_spans: dict[Any, tuple[int, int] | None] = {}  # region id -> target offsets (None: rejected)
+        stance_items: list[tuple[Any, dict]] = []
+        results = ann.get("result") or []
+        self.res_read += len(results)
+
+        def reject(reason: str, r: Any, detail: str) -> None:
+            self.res_rej[reason] += 1
+            rid = r.get("id") if isinstance(r, dict) else None
+            rejections.append(Rejection(STAGE, f"{src} result {rid}", reason, detail))
+
+        for r in results:
+            if not isinstance(r, dict):
+                reject("bad_result", r, f"result is {type(r).__name__}, expected an object")
+                continue
+            fn = r.get("from_name")
+            if isinstance(fn, str):
+                self.from_names_seen[fn] += 1
+            rtype = r.get("type")
+            if fn is None or fn not in self._known_from:
+                if rtype == "relation":
+                    reject("unsupported_result_type", r, "relations are not part of the schema")
+                else:
+                    reject("unknown_from_name", r, f"from_name {fn!r} is not a control of config {schema.name!r}")
+                continue
+            if r.get("to_name") != schema.to_name:
+                reject("wrong_to_name", r, f"to_name {r.get('to_name')!r}, expected {schema.to_name!r}")
+                continue
+            value = r.get("value")
+            if not isinstance(value, dict):
+                reject("bad_value", r, f"value is {type(value).__name__}, expected an object")
+                continue
+            if fn == tgt_from:
+                self.res_rej["target_marker"] += 1  # the pre-marked target is task data, not an annotation
+                continue
+            if fn == st_from:
+                if rtype != "choices":
+                    reject("wrong_result_type", r, f"type {rtype!r} for stance control {fn!r}, expected 'choices'")
+                    continue
+                stance_items.append((r.get("id"), r))
+                continue
+            # the entity control
+            if rtype != "labels":
+                reject("wrong_result_type", r, f"type {rtype!r} for entity control {fn!r}, expected 'labels'")
+                region_spans[r.get("id")] = None
+                continue
+            labels = value.get("labels")
+            if not isinstance(labels, list) or not labels:
+                reject("no_label", r, f"value.labels is {labels!r}")
+                region_spans[r.get("id")] = None
+                continue
+            bad = [lab for lab in labels if lab not in self._entity_labels]
+            if bad:
+                reject(
+                    "unknown_label", r,
+                    f"label(s) {bad!r} not in config {schema.name!r} ({', '.join(schema.entity_labels)})",
+                )
+                region_spans[r.get("id")] = None
+                continue
+            span = self._span(value, ti)
+            if isinstance(span, str):
+                reject(span, r, f"value {_short(value)} over text of {ti.n} code points")
+                region_spans[r.get("id")] = None
+                continue
+            s, e = span
+            self.res_kept += 1
+            if len(labels) > 1:
+                self.fixes["multi_label_region"] += 1
+            for lab in labels:
+                key = (s, e, lab)
+                if key in entities:
+                    self.fixes["duplicate_span"] += 1
+                entities[key] = ti.text[s:e]
+            region_spans[r.get("id")] = (s, e)
+
+        stances: dict[tuple[int, int], str] = {}
+        stance_texts: dict[tuple[int, int], str] = {}
+        conflicted: set[tuple[int, int]] = set()
+        by_target: dict[tuple[int, int], list[tuple[str, dict]]] = defaultdict(list)
+        for rid, r in stance_items:
+            choices = r["value"].get("choices")
+            if not isinstance(choices, list) or len(choices) != 1:
+                reject("stance_not_single_choice", r, f"value.choices is {choices!r}; expected one choice")
+                continue
+            lab = choices[0]
+            if lab not in self._stance_labels:
+                reject(
+                    "unknown_stance_label", r,
+                    f"choice {lab!r} not in config {schema.name!r} ({', '.join(schema.stance_labels)})",
+                )
+                continue
+            if schema.stance_per_region:
+                if rid not in region_spans:
+                    reject("stance_orphan", r, f"no entity region with id {rid!r} in this annotation")
+                    continue
+                tgt = region_spans[rid]
+                if tgt is None:
+                    reject("stance_target_rejected", r, f"its entity region {rid!r} was rejected")
+                    continue
+            else:
+                tgt = target
+            by_target[tgt].append((lab, r))
+        for tgt, items in by_target.items():
+            labs = {lab for lab, _ in items}
+            if len(labs) > 1:
+                for lab, r in items:
+                    reject("conflicting_stance", r, f"stances {sorted(labs)} for one target in one annotation")
+                conflicted.add(tgt)
+                continue
+            self.res_kept += 1
+            self.res_rej["duplicate_stance"] += len(items) - 1
+            for _, r in items[1:]:
+                rejections.append(Rejection(STAGE, f"{src} result {r.get('id')}", "duplicate_stance", "same stance twice"))
+            stances[tgt] = items[0][0]
+            stance_texts[tgt] = ti.text[tgt[0] : tgt[1]]
+        if schema.stance_per_region:
+            targets = {v for v in region_spans.values() if v is not None}
+            self.notes["span_without_stance"] += len(targets - set(stances) - conflicted)
+        elif schema.has_target and not stances and not conflicted:
+            self.notes["annotation_without_stance"] += 1
+
+        st = self._stats[annotator]
+        st.entities += len(entities)
+        st.stances += len(stances)
+        return _Parsed(annotator, ann.get("id"), bool(ann.get("ground_truth")), entities, stances, stance_texts)
+
+    # ---- spans --------------------------------------------------------------------------------
+
+    def _span(self, value: Mapping[str, Any], ti: _TextIndex) -> tuple[int, int] | str:
+        """Checked, converted, re-aligned and trimmed code point offsets, or a rejection reason."""
+        start, end = value.get("start"), value.get("end")
+        if not (isinstance(start, int) and isinstance(end, int)) or isinstance(start, bool) or isinstance(end, bool):
+            return "bad_offsets"
+        if start < 0 or end < 0:
+            return "negative_offset"
+        if end <= start:
+            return "end_not_after_start"
+        vt = value.get("text")
+        if not isinstance(vt, str):
+            if vt is not None:
+                self.notes["value_text_not_string"] += 1
+            vt = None
+        mode = self.offsets
+        if mode == "utf16":
+            if end > ti.u16_len:
+                return "past_end"
+            s, e = ti.u16_to_cp(start), ti.u16_to_cp(end)
+            if s is None or e is None:
+                return "inside_surrogate_pair"
+            self.conventions["utf16" if ti.astral_before(e) else "identical"] += 1
+            return self._check_text(s, e, vt, ti)
+        if mode == "codepoints" or not ti.astral_cp or (end <= ti.n and not ti.astral_before(end)):
+            # no non-BMP char before the end: both readings give the same code points
+            if end > ti.n:
+                return "past_end"
+            self.conventions["codepoints" if ti.astral_before(end) else "identical"] += 1
+            return self._check_text(start, end, vt, ti)
+        return self._auto(start, end, vt, ti)
+
+    def _auto(self, start: int, end: int, vt: str | None, ti: _TextIndex) -> tuple[int, int] | str:
+        cp_ok = end <= ti.n
+        us, ue = ti.u16_to_cp(start), ti.u16_to_cp(end)
+        u_ok = us is not None and ue is not None and ue > us
+        if not cp_ok and not u_ok:
+            return "past_end"
+        if vt is not None:
+            if cp_ok and _matches(ti.text[start:end], vt):
+                # both readings may fit when the same text recurs; code points are then preferred (counted)
+                both = u_ok and (us, ue) != (start, end) and _matches(ti.text[us:ue], vt)
+                self.conventions["both_fit_chose_codepoints" if both else "codepoints"] += 1
+                return self._check_text(start, end, vt, ti)
+            if u_ok and _matches(ti.text[us:ue], vt):
+                self.conventions["utf16"] += 1
+                return self._check_text(us, ue, vt, ti)
+        if cp_ok:
+            self.conventions["assumed_codepoints" if vt is None else "unconfirmed_codepoints"] += 1
+            return self._check_text(start, end, vt, ti)
+        # only the UTF-16 reading fits the text
+        self.conventions["utf16_only_fit" if vt is None else "unconfirmed_utf16"] += 1
+        return self._check_text(us, ue, vt, ti)
+
+    def _check_text(self, s: int, e: int, vt: str | None, ti: _TextIndex) -> tuple[int, int] | str:
+        text = ti.text
+        if vt is None:
+            self.notes["no_value_text"] += 1
+        else:
+            m = _matches(text[s:e], vt)
+            if m == 2:
+                self.fixes["text_whitespace_differs"] += 1
+            elif m == 0:
+                found = _find_all(text, vt)
+                if len(found) == 1:
+                    s, e = found[0]
+                    self.fixes["realigned"] += 1
+                else:
+                    near = [f for f in found if abs(f[0] - s) <= max(_NEAR, len(vt))]
+                    if len(near) == 1:
+                        s, e = near[0]
+                        self.fixes["realigned_nearby"] += 1
+                    else:
+                        return "text_ambiguous" if found else "text_not_found"
+        sl = text[s:e]
+        stripped = sl.strip()
+        if not stripped:
+            return "whitespace_only"
+        if len(stripped) != len(sl):
+            lead = len(sl) - len(sl.lstrip())
+            s, e = s + lead, s + lead + len(stripped)
+            self.fixes["trimmed"] += 1
+        return (s, e)
+
+    # ---- adjudication -------------------------------------------------------------------------
+
+    @staticmethod
+    def _vote(voters: Sequence[_Parsed], text: str):
+        n = len(voters)
+        ent_votes: Counter = Counter()
+        for p in voters:
+            ent_votes.update(p.entities.keys())
+        gold_ents = []
+        unresolved: list[dict[str, Any]] = []
+        for key in sorted(ent_votes):
+            k = ent_votes[key]
+            if 2 * k > n:
+                gold_ents.append(key)
+            elif 2 * k == n:
+                s, e, lab = key
+                unresolved.append(
+                    {"kind": "entity", "start": s, "end": e, "text": text[s:e], "label": lab, "votes": k, "voters": n}
+                )
+        presence: Counter = Counter()
+        labels: dict[tuple[int, int], Counter] = defaultdict(Counter)
+        for p in voters:
+            for tgt, lab in p.stances.items():
+                presence[tgt] += 1
+                labels[tgt][lab] += 1
+        gold_st: dict[tuple[int, int], str] = {}
+        for tgt in sorted(presence):
+            k = presence[tgt]
+            s, e = tgt
+            if 2 * k < n:
+                continue
+            ranked = labels[tgt].most_common()
+            tie = len(ranked) > 1 and ranked[0][1] == ranked[1][1]
+            if 2 * k == n or tie:
+                unresolved.append(
+                    {"kind": "stance", "start": s, "end": e, "text": text[s:e],
+                     "votes": dict(sorted(labels[tgt].items())), "voters": n}
+                )
+                continue
+            gold_st[tgt] = ranked[0][0]
+        return gold_ents, gold_st, unresolved
+
+    # ---- agreement ----------------------------------------------------------------------------
+
+    def _measure_agreement(self, parsed: Sequence[_Parsed]) -> None:
+        if len(parsed) < 2:
+            return
+        ps = sorted(parsed, key=lambda p: _annotator_key(p.annotator))
+        for a, b in combinations(ps, 2):
+            key = (a.annotator, b.annotator)
+            acc = self._pair_f1.get(key)
+            if acc is None:
+                acc = self._pair_f1[key] = [0, 0, 0, 0]
+            acc[0] += len(a.entities.keys() & b.entities.keys())
+            acc[1] += len(a.entities)
+            acc[2] += len(b.entities)
+            acc[3] += 1
+            common = a.stances.keys() & b.stances.keys()
+            if common:
+                pair = self._pair_kappa.get(key)
+                if pair is None:
+                    pair = self._pair_kappa[key] = (array("b"), array("b"))
+                for tgt in common:
+                    pair[0].append(self._stance_index[a.stances[tgt]])
+                    pair[1].append(self._stance_index[b.stances[tgt]])
+        if self._stance_labels:
+            units: dict[tuple[int, int], list[int]] = {}
+            for p in ps:
+                for tgt, lab in p.stances.items():
+                    row = units.get(tgt)
+                    if row is None:
+                        row = units[tgt] = [0] * len(self._stance_index)
+                    row[self._stance_index[lab]] += 1
+            for row in units.values():
+                if sum(row) >= 2:  # a unit with one value is unpairable and does not change alpha
+                    self._alpha_rows.extend(row)
+
+    def _measure_against_gold(self, parsed: Sequence[_Parsed], gold_ents: list, gold_st: Mapping) -> None:
+        g = set(gold_ents)
+        for p in parsed:
+            s = self._stats[p.annotator]
+            s.gold_tp += len(g & p.entities.keys())
+            s.gold_pred += len(p.entities)
+            s.gold_true += len(g)
+            for tgt, lab in gold_st.items():
+                if tgt in p.stances:
+                    s.gold_stance_n += 1
+                    s.gold_stance_ok += p.stances[tgt] == lab
+
+    def _agreement(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.schema.entity_labels:
+            pairs = []
+            for (a, b), (tp, na, nb, ntasks) in sorted(
+                self._pair_f1.items(), key=lambda kv: (_annotator_key(kv[0][0]), _annotator_key(kv[0][1]))
+            ):
+                f1 = 2 * tp / (na + nb) if na + nb else None
+                pairs.append({"a": a, "b": b, "f1": _r(f1), "tasks": ntasks, "spans_a": na, "spans_b": nb, "matched": tp})
+            out["entities"] = {"pairwise_f1": pairs}
+        if self.schema.stance_labels:
+            out["stance"] = self._stance_agreement()
+        return out
+
+    def _stance_agreement(self) -> dict[str, Any]:
+        import numpy as np
+
+        k = len(self._stance_index)
+        counts = np.frombuffer(self._alpha_rows, dtype=np.uint16).reshape(-1, k) if self._alpha_rows else None
+        alpha = None
+        note = None
+        if counts is None or counts.shape[0] == 0:
+            note = "no unit labelled by two or more annotators"
+        elif int((counts.sum(axis=0) > 0).sum()) < 2:
+            note = "only one stance label used: alpha is undefined"
+        else:
+            import krippendorff
+
+            alpha = krippendorff.alpha(value_counts=counts.astype(float), level_of_measurement="nominal")
+        kappas = []
+        from sklearn.metrics import cohen_kappa_score
+
+        for (a, b), (la, lb) in sorted(
+            self._pair_kappa.items(), key=lambda kv: (_annotator_key(kv[0][0]), _annotator_key(kv[0][1]))
+        ):
+            kappa = None
+            if len(set(la) | set(lb)) >= 2:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    kappa = cohen_kappa_score(list(la), list(lb), labels=list(range(k)))
+            kappas.append({"a": a, "b": b, "kappa": _r(kappa), "n": len(la)})
+        return {
+            "krippendorff_alpha": _r(alpha),
+            "units": 0 if counts is None else int(counts.shape[0]),
+            "note": note,
+            "pairwise_cohen_kappa": kappas,
+        }
+
+
+def _annotator(completed_by: Any) -> str | None:
+    if isinstance(completed_by, dict):
+        completed_by = completed_by.get("id")
+    if isinstance(completed_by, bool) or completed_by is None:
+        return None
+    if isinstance(completed_by, int):
+        return str(completed_by)
+    if isinstance(completed_by, str) and completed_by.strip():
+        return completed_by.strip()
+    return None
+
+
+def _timestamp(value: Any) -> float:
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            return float("-inf")
+    return float("-inf")
+
+
+def _sortable_id(aid: Any) -> tuple[int, str]:
+    return (aid, "") if isinstance(aid, int) and not isinstance(aid, bool) else (-1, str(aid))
+
+
+def _short(value: Mapping[str, Any]) -> str:
+    return json.dumps({k: value.get(k) for k in ("start", "end", "text") if k in value}, ensure_ascii=False)[:160]
+
+
+# --------------------------------------------------------------------------------------------
+# Entry points
+# --------------------------------------------------------------------------------------------
+
+
+def normalise_tasks(
+    tasks: Iterable[Any], schema: Any, *, min_annotators: int = 1, offsets: str = "auto", source: str = "tasks"
+) -> tuple[list[TaskResult], NormaliseReport]:
+    """Normalise in-memory tasks (a parsed export); for small inputs and tests.
+
+    Returns
+    -------
+    (list of TaskResult, NormaliseReport)
+
+    Raises
+    ------
+    SchemaError
+        Bad options, or no result belongs to the config (see :meth:`Normaliser.report`).
+    """
+    norm = Normaliser(schema, min_annotators=min_annotators, offsets=offsets, source=source)
+    results = [norm.process(task, i) for i, task in enumerate(tasks)]
+    return results, norm.report()
+
+
+OUTPUT_FILES = ("annotations.jsonl", "gold.jsonl", "rejections.jsonl", "unresolved.jsonl", "report.json", "report.txt")
+
+
+def normalise_export(
+    export_path: str | Path,
+    schema: Any,
+    out_dir: str | Path,
+    *,
+    min_annotators: int = 1,
+    offsets: str = "auto",
+    progress: bool = False,
+) -> NormaliseReport:
+    """Normalise a Label Studio JSON export file into ``out_dir``, streaming.
+
+    Writes ``annotations.jsonl`` (per-annotator :meth:`Annotation.to_dict`, export order, then
+    annotator), ``gold.jsonl`` (one ``annotator == "gold"`` record per resolved task),
+    ``rejections.jsonl`` (:class:`Rejection` records), ``unresolved.jsonl`` (ties to adjudicate),
+    ``report.json`` and ``report.txt``. Identical inputs give byte-identical files.
+
+    Parameters
+    ----------
+    export_path : str or Path
+        Label Studio's JSON export (the raw snapshot ``pull`` saves).
+    schema : LabelSchema
+        The project's labelling config, from :func:`dataset_builder.schema.load_schema`.
+    out_dir : str or Path
+        Created if missing; the files above are overwritten.
+    min_annotators, offsets
+        See :class:`Normaliser`.
+    progress : bool
+        Show a tqdm progress bar (bytes read) on stderr.
+
+    Returns
+    -------
+    NormaliseReport
+
+    Raises
+    ------
+    ExportError
+        Not a readable JSON export (see :func:`iter_export`).
+    SchemaError
+        Bad options, or the export was labelled with another config.
+    """
+    export_path = Path(export_path)
+    out = Path(out_dir)
+    norm = Normaliser(schema, min_annotators=min_annotators, offsets=offsets, source=export_path.name)
+    out.mkdir(parents=True, exist_ok=True)
+    readers: list[_CountingReader] = []
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=export_path.stat().st_size if export_path.is_file() else None, unit="B", unit_scale=True,
+                   desc="normalise", disable=None)
+
+    def hook(reader: _CountingReader) -> None:
+        readers.append(reader)
+        if bar is not None:
+            reader.on_read = bar.update
+
+    files = {name: (out / name).open("w", encoding="utf-8", newline="\n") for name in OUTPUT_FILES[:4]}
+    try:
+        for index, task in iter_export(export_path, reader_hook=hook):
+            res = norm.process(task, index)
+            for rec in res.annotations:
+                files["annotations.jsonl"].write(dumps(rec.to_dict()) + "\n")
+            if res.gold is not None:
+                files["gold.jsonl"].write(dumps(res.gold.to_dict()) + "\n")
+            for rej in res.rejections:
+                files["rejections.jsonl"].write(dumps(rej.to_dict()) + "\n")
+            for u in res.unresolved:
+                files["unresolved.jsonl"].write(dumps(dict(u)) + "\n")
+    finally:
+        for fh in files.values():
+            fh.close()
+        if bar is not None:
+            bar.close()
+    report = norm.report(sha256=readers[0].sha256.hexdigest() if readers else None)
+    (out / "report.json").write_text(json.dumps(report.to_dict(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    (out / "report.txt").write_text(report.summary(), encoding="utf-8")
+    return report

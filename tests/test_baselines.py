@@ -1,0 +1,308 @@
+"""Tests of dataset_builder.baselines: learnability, outputs, determinism, the CI gate."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import datasets
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from dataset_builder import baselines
+from dataset_builder.baselines import (
+    MemorisationTagger,
+    compare_results,
+    load_model,
+    make_model,
+    mark_target,
+    read_results,
+    run_benchmark,
+    save_model,
+)
+from dataset_builder.cli import cli
+from dataset_builder.errors import InputError
+from dataset_builder.scoring import dataset_fingerprint
+
+TAGS = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"]
+STANCE = ["favor", "against", "neutral"]
+NER_FEATURES = datasets.Features({
+    "id": datasets.Value("string"), "article_id": datasets.Value("string"), "text": datasets.Value("string"),
+    "tokens": datasets.Sequence(datasets.Value("string")),
+    "token_starts": datasets.Sequence(datasets.Value("int32")), "token_ends": datasets.Sequence(datasets.Value("int32")),
+    "ner_tags": datasets.Sequence(datasets.ClassLabel(names=TAGS)),
+    "spans": [{"start": datasets.Value("int32"), "end": datasets.Value("int32"),
+               "label": datasets.Value("string"), "text": datasets.Value("string")}],
+})
+STANCE_FEATURES = datasets.Features({
+    "id": datasets.Value("string"), "article_id": datasets.Value("string"), "segment_id": datasets.Value("string"),
+    "text": datasets.Value("string"), "target": datasets.Value("string"),
+    "target_start": datasets.Value("int32"), "target_end": datasets.Value("int32"),
+    "label": datasets.ClassLabel(names=STANCE),
+})
+
+FIRST = ["Anna", "Boris", "Carla", "Dmitri", "Elena", "Farid", "Greta", "Hugo", "Ines", "Jonas", "Kira", "Lars"]
+LAST = ["Novak", "Berg", "Costa", "Ivanov", "Meyer", "Haddad", "Larsen", "Moreau", "Silva", "Weber", "Tanaka", "Olsen"]
+CITIES = ["Paris", "Lagos", "Lima", "Oslo", "Quito", "Hanoi", "Dakar", "Riga"]
+ORGS = ["Acme", "Globex", "Initech", "Umbrella", "Hooli", "Vandelay"]
+FAVOR = ["supports", "praises", "welcomes", "backs"]
+AGAINST = ["opposes", "condemns", "rejects", "attacks"]
+NEUTRAL = ["mentions", "discussed", "described", "noted"]
+TARGETS = ["the plan", "the tax", "the mayor", "the treaty"]
+
+
+def _ner_sentence(rng: np.random.Generator, names: list[tuple[str, str]]) -> tuple[list[str], list[str]]:
+    first, last = names[rng.integers(len(names))]
+    city, org = CITIES[rng.integers(len(CITIES))], ORGS[rng.integers(len(ORGS))]
+    templates = [
+        ([first, last, "said", "on", "Monday", "."], ["B-PER", "I-PER", "O", "O", "O", "O"]),
+        (["The", "talks", "in", city, "ended", "."], ["O", "O", "O", "B-LOC", "O", "O"]),
+        ([org, "shares", "rose", "sharply", "."], ["B-ORG", "O", "O", "O", "O"]),
+        (["Officials", "from", org, "met", first, last, "in", city, "."],
+         ["O", "O", "B-ORG", "O", "B-PER", "I-PER", "O", "B-LOC", "O"]),
+    ]
+    return templates[rng.integers(len(templates))]
+
+
+def _ner_rows(rng: np.random.Generator, n: int, names: list[tuple[str, str]], prefix: str) -> list[dict]:
+    rows = []
+    for i in range(n):
+        tokens, tags = _ner_sentence(rng, names)
+        starts = [sum(len(t) + 1 for t in tokens[:k]) for k in range(len(tokens))]
+        ends = [s + len(t) for s, t in zip(starts, tokens)]
+        rows.append({"id": f"{prefix}{i}", "article_id": f"{prefix}art{i // 10}", "text": " ".join(tokens), "tokens": tokens,
+                     "token_starts": starts, "token_ends": ends, "ner_tags": [TAGS.index(t) for t in tags], "spans": []})
+    return rows
+
+
+def _stance_rows(rng: np.random.Generator, n: int, prefix: str) -> list[dict]:
+    rows = []
+    for i in range(n):
+        label = STANCE[rng.choice(3, p=[0.25, 0.25, 0.5])]
+        verb = {"favor": FAVOR, "against": AGAINST, "neutral": NEUTRAL}[label]
+        target = TARGETS[rng.integers(len(TARGETS))]
+        speaker = f"{FIRST[rng.integers(len(FIRST))]} {LAST[rng.integers(len(LAST))]}"
+        text = f"{speaker} {verb[rng.integers(len(verb))]} {target} in {CITIES[rng.integers(len(CITIES))]}."
+        start = text.index(target)
+        rows.append({"id": f"{prefix}{i}", "article_id": f"{prefix}art{i // 6}", "segment_id": f"{prefix}seg{i}",
+                     "text": text, "target": target, "target_start": start, "target_end": start + len(target),
+                     "label": STANCE.index(label)})
+    return rows
+
+
+def write_learnable_dataset(root: Path, *, seed: int = 0, version: str | None = None) -> Path:
+    """Labels that follow from the words; test person names half unseen in training."""
+    rng = np.random.default_rng(seed)
+    train_names = [(FIRST[i], LAST[i]) for i in range(8)]
+    test_names = [(FIRST[i], LAST[i]) for i in range(4, 12)]
+    splits = {
+        "ner": {"train": _ner_rows(rng, 240, train_names, "ntr"), "test": _ner_rows(rng, 80, test_names, "nte")},
+        "stance": {"train": _stance_rows(rng, 240, "str"), "test": _stance_rows(rng, 90, "ste")},
+    }
+    yaml = ["---"] + ([f"version: {version}"] if version else []) + ["configs:"]
+    for config, by_split in splits.items():
+        features = NER_FEATURES if config == "ner" else STANCE_FEATURES
+        yaml += [f"- config_name: {config}", "  data_files:"]
+        for split, rows in by_split.items():
+            (root / config).mkdir(parents=True, exist_ok=True)
+            cols = {k: [r[k] for r in rows] for k in rows[0]}
+            datasets.Dataset.from_dict(cols, features=features).to_parquet(str(root / config / f"{split}.parquet"))
+            yaml += [f"  - split: {split}", f"    path: {config}/{split}.parquet"]
+    (root / "README.md").write_text("\n".join(yaml + ["---", "", "# Learnable test dataset"]) + "\n", encoding="utf-8")
+    return root
+
+
+@pytest.fixture(scope="module")
+def bench(tmp_path_factory) -> tuple[Path, Path, dict]:
+    root = tmp_path_factory.mktemp("bench")
+    dataset = write_learnable_dataset(root / "dataset")
+    results = run_benchmark(dataset, root / "results", seed=0, resamples=200)
+    return dataset, root / "results", results
+
+
+def _scores(results: dict) -> dict[tuple[str, str], float]:
+    return {(e["config"], e["baseline"]): e["score"] for e in results["baselines"]}
+
+
+def test_learned_baselines_beat_majority(bench):
+    scores = _scores(bench[2])
+    assert scores[("stance", "tfidf_logreg")] > scores[("stance", "majority")] + 0.5
+    assert scores[("ner", "crf")] > scores[("ner", "majority")] + 0.5
+    assert scores[("ner", "memorisation")] > scores[("ner", "majority")]
+    # Half the test names were never seen: features generalise where memorisation cannot.
+    assert scores[("ner", "crf")] > scores[("ner", "memorisation")]
+    assert scores[("stance", "majority")] == 0.0  # predicts "neutral": F1 of favor and against is 0
+
+
+def test_outputs_written_and_models_reload(bench):
+    dataset, out, results = bench
+    assert (out / "leaderboard.md").is_file() and (out / "results.json").is_file()
+    assert json.loads((out / "results.json").read_text()) == results
+    assert results["dataset_fingerprint"] == dataset_fingerprint(dataset)
+    for entry in results["baselines"]:
+        assert (out / entry["model"]).read_bytes()[:2] == b"PK"  # a skops zip archive, not a pickle
+        preds = [json.loads(line) for line in (out / entry["predictions"]).read_text().splitlines()]
+        model = load_model(out / entry["model"])
+        if entry["task"] == "ner":
+            test = datasets.Dataset.from_parquet(str(dataset / "ner" / "test.parquet"))
+            again = model.predict([list(t) for t in test["tokens"][:5]])
+            assert [[str(t) for t in seq] for seq in again] == [p["tags"] for p in preds[:5]]
+        else:
+            test = datasets.Dataset.from_parquet(str(dataset / "stance" / "test.parquet"))
+            x = [mark_target(r["text"], r["target_start"], r["target_end"]) for r in test.select(range(5))]
+            assert [str(y) for y in model.predict(x)] == [p["label"] for p in preds[:5]]
+        assert entry["report"]["split_hash"] and entry["report"]["bootstrap"]["resamples"] == 200
+
+
+def test_leaderboard_ranks_baselines(bench):
+    text = (bench[1] / "leaderboard.md").read_text()
+    assert "## stance (test)" in text and "## ner (test)" in text
+    stance_rows = [line for line in text.split("## stance")[1].splitlines() if line.startswith("| 1 ")]
+    assert "tfidf_logreg" in stance_rows[0]
+    assert f"Dataset version 0.0.0, fingerprint `{bench[2]['dataset_fingerprint'][:16]}`" in text
+
+
+def test_benchmark_is_byte_identical(bench, tmp_path):
+    dataset, out, _ = bench
+    run_benchmark(dataset, tmp_path / "again", seed=0, resamples=200)
+    for name in ("results.json", "leaderboard.md", "predictions/ner.crf.jsonl", "predictions/stance.tfidf_logreg.jsonl"):
+        assert (tmp_path / "again" / name).read_bytes() == (out / name).read_bytes(), name
+
+
+# --------------------------------------------------------------------------- gate
+
+
+def test_gate_passes_on_identical_results(bench):
+    assert compare_results(bench[2], bench[2]) == []
+
+
+def test_gate_names_the_baseline_that_dropped(bench):
+    previous = json.loads(json.dumps(bench[2]))
+    for entry in previous["baselines"]:
+        if entry["baseline"] == "memorisation":  # scores about 0.92 on this data
+            entry["score"], entry["ci"] = 0.97, [0.95, 0.99]
+    failures = compare_results(bench[2], previous, source="old.json")
+    assert len(failures) == 1
+    assert failures[0].startswith("baseline ner/memorisation micro_f1 dropped to 0.9")
+    assert "below the previous 95% CI [0.9500, 0.9900] (previous score 0.9700)" in failures[0]
+    # A score above the previous interval passes.
+    previous["baselines"][0]["ci"] = [-1.0, -0.5]
+    assert compare_results(bench[2], previous, source="old.json") == failures
+
+
+def test_gate_fingerprint_without_version_bump(bench):
+    previous = json.loads(json.dumps(bench[2]))
+    previous["dataset_fingerprint"] = "0" * 64
+    failures = compare_results(bench[2], previous)
+    assert len(failures) == 1
+    assert "dataset fingerprint changed (000000000000 -> " in failures[0]
+    assert "but the dataset version is still '0.0.0'; bump dataset_version.txt" in failures[0]
+    previous["dataset_version"] = "0.9.0"
+    assert compare_results(bench[2], previous) == []
+
+
+def test_gate_missing_baseline_and_bad_file(bench, tmp_path):
+    current = json.loads(json.dumps(bench[2]))
+    current["baselines"] = [e for e in current["baselines"] if e["baseline"] != "memorisation"]
+    assert compare_results(current, bench[2], source="old.json") == [
+        "baseline ner/memorisation is in old.json but was not run now; run it or refresh old.json."
+    ]
+    with pytest.raises(InputError, match=r"no 'dataset_fingerprint'; pass a results.json written by `dataset-builder benchmark`"):
+        compare_results(bench[2], {"baselines": []}, source="x.json")
+    (tmp_path / "bad.json").write_text("[1, 2", encoding="utf-8")
+    with pytest.raises(InputError, match=r"bad.json: not a JSON results file"):
+        read_results(tmp_path / "bad.json")
+
+
+def test_cli_benchmark_gate_exit_codes(tmp_path):
+    dataset = write_learnable_dataset(tmp_path / "dataset", seed=1)
+    runner = CliRunner()
+    first = runner.invoke(cli, ["benchmark", str(dataset), "-o", str(tmp_path / "r1"), "--config", "stance", "--resamples", "50"])
+    assert first.exit_code == 0, first.output
+    assert "stance/tfidf_logreg: f_avg = " in first.output
+    ok = runner.invoke(cli, ["benchmark", str(dataset), "-o", str(tmp_path / "r2"), "--config", "stance", "--resamples", "50",
+                             "--compare", str(tmp_path / "r1" / "results.json")])
+    assert ok.exit_code == 0, ok.output
+    assert "benchmark gate passed" in ok.output
+    previous = read_results(tmp_path / "r1" / "results.json")
+    previous["dataset_fingerprint"] = "f" * 64
+    for entry in previous["baselines"]:
+        if entry["baseline"] == "tfidf_logreg":
+            entry["ci"] = [1.5, 2.0]
+    (tmp_path / "prev.json").write_text(json.dumps(previous), encoding="utf-8")
+    bad = runner.invoke(cli, ["benchmark", str(dataset), "-o", str(tmp_path / "r3"), "--config", "stance", "--resamples", "50",
+                              "--compare", str(tmp_path / "prev.json")])
+    assert bad.exit_code == 1
+    assert "gate: baseline stance/tfidf_logreg f_avg dropped to" in bad.output
+    assert "gate: dataset fingerprint changed (ffffffffffff -> " in bad.output
+    assert "benchmark gate failed (2 problem(s))" in bad.output
+
+
+# --------------------------------------------------------------------------- pieces
+
+
+def test_mark_target():
+    text = "Obama spoke"
+    assert mark_target(text, 0, len("Obama")) == " TGTSTART Obama TGTEND  spoke"
+    with pytest.raises(InputError, match=r"target offsets \[3, 99\) do not fit a text of length 11"):
+        mark_target(text, 3, 99)
+
+
+def test_memorisation_tagger_ties_and_fallbacks():
+    model = MemorisationTagger().fit([["Rome", "Rome", "rome", "x"]], [["B-LOC", "B-PER", "O", "O"]])
+    # "Rome": one B-LOC, one B-PER: tie goes to the tag that sorts first; "ROME" falls back to
+    # the lowercase table ("rome": B-LOC, B-PER, O tie); unseen tokens get "O".
+    assert model.predict([["Rome", "ROME", "Paris"]]) == [["B-LOC", "B-LOC", "O"]]
+
+
+def test_make_model_rejects_unknown_names():
+    with pytest.raises(ValueError, match=r"The 'name' parameter must be one of \['majority', 'tfidf_logreg'\] for task 'stance'. Got 'bert' instead."):
+        make_model("stance", "bert")
+
+
+class _NotTrusted:
+    def __init__(self):
+        self.value = 1
+
+
+def test_load_model_refuses_untrusted_types(tmp_path):
+    save_model(_NotTrusted(), tmp_path / "m.skops")
+    with pytest.raises(InputError, match=r"m.skops: holds types not trusted by dataset_builder: \['test_baselines._NotTrusted'\]"):
+        load_model(tmp_path / "m.skops")
+    assert "dataset_builder.baselines.MemorisationTagger" in baselines.TRUSTED_TYPES
+
+
+def test_example_ci_workflow_runs_the_gate():
+    import yaml
+
+    path = Path(__file__).resolve().parents[1] / "examples" / "github-actions-benchmark.yml"
+    workflow = yaml.safe_load(path.read_text(encoding="utf-8"))
+    triggers = workflow[True]  # YAML 1.1 reads the key `on` as True
+    assert triggers["pull_request"]["paths"] == [workflow["env"]["DATASET_DIR"] + "/**"]
+    steps = workflow["jobs"]["benchmark"]["steps"]
+    gate = next(s for s in steps if s.get("name") == "Benchmark with the regression gate")
+    assert 'dataset-builder benchmark "$DATASET_DIR"' in gate["run"]
+    assert "steps.previous.outputs.compare" in gate["run"]
+    assert "--compare" in next(s for s in steps if s.get("id") == "previous")["run"]
+
+
+def test_benchmark_runs_the_configs_present_and_rejects_empty_splits(tmp_path):
+    dataset = write_learnable_dataset(tmp_path / "dataset", seed=2)
+    import shutil
+
+    shutil.rmtree(dataset / "ner")
+    results = run_benchmark(dataset, tmp_path / "out", resamples=20)
+    assert {e["config"] for e in results["baselines"]} == {"stance"}
+    empty = datasets.Dataset.from_parquet(str(dataset / "stance" / "test.parquet")).select([])
+    empty.to_parquet(str(dataset / "stance" / "test.parquet"))
+    with pytest.raises(InputError, match=r"config 'stance' split 'test' has no rows; annotate more articles or pick other splits"):
+        run_benchmark(dataset, tmp_path / "out2", resamples=20)
+
+
+def test_benchmark_needs_two_stance_classes(tmp_path):
+    dataset = write_learnable_dataset(tmp_path / "dataset", seed=3)
+    train = datasets.Dataset.from_parquet(str(dataset / "stance" / "train.parquet"))
+    train.filter(lambda r: r["label"] == STANCE.index("neutral")).to_parquet(str(dataset / "stance" / "train.parquet"))
+    with pytest.raises(InputError, match=r"split 'train' has one class only \('neutral'\); tfidf_logreg needs at least two"):
+        run_benchmark(dataset, tmp_path / "out", configs=["stance"], resamples=0)
