@@ -48,12 +48,13 @@ held out + dropped (by reason).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from itertools import chain, compress
+from itertools import chain, groupby
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
@@ -71,7 +72,6 @@ if TYPE_CHECKING:  # pragma: no cover
 TOKEN_PATTERN = r"\w+|[^\w\s]"
 """The tokeniser: runs of word characters, and every other non-space character on its own."""
 
-_PIECES = re.compile(r"\w+|[^\w\s]|\s+")  # the tokens plus the whitespace runs between them
 CONFIGS = ("ner", "stance")
 PLOT_NAME = "label_distribution.png"
 CARD_NAME = "DATASET_CARD.md"
@@ -98,35 +98,113 @@ SPAN_STATUSES = ("kept_aligned", "kept_expanded", "dropped_no_token", "dropped_n
 class TokenBatch:
     """Tokens of many texts, flat: text ``i`` owns tokens ``offsets[i]:offsets[i+1]``."""
 
-    tokens: list[str]
+    tokens: pa.Array  # string
     starts: np.ndarray  # int64, code points, relative to the text
     ends: np.ndarray
     offsets: np.ndarray  # int64, len(texts) + 1
 
 
+_SPACE, _WORD, _OTHER = 0, 1, 2
+_WORD_CHAR = re.compile(r"\w")
+_SPACE_CHAR = re.compile(r"\s")
+
+
+def _char_class(ch: str) -> int:
+    # Asked of Python's own re with the classes of TOKEN_PATTERN, so the result is exactly what
+    # re.finditer(TOKEN_PATTERN) would do with this character.
+    if _WORD_CHAR.fullmatch(ch):
+        return _WORD
+    return _SPACE if _SPACE_CHAR.fullmatch(ch) else _OTHER
+
+
+@functools.lru_cache(maxsize=1)
+def _bmp_classes() -> np.ndarray:
+    return np.fromiter((_char_class(chr(c)) for c in range(0x10000)), dtype=np.uint8, count=0x10000)
+
+
+_CHUNK_CHARS = 1 << 20  # texts are tokenised in chunks of about this many characters
+
+
 def tokenize_batch(texts: Sequence[str]) -> TokenBatch:
     """Tokenise ``texts`` with :data:`TOKEN_PATTERN`, keeping code-point offsets.
 
-    The texts are cut into tokens and the whitespace runs between them (which together cover
-    every character), so offsets are running sums of piece lengths: no per-token Python work.
+    Equivalent to ``re.finditer(TOKEN_PATTERN, text)`` on each text (a property test checks it),
+    but vectorised: the texts are joined with ``"\\n"`` (whitespace, so no token crosses a text
+    boundary), every code point is classed as word / space / other from a table built with the
+    same ``re`` classes, and a token starts at a non-space that does not continue a word run.
+    Token strings are cut out of the joined UTF-8 by Arrow, not by Python. Work goes in chunks
+    of about a million characters, so temporary arrays stay small.
     """
-    per_text = [_PIECES.findall(t) for t in texts]
-    n_pieces = np.fromiter(map(len, per_text), dtype=np.int64, count=len(per_text))
-    pieces = list(chain.from_iterable(per_text))
-    lengths = np.fromiter(map(len, pieces), dtype=np.int64, count=len(pieces))
-    keep = ~np.fromiter(map(str.isspace, pieces), dtype=bool, count=len(pieces))
-    ends = np.cumsum(lengths)
-    starts = ends - lengths
-    text_lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
-    base = np.repeat(np.cumsum(text_lengths) - text_lengths, n_pieces)
-    text_of_piece = np.repeat(np.arange(len(texts), dtype=np.int64), n_pieces)
-    counts = np.bincount(text_of_piece[keep], minlength=len(texts))
-    offsets = np.zeros(len(texts) + 1, dtype=np.int64)
-    np.cumsum(counts, out=offsets[1:])
+    ends_at = np.cumsum(np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)) + 1)
+    cuts = np.unique(np.searchsorted(ends_at, np.arange(_CHUNK_CHARS, int(ends_at[-1]) if len(texts) else 0, _CHUNK_CHARS)) + 1)
+    bounds = [0] + [int(c) for c in cuts if 0 < c < len(texts)] + [len(texts)]
+    chunks = [_tokenize_chunk(texts[a:b]) for a, b in zip(bounds[:-1], bounds[1:])] or [_tokenize_chunk([])]
+    if len(chunks) == 1:
+        return chunks[0]
+    offsets = [np.zeros(1, dtype=np.int64)]
+    base = 0
+    for c in chunks:
+        offsets.append(c.offsets[1:] + base)
+        base += int(c.offsets[-1])
     return TokenBatch(
-        tokens=list(compress(pieces, keep.tolist())),
-        starts=(starts - base)[keep],
-        ends=(ends - base)[keep],
+        tokens=pa.concat_arrays([c.tokens for c in chunks]),
+        starts=np.concatenate([c.starts for c in chunks]),
+        ends=np.concatenate([c.ends for c in chunks]),
+        offsets=np.concatenate(offsets),
+    )
+
+
+def _tokenize_chunk(texts: Sequence[str]) -> TokenBatch:
+    n_texts = len(texts)
+    text_lengths = np.fromiter(map(len, texts), dtype=np.int64, count=n_texts)
+    joined = "\n".join(texts)
+    n = len(joined)
+    if n == 0:
+        return TokenBatch(pa.array([], pa.string()), np.zeros(0, np.int64), np.zeros(0, np.int64),
+                          np.zeros(n_texts + 1, np.int64))
+    cps = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    cls = _bmp_classes()[np.minimum(cps, 0xFFFF)]
+    astral = np.flatnonzero(cps > 0xFFFF)
+    for value in np.unique(cps[astral]).tolist():  # emoji and other rare planes: one check each
+        cls[astral[cps[astral] == value]] = _char_class(chr(value))
+    word = cls == _WORD
+    is_tok = cls != _SPACE
+    continues = np.zeros(n, dtype=bool)
+    continues[1:] = word[1:] & word[:-1]
+    continued = np.zeros(n, dtype=bool)
+    continued[:-1] = continues[1:]
+    g_starts = np.flatnonzero(is_tok & ~continues)
+    g_ends = np.flatnonzero(is_tok & ~continued) + 1
+    text_base = np.zeros(n_texts, dtype=np.int64)
+    np.cumsum(text_lengths[:-1] + 1, out=text_base[1:])
+    tok_text = np.searchsorted(text_base, g_starts, side="right") - 1
+    offsets = np.zeros(n_texts + 1, dtype=np.int64)
+    np.cumsum(np.bincount(tok_text, minlength=n_texts), out=offsets[1:])
+
+    # Pieces (tokens and the whitespace between them) cover the joined text; Arrow slices them
+    # out of the UTF-8 bytes and keeps the tokens.
+    boundary = np.zeros(n + 1, dtype=bool)
+    boundary[[0, n]] = True
+    boundary[g_starts] = True
+    boundary[g_ends] = True
+    bounds = np.flatnonzero(boundary)
+    data = joined.encode("utf-8")
+    if len(data) == n:
+        byte_at = bounds
+    else:  # byte offset of each character: the positions of the UTF-8 lead bytes
+        raw = np.frombuffer(data, dtype=np.uint8)
+        char_at = np.append(np.flatnonzero((raw & 0xC0) != 0x80), len(data))
+        byte_at = char_at[bounds]
+    pieces = pa.LargeStringArray.from_buffers(
+        len(bounds) - 1, pa.py_buffer(byte_at.astype(np.int64)), pa.py_buffer(data)
+    )
+    is_token_piece = np.zeros(n + 1, dtype=bool)
+    is_token_piece[g_starts] = True
+    tokens = pieces.filter(pa.array(is_token_piece[bounds[:-1]])).cast(pa.string())
+    return TokenBatch(
+        tokens=tokens,
+        starts=g_starts - text_base[tok_text],
+        ends=g_ends - text_base[tok_text],
         offsets=offsets,
     )
 
@@ -134,7 +212,7 @@ def tokenize_batch(texts: Sequence[str]) -> TokenBatch:
 def tokenize(text: str) -> tuple[list[str], list[int], list[int]]:
     """Tokens of one text and their ``[start, end)`` code-point offsets (see :data:`TOKEN_PATTERN`)."""
     batch = tokenize_batch([text])
-    return batch.tokens, batch.starts.tolist(), batch.ends.tolist()
+    return batch.tokens.to_pylist(), batch.starts.tolist(), batch.ends.tolist()
 
 
 # --------------------------------------------------------------------------- BIO projection
@@ -249,7 +327,7 @@ def spans_to_bio(text: str, spans: Sequence[EntitySpan], entity_labels: Sequence
     )
     names = bio_names(entity_labels)
     return BioProjection(
-        tokens=tuple(tok.tokens),
+        tokens=tuple(tok.tokens.to_pylist()),
         token_starts=tuple(tok.starts.tolist()),
         token_ends=tuple(tok.ends.tolist()),
         tags=tuple(names[t] for t in tags.tolist()),
@@ -540,7 +618,7 @@ def build_dataset(
                 pa.array([a.segment_id for a in kept], pa.string()),
                 pa.array([a.article_id for a in kept], pa.string()),
                 pa.array([a.text for a in kept], pa.string()),
-                _list_array(tok.offsets, pa.array(tok.tokens, pa.string())),
+                _list_array(tok.offsets, tok.tokens),
                 _list_array(tok.offsets, pa.array(tok.starts.astype(np.int32))),
                 _list_array(tok.offsets, pa.array(tok.ends.astype(np.int32))),
                 _list_array(tok.offsets, pa.array(tags)),
@@ -576,15 +654,19 @@ def build_dataset(
         cols: dict[str, list] = {k: [] for k in features}
         split_col: list[int] = []
         for a, sp in zip(kept, row_split.tolist()):
-            by_target: dict[tuple[int, int], list] = defaultdict(list)
-            for st in a.stances:
-                by_target[(st.target_start, st.target_end)].append(st)
-            for (ts, te), group in sorted(by_target.items()):
-                if len({st.label for st in group}) > 1:
+            if not a.stances:
+                continue
+            # Annotation sorts its stances by target, so repeats of a target are adjacent.
+            groups = [a.stances] if len(a.stances) == 1 else [
+                tuple(g) for _, g in groupby(a.stances, key=lambda x: (x.target_start, x.target_end))
+            ]
+            for group in groups:
+                if len(group) > 1 and len({x.label for x in group}) > 1:
                     stance_counts["dropped_conflicting"] += len(group)
                     continue
                 stance_counts["dropped_duplicate"] += len(group) - 1
                 st = group[0]
+                ts, te = st.target_start, st.target_end
                 cols["id"].append(f"{a.segment_id}@{ts}-{te}")
                 cols["article_id"].append(a.article_id)
                 cols["segment_id"].append(a.segment_id)

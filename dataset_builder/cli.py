@@ -498,7 +498,8 @@ def stop_cmd(data_dir):
               help="Retries per request on connection errors and 5xx, with exponential back-off.")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False), help="Write the JSON report here.")
 @click.option("--ls-config", type=click.Path(exists=True, dir_okay=False), help=_LS_CONFIG_HELP)
-@click.option("--data-dir", default=".ls-data", show_default=True, type=click.Path(file_okay=False), help=_DATA_DIR_HELP)
+@click.option("--data-dir", default=None, type=click.Path(file_okay=False),
+              help="Folder of the local server started by 'serve', to find its URL and token [default: .ls-data].")
 def push_cmd(segments, config, project_title, articles, predictions, model_version, batch_size, retries, report_path,
              ls_config, data_dir):
     """Import SEGMENTS (JSONL from 'segment') as Label Studio tasks, once each.
@@ -541,7 +542,8 @@ def push_cmd(segments, config, project_title, articles, predictions, model_versi
 @click.option("--out", "out_dir", default="exports", show_default=True, type=click.Path(file_okay=False),
               help="Snapshots go to OUT/<project-slug>/<UTC time>-<sha256[:12]>/.")
 @click.option("--ls-config", type=click.Path(exists=True, dir_okay=False), help=_LS_CONFIG_HELP)
-@click.option("--data-dir", default=".ls-data", show_default=True, type=click.Path(file_okay=False), help=_DATA_DIR_HELP)
+@click.option("--data-dir", default=None, type=click.Path(file_okay=False),
+              help="Folder of the local server started by 'serve', to find its URL and token [default: .ls-data].")
 def pull_cmd(project_title, out_dir, ls_config, data_dir):
     """Snapshot a project's annotations and keep the raw export byte-for-byte.
 

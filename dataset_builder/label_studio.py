@@ -340,6 +340,7 @@ def start_server(
     ls_bin: str | Path | None = None,
     timeout: float = 120.0,
     extra_env: Mapping[str, str] | None = None,
+    stop_with_pid: int | None = None,
 ) -> ServerInfo:
     """Start a local Label Studio (SQLite in ``data_dir``) in the background, or reuse it.
 
@@ -357,6 +358,9 @@ def start_server(
         Seconds to wait for ``/health``.
     extra_env : mapping
         More environment for the server (for example ``DJANGO_DB``/``POSTGRE_*`` for PostgreSQL).
+    stop_with_pid : int, optional
+        Stop the server when this process ends, even if it is killed without cleaning up (the
+        test session passes its own pid). A small watchdog process polls it once a second.
 
     Raises
     ------
@@ -395,6 +399,11 @@ def start_server(
         raise LabelStudioError(
             f"port {port} is already in use by another program; pass another --port (or 0 for a free one)."
         )
+    if (data_dir / "label_studio.sqlite3").is_file() and not token_file.is_file():
+        raise LabelStudioError(
+            f"{data_dir} holds a Label Studio database but no {TOKEN_FILE} file, so the token of its user is unknown; "
+            f"write that user's token (Account & Settings) into {token_file}, or use a new --data-dir."
+        )
     data_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(data_dir, 0o700)
     api_key = _secret(token_file, lambda: secrets.token_hex(20))
@@ -428,6 +437,8 @@ def start_server(
             cwd=str(data_dir),
             start_new_session=True,  # survives the CLI's Ctrl-C; stopped with `stop`
         )
+    if stop_with_pid is not None:
+        _start_watchdog(stop_with_pid, proc.pid)
     state = {"pid": proc.pid, "url": url, "host": host, "port": port, "username": username,
              "started_at": _utc_now_iso()}
     (data_dir / STATE_FILE).write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
@@ -450,6 +461,43 @@ def start_server(
     return ServerInfo(
         url=url, pid=proc.pid, data_dir=data_dir, username=username, password_file=password_file,
         token_file=token_file, log_file=log_file, reused=False, api_key=api_key,
+    )
+
+
+_WATCHDOG = """
+import os, signal, sys, time
+owner, server = int(sys.argv[1]), int(sys.argv[2])
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[-1].split()[0] != "Z"
+    except OSError:
+        return True
+while alive(server):
+    if not alive(owner):
+        os.kill(server, signal.SIGTERM)
+        for _ in range(100):
+            if not alive(server):
+                break
+            time.sleep(0.2)
+        else:
+            os.kill(server, signal.SIGKILL)
+        break
+    time.sleep(1.0)
+"""
+
+
+def _start_watchdog(owner_pid: int, server_pid: int) -> None:
+    """A detached process that stops ``server_pid`` once ``owner_pid`` is gone, then exits."""
+    subprocess.Popen(  # noqa: S603
+        [sys.executable, "-c", _WATCHDOG, str(owner_pid), str(server_pid)],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )
 
 
@@ -1114,11 +1162,11 @@ def push_segments(
         imported = failed = 0
         for i in range(0, len(todo), batch_size):
             batch = todo[i : i + batch_size]
-            ok, bad, present = _import_batch(s, project.id, batch, rejections)
-            imported += ok
+            done, bad, present = _import_batch(s, project.id, batch, rejections)
+            imported += len(done)
             failed += bad
             already += present
-            n_preds += sum(1 for _, sid, t in batch if "predictions" in t and sid in preds)
+            n_preds += sum(1 for _, sid, _t in done if sid in preds)
             if on_batch is not None:
                 on_batch(len(batch))
 
@@ -1130,8 +1178,8 @@ def push_segments(
 
 
 def _import_batch(s: _Session, project_id: int, batch: list[tuple[str, str, dict[str, Any]]],
-                  rejections: list[Rejection]) -> tuple[int, int, int]:
-    """Import one batch, retrying; returns ``(imported, failed, found_already_present)``."""
+                  rejections: list[Rejection]) -> tuple[list[tuple[str, str, dict[str, Any]]], int, int]:
+    """Import one batch, retrying; returns ``(imported items, failed count, found already present)``."""
     from label_studio_sdk.core.api_error import ApiError
 
     attempt = 0
@@ -1139,7 +1187,7 @@ def _import_batch(s: _Session, project_id: int, batch: list[tuple[str, str, dict
     while True:
         try:
             s.client.projects.import_tasks(id=project_id, request=[t for _, _, t in batch], request_options=s.opts)
-            return len(batch), 0, present
+            return batch, 0, present
         except Exception as exc:  # noqa: BLE001
             mapped = s.classify(exc, f"import of {len(batch)} tasks")
             if isinstance(mapped, _Transient):
@@ -1154,12 +1202,12 @@ def _import_batch(s: _Session, project_id: int, batch: list[tuple[str, str, dict
                     batch = [b for b in batch if b[1] not in existing]
                     present += before - len(batch)
                     if not batch:
-                        return 0, 0, present
+                        return [], 0, present
                 continue
             if isinstance(exc, ApiError) and exc.status_code == 400:
                 for where, sid, _ in batch:
                     rejections.append(Rejection("push", where, "import_failed", str(mapped)))
-                return 0, len(batch), present
+                return [], len(batch), present
             if mapped is exc:
                 raise
             raise mapped from None
@@ -1199,25 +1247,31 @@ def _utc_now_iso() -> str:
 
 
 def _count_export(path: Path) -> dict[str, int]:
+    """Count tasks, annotations and predictions of an export, streaming (ijson): memory stays flat."""
+    import ijson
+
+    from .errors import ExportError
+
+    counts = {"task_count": 0, "annotation_count": 0, "cancelled_annotation_count": 0,
+              "prediction_count": 0, "tasks_with_annotations": 0}
     try:
         with path.open("rb") as fh:
-            tasks = json.load(fh)
-    except (ValueError, UnicodeDecodeError) as exc:
-        from .errors import ExportError
-
-        raise ExportError(f"{path}: the downloaded export is not valid JSON ({exc}); pull again.") from None
-    if not isinstance(tasks, list):
-        from .errors import ExportError
-
-        raise ExportError(f"{path}: expected a JSON list of tasks, got {type(tasks).__name__}.")
-    annotations = [a for t in tasks for a in (t.get("annotations") or [])]
-    return {
-        "task_count": len(tasks),
-        "annotation_count": len(annotations),
-        "cancelled_annotation_count": sum(1 for a in annotations if a.get("was_cancelled")),
-        "prediction_count": sum(len(t.get("predictions") or []) for t in tasks),
-        "tasks_with_annotations": sum(1 for t in tasks if t.get("annotations")),
-    }
+            head = fh.read(64).lstrip()
+            if not head.startswith(b"["):
+                raise ExportError(f"{path}: expected a JSON list of tasks, the export starts with {head[:20]!r}.")
+            fh.seek(0)
+            for task in ijson.items(fh, "item"):
+                if not isinstance(task, dict):
+                    raise ExportError(f"{path}: task {counts['task_count']} is a {type(task).__name__}, not an object.")
+                annotations = task.get("annotations") or []
+                counts["task_count"] += 1
+                counts["annotation_count"] += len(annotations)
+                counts["cancelled_annotation_count"] += sum(1 for a in annotations if a.get("was_cancelled"))
+                counts["prediction_count"] += len(task.get("predictions") or [])
+                counts["tasks_with_annotations"] += bool(annotations)
+    except ijson.JSONError as exc:
+        raise ExportError(f"{path}: the downloaded export is not a valid JSON list of tasks ({exc}); pull again.") from None
+    return counts
 
 
 def pull_export(

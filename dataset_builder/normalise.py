@@ -17,6 +17,14 @@ Invariants
 
 Rules (each case is counted in the report under the name in brackets)
 ----------------------------------------------------------------------
+What Label Studio stores (checked on label-studio 1.23.2): the API stores ``value.start``/``end``
+exactly as the client sends them (a span after an emoji sent in UTF-16 units comes back in UTF-16
+units, one sent in code points comes back in code points; see ``tests/fixtures/exports``). Its
+editor's source (``web/libs/editor/src/tags/object/RichText/domManager.ts``, shipped as a source map)
+counts text offsets over ``[...text]``, i.e. code points; older releases counted UTF-16 units.
+That was read in the source, not observed in a browser. So an export can hold either convention,
+and ``auto`` decides per span.
+
 Offsets (``offsets=``):
     ``"codepoints"`` takes ``value.start``/``value.end`` as Python code points; ``"utf16"`` as
     UTF-16 code units (what a JavaScript string counts) and converts them. ``"auto"`` (default)
@@ -26,7 +34,9 @@ Offsets (``offsets=``):
     [assumed_codepoints] (what Label Studio 1.23's editor stores: its text regions are counted over
     ``[...text]``, i.e. code points, and what its API stores is what the client sent). When both
     readings fit ``value.text`` (the same text recurs at both places) code points win
-    [both_fit_chose_codepoints].
+    [both_fit_chose_codepoints]. When neither reading fits ``value.text`` the code point reading
+    goes on to re-alignment [unconfirmed_codepoints]; when only the UTF-16 reading lies inside the
+    text it is used [utf16_only_fit] / [unconfirmed_utf16].
 Spans (a ``labels`` result of the entity control):
     type/range checks first: non-integer offsets [bad_offsets], negative [negative_offset],
     ``end <= start`` [end_not_after_start], past the end of the text [past_end], an offset inside
@@ -81,6 +91,7 @@ import bisect
 import hashlib
 import json
 import math
+import os
 import re
 import statistics
 import warnings
@@ -95,7 +106,6 @@ from typing import Any, BinaryIO, Iterable, Iterator, Mapping, Sequence
 import ijson
 
 from .errors import ExportError, SchemaError
-from .jsonl import dumps
 from .records import GOLD, Annotation, EntitySpan, Rejection, StanceLabel
 
 STAGE = "normalise"
@@ -103,6 +113,8 @@ OFFSET_MODES = ("auto", "codepoints", "utf16")
 
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 _NEAR = 32  # code points either side of the given start in which a re-alignment still counts as "near"
+# One encoder for every output line: the same bytes as jsonl.dumps, without building an encoder per call.
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
 
 
 # --------------------------------------------------------------------------------------------
@@ -829,7 +841,6 @@ class Normaliser:
     ) -> _Parsed:
         schema = self.schema
         ent_from, st_from, tgt_from = schema.entity_from_name, schema.stance_from_name, schema.target_from_name
-        src = f"{where} annotation {ann.get('id')}"
         entities: dict[tuple[int, int, str], str] = {}
         region_spans: dict[Any, tuple[int, int] | None] = {}  # region id -> target offsets (None: rejected)
         stance_items: list[tuple[Any, dict]] = []
@@ -839,14 +850,14 @@ class Normaliser:
         def reject(reason: str, r: Any, detail: str) -> None:
             self.res_rej[reason] += 1
             rid = r.get("id") if isinstance(r, dict) else None
-            rejections.append(Rejection(STAGE, f"{src} result {rid}", reason, detail))
+            rejections.append(Rejection(STAGE, f"{where} annotation {ann.get('id')} result {rid}", reason, detail))
 
         for r in results:
             if not isinstance(r, dict):
                 reject("bad_result", r, f"result is {type(r).__name__}, expected an object")
                 continue
             fn = r.get("from_name")
-            if isinstance(fn, str):
+            if not self._config_confirmed and isinstance(fn, str):
                 self.from_names_seen[fn] += 1
             rtype = r.get("type")
             if fn is None or fn not in self._known_from:
@@ -942,7 +953,9 @@ class Normaliser:
             self.res_kept += 1
             self.res_rej["duplicate_stance"] += len(items) - 1
             for _, r in items[1:]:
-                rejections.append(Rejection(STAGE, f"{src} result {r.get('id')}", "duplicate_stance", "same stance twice"))
+                rejections.append(Rejection(
+                    STAGE, f"{where} annotation {ann.get('id')} result {r.get('id')}", "duplicate_stance", "same stance twice"
+                ))
             stances[tgt] = items[0][0]
             stance_texts[tgt] = ti.text[tgt[0] : tgt[1]]
         if schema.stance_per_region:
@@ -996,14 +1009,17 @@ class Normaliser:
         if not cp_ok and not u_ok:
             return "past_end"
         if vt is not None:
-            if cp_ok and _matches(ti.text[start:end], vt):
-                # both readings may fit when the same text recurs; code points are then preferred (counted)
-                both = u_ok and (us, ue) != (start, end) and _matches(ti.text[us:ue], vt)
-                self.conventions["both_fit_chose_codepoints" if both else "codepoints"] += 1
-                return self._check_text(start, end, vt, ti)
-            if u_ok and _matches(ti.text[us:ue], vt):
-                self.conventions["utf16"] += 1
-                return self._check_text(us, ue, vt, ti)
+            # an exact match decides before a whitespace-collapsed one (a collapsed match can hide a shift)
+            m_cp = _matches(ti.text[start:end], vt) if cp_ok else 0
+            m_u = _matches(ti.text[us:ue], vt) if u_ok and (us, ue) != (start, end) else 0
+            for level in (1, 2):
+                if m_cp == level:
+                    # both readings may fit when the same text recurs; code points are then preferred (counted)
+                    self.conventions["both_fit_chose_codepoints" if m_u == level else "codepoints"] += 1
+                    return self._check_text(start, end, vt, ti)
+                if m_u == level:
+                    self.conventions["utf16"] += 1
+                    return self._check_text(us, ue, vt, ti)
         if cp_ok:
             self.conventions["assumed_codepoints" if vt is None else "unconfirmed_codepoints"] += 1
             return self._check_text(start, end, vt, ti)
@@ -1292,24 +1308,38 @@ def normalise_export(
         if bar is not None:
             reader.on_read = bar.update
 
-    files = {name: (out / name).open("w", encoding="utf-8", newline="\n") for name in OUTPUT_FILES[:4]}
+    # Written under temporary names and moved into place only when the whole export was read, so a
+    # failed run never leaves half an output next to an older complete one.
+    partial = {name: out / f".{name}.partial" for name in OUTPUT_FILES}
+    files = {name: partial[name].open("w", encoding="utf-8", newline="\n") for name in OUTPUT_FILES[:4]}
+    ok = False
     try:
         for index, task in iter_export(export_path, reader_hook=hook):
             res = norm.process(task, index)
             for rec in res.annotations:
-                files["annotations.jsonl"].write(dumps(rec.to_dict()) + "\n")
+                files["annotations.jsonl"].write(_encode(rec.to_dict()) + "\n")
             if res.gold is not None:
-                files["gold.jsonl"].write(dumps(res.gold.to_dict()) + "\n")
+                files["gold.jsonl"].write(_encode(res.gold.to_dict()) + "\n")
             for rej in res.rejections:
-                files["rejections.jsonl"].write(dumps(rej.to_dict()) + "\n")
+                files["rejections.jsonl"].write(_encode(rej.to_dict()) + "\n")
             for u in res.unresolved:
-                files["unresolved.jsonl"].write(dumps(dict(u)) + "\n")
+                files["unresolved.jsonl"].write(_encode(dict(u)) + "\n")
+        for fh in files.values():
+            fh.close()
+        report = norm.report(sha256=readers[0].sha256.hexdigest() if readers else None)
+        partial["report.json"].write_text(
+            json.dumps(report.to_dict(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8", newline="\n"
+        )
+        partial["report.txt"].write_text(report.summary(), encoding="utf-8", newline="\n")
+        for name in OUTPUT_FILES:
+            os.replace(partial[name], out / name)
+        ok = True
     finally:
         for fh in files.values():
             fh.close()
         if bar is not None:
             bar.close()
-    report = norm.report(sha256=readers[0].sha256.hexdigest() if readers else None)
-    (out / "report.json").write_text(json.dumps(report.to_dict(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    (out / "report.txt").write_text(report.summary(), encoding="utf-8")
+        if not ok:
+            for path in partial.values():
+                path.unlink(missing_ok=True)
     return report

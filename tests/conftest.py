@@ -24,7 +24,8 @@ class LabelStudioServer:
     """The session's server: ``.url``, ``.api_key``, ``.data_dir``, ``.pid``, ``.connection()``.
 
     ``kill()`` crashes it (SIGKILL) and ``restart()`` starts it again on the same data folder and
-    port, for the crash/resume test; the handle stays valid across a restart.
+    port, for the crash/resume test; the handle stays valid across a restart. A watchdog stops the
+    server should the test process die without running its teardown (killed by a timeout).
     """
 
     def __init__(self, data_dir, port: int):
@@ -33,7 +34,7 @@ class LabelStudioServer:
         self._info: ls.ServerInfo | None = None
 
     def start(self) -> None:
-        self._info = ls.start_server(self.data_dir, port=self.port, timeout=180.0)
+        self._info = ls.start_server(self.data_dir, port=self.port, timeout=180.0, stop_with_pid=os.getpid())
 
     @property
     def url(self) -> str:

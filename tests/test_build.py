@@ -15,7 +15,8 @@ from datasets import load_dataset
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dataset_builder.build import TOKEN_PATTERN, build_dataset, load_built, spans_to_bio, tokenize
+from dataset_builder import build as build_module
+from dataset_builder.build import TOKEN_PATTERN, build_dataset, load_built, spans_to_bio, tokenize, tokenize_batch
 from dataset_builder.cli import cli
 from dataset_builder.errors import InputError, SchemaError
 from dataset_builder.jsonl import write_jsonl
@@ -101,13 +102,28 @@ def built(tmp_path_factory):
 # --------------------------------------------------------------------------- tokeniser
 
 
-@settings(max_examples=200, deadline=None)
-@given(st.text(alphabet=st.characters(codec="utf-8"), max_size=60))
-def test_property_tokens_are_the_regex_matches_with_their_offsets(text):
-    tokens, starts, ends = tokenize(text)
-    expected = [(m.group(), m.start(), m.end()) for m in re.finditer(TOKEN_PATTERN, text)]
-    assert list(zip(tokens, starts, ends)) == expected
-    assert all(text[s:e] == t for t, s, e in zip(tokens, starts, ends))
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(alphabet=st.characters(codec="utf-8"), max_size=40), min_size=1, max_size=4))
+def test_property_tokens_are_the_regex_matches_with_their_offsets(texts):
+    batch = tokenize_batch(texts)  # texts are tokenised together: no token may cross from one to the next
+    tokens = batch.tokens.to_pylist()
+    for i, text in enumerate(texts):
+        lo, hi = batch.offsets[i], batch.offsets[i + 1]
+        got = list(zip(tokens[lo:hi], batch.starts[lo:hi].tolist(), batch.ends[lo:hi].tolist()))
+        assert got == [(m.group(), m.start(), m.end()) for m in re.finditer(TOKEN_PATTERN, text)]
+        assert all(text[s:e] == t for t, s, e in got)
+    assert tokenize(texts[0])[0] == [m.group() for m in re.finditer(TOKEN_PATTERN, texts[0])]
+
+
+def test_tokenising_in_chunks_gives_the_same_tokens(monkeypatch):
+    texts = ["Merkel met Macron.", "", "😀 Müller-Lüdenscheid, U.S.", "  ", "a" * 30, "Zoë's café."] * 3
+    whole = tokenize_batch(texts)
+    monkeypatch.setattr(build_module, "_CHUNK_CHARS", 7)
+    chunked = tokenize_batch(texts)
+    assert chunked.tokens.to_pylist() == whole.tokens.to_pylist()
+    assert chunked.starts.tolist() == whole.starts.tolist() and chunked.ends.tolist() == whole.ends.tolist()
+    assert chunked.offsets.tolist() == whole.offsets.tolist()
+    assert tokenize_batch([]).offsets.tolist() == [0]
 
 
 def test_tokens_count_code_points_not_utf16_units():

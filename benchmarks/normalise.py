@@ -1,0 +1,139 @@
+#!/usr/bin/env python
+"""Benchmark: normalise a large Label Studio export vs. label_studio_sdk.converter, same run.
+
+Builds an export of ``--tasks`` tasks (default 50,000) with 3 annotators each by scaling up the
+captured fixture ``tests/fixtures/exports/entities_stance.json`` (real tasks, annotations and
+results; ids, segment ids and annotators renumbered), writes it to a temporary file, then runs
+each contender in its own subprocess and reports wall time, tasks/s and peak resident memory
+(``ru_maxrss`` of that subprocess, which includes the interpreter and imports; the import-only
+figure is shown next to it):
+
+* ``ours``       ``dataset_builder.normalise.normalise_export`` (per-annotator + gold + report)
+* ``conll2003``  ``Converter.convert_to_conll2003`` (JSON -> CONLL2003), the named alternative
+* ``json_min``   ``Converter.convert_to_json_min`` (JSON -> JSON_MIN)
+* ``parse_only``  our streaming reader alone (``iter_export``: ijson, no processing): the ceiling
+  of any streaming normaliser built on it, shown to explain where the time goes
+
+Goal (issue 5): ours >= 10x the converter's CONLL2003 throughput, peak < 300 MB.
+
+Usage::
+
+    .venv/bin/python benchmarks/normalise.py [--tasks 50000] [--repeat 1] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURE = REPO / "tests" / "fixtures" / "exports" / "entities_stance.json"
+CONFIG = "entities_stance"
+
+CHILD = r"""
+import json, resource, sys, time
+which, export, out = sys.argv[1], sys.argv[2], sys.argv[3]
+from dataset_builder.schema import load_schema
+schema = load_schema("entities_stance")
+if which in ("ours", "parse_only"):
+    from dataset_builder.normalise import iter_export, normalise_export
+    import numpy, sklearn.metrics, krippendorff  # imported by the report; count them in the baseline
+else:
+    from label_studio_sdk.converter import Converter
+    conv = Converter(config=schema.xml, project_dir=None)
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+t0 = time.perf_counter()
+if which == "ours":
+    rep = normalise_export(export, schema, out)
+    n = rep.tasks.read
+elif which == "parse_only":
+    n = sum(1 for _ in iter_export(export))
+elif which == "conll2003":
+    conv.convert_to_conll2003(export, out, is_dir=False)
+    n = None
+else:
+    conv.convert_to_json_min(export, out, is_dir=False)
+    n = None
+dt = time.perf_counter() - t0
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"seconds": dt, "peak_mb": peak, "import_mb": base, "tasks": n}))
+"""
+
+
+def build_export(path: Path, n_tasks: int) -> tuple[int, int]:
+    """Write an ``n_tasks`` export with exactly 3 submitted annotations per task; return (tasks, annotations)."""
+    templates = []
+    for t in json.loads(FIXTURE.read_text(encoding="utf-8")):
+        anns = [a for a in t["annotations"] if not a["was_cancelled"]]
+        if len(anns) >= 2:
+            while len(anns) < 3:
+                anns.append(copy.deepcopy(anns[len(anns) % 2]))
+            templates.append((t, anns[:3]))
+    n_ann = 0
+    with path.open("w", encoding="utf-8") as fh:
+        fh.write("[")
+        for i in range(n_tasks):
+            t, anns = templates[i % len(templates)]
+            task = dict(t)
+            task["id"] = i + 1
+            task["data"] = dict(t["data"], segment_id=f"bench-{i + 1}", article_id=f"bench-art-{i // 8}")
+            task["annotations"] = [dict(a, id=3 * i + k + 1, completed_by=k + 1, task=i + 1) for k, a in enumerate(anns)]
+            task["drafts"] = []
+            n_ann += 3
+            if i:
+                fh.write(", ")
+            json.dump(task, fh, ensure_ascii=False)
+        fh.write("]")
+    return n_tasks, n_ann
+
+
+def run(which: str, export: Path, out: Path) -> dict:
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    proc = subprocess.run([sys.executable, "-c", CHILD, which, str(export), str(out)], capture_output=True,
+                          text=True, env=env, cwd=REPO)
+    if proc.returncode != 0:
+        raise SystemExit(f"{which} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--tasks", type=int, default=50_000)
+    ap.add_argument("--repeat", type=int, default=1, help="runs per contender; the best time is reported")
+    ap.add_argument("--keep", type=Path, help="write the export and outputs here instead of a temp folder")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-normalise-") as tmp:
+        work = args.keep or Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        export = work / "export.json"
+        n_tasks, n_ann = build_export(export, args.tasks)
+        size_mb = export.stat().st_size / 1e6
+        print(f"export: {n_tasks} tasks, {n_ann} annotations, {size_mb:.1f} MB (scaled from {FIXTURE.name})")
+        rows = {}
+        for which in ("ours", "parse_only", "conll2003", "json_min"):
+            best = None
+            for r in range(args.repeat):
+                res = run(which, export, work / f"out-{which}-{r}")
+                if best is None or res["seconds"] < best["seconds"]:
+                    best = res
+            rows[which] = best
+        base = n_tasks / rows["conll2003"]["seconds"]
+        print(f"{'contender':<12} {'seconds':>9} {'tasks/s':>10} {'vs conll':>9} {'peak MB':>9} {'imports MB':>11}")
+        for which, r in rows.items():
+            tps = n_tasks / r["seconds"]
+            print(f"{which:<12} {r['seconds']:>9.2f} {tps:>10.0f} {tps / base:>8.2f}x {r['peak_mb']:>9.0f} "
+                  f"{r['import_mb']:>11.0f}")
+        ours = n_tasks / rows["ours"]["seconds"]
+        print(f"goal: >= 10x conll2003 throughput -> {'met' if ours >= 10 * base else 'NOT met'} "
+              f"({ours / base:.2f}x); peak < 300 MB -> {'met' if rows['ours']['peak_mb'] < 300 else 'NOT met'} "
+              f"({rows['ours']['peak_mb']:.0f} MB)")
+
+
+if __name__ == "__main__":
+    main()

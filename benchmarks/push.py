@@ -1,0 +1,118 @@
+"""Benchmark: push 20,000 segments with ``push_segments`` vs one raw ``import_tasks`` call.
+
+Run: ``python benchmarks/push.py [--segments 20000] [--batch-size 1000] [--rounds 2]``.
+Starts its own Label Studio (``.venv-ls``, SQLite in a temporary folder, a free port) unless
+``LABEL_STUDIO_URL``/``LABEL_STUDIO_API_KEY`` are set, and stops it at the end. Prints one table.
+
+Rows (same server, same run, same task dicts, each into a fresh project):
+
+* ``raw: one import_tasks call`` - the named alternative: project creation plus one
+  ``ls.projects.import_tasks`` request carrying all tasks, built in memory beforehand.
+* ``ours: push_segments`` - what ``dataset-builder push segments.jsonl --config entities_stance``
+  does: read and validate the JSONL file, build the tasks, find or create the project, check which
+  segment ids exist, import in batches of ``--batch-size`` with retries.
+* ``ours: push again (no-op)`` - the idempotent re-push: lists the project's segment ids and
+  imports nothing (informational; the raw call has no equivalent).
+
+Goal (issue 4): ours / raw < 1.2. Rounds alternate raw and ours so that a growing database
+does not favour either; the table shows the best round of each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from dataset_builder import label_studio as ls
+from dataset_builder.jsonl import write_jsonl
+from dataset_builder.records import Segment
+from dataset_builder.schema import load_schema
+
+WORDS = ("minister", "president", "government", "talks", "Moscow", "Caracas", "oil", "sanctions", "Rosneft",
+         "Maduro", "Putin", "cooperation", "energy", "agency", "reported", "visit", "monument", "trade")
+
+
+def synthetic_rows(n: int) -> list[dict]:
+    """``n`` news-like segments, 20 per article, 120-200 characters, fixed content."""
+    rows = []
+    offset = 0
+    for i in range(n):
+        words = [WORDS[(i * 7 + k * 3) % len(WORDS)] for k in range(18 + i % 10)]
+        text = f"Segment {i}: " + " ".join(words) + "."
+        if i % 20 == 0:
+            offset = 0
+        seg = Segment(id=f"bench-{i:06d}", article_id=f"bench-a{i // 20:05d}", index=i % 20,
+                      start=offset, end=offset + len(text), text=text)
+        offset += len(text) + 1
+        rows.append({**seg.to_dict(), "title": f"Article {i // 20}", "date": "2017-10-02"})
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--segments", type=int, default=20_000)
+    parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+
+    schema = load_schema("entities_stance")
+    rows = synthetic_rows(args.segments)
+    tmp = Path(tempfile.mkdtemp(prefix="bench-push-"))
+    seg_path = tmp / "segments.jsonl"
+    write_jsonl(seg_path, rows)
+    raw_tasks = [{"data": ls.task_data(schema, Segment.from_dict(r), r)} for r in rows]
+
+    started = None
+    if os.environ.get("LABEL_STUDIO_URL") and os.environ.get("LABEL_STUDIO_API_KEY"):
+        conn = ls.resolve_connection(env=os.environ)
+    else:
+        t0 = time.perf_counter()
+        started = ls.start_server(tmp / "ls-data", port=0, timeout=300.0, stop_with_pid=os.getpid())
+        print(f"started Label Studio at {started.url} in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+        conn = started.connection()
+
+    results: dict[str, list[float]] = {"raw": [], "ours": [], "again": []}
+    try:
+        stamp = int(time.time())
+        for rnd in range(args.rounds):
+            t0 = time.perf_counter()
+            ls.raw_import(conn, f"bench raw {stamp}-{rnd}", schema, raw_tasks)
+            results["raw"].append(time.perf_counter() - t0)
+
+            title = f"bench ours {stamp}-{rnd}"
+            t0 = time.perf_counter()
+            report = ls.push_segments(conn, seg_path, schema, project_title=title, batch_size=args.batch_size)
+            results["ours"].append(time.perf_counter() - t0)
+            assert report.imported == len(rows) and report.rejected == 0, report.to_dict()
+
+            t0 = time.perf_counter()
+            again = ls.push_segments(conn, seg_path, schema, project_title=title, batch_size=args.batch_size)
+            results["again"].append(time.perf_counter() - t0)
+            assert again.imported == 0 and again.already_present == len(rows), again.to_dict()
+            print(f"round {rnd + 1}: raw {results['raw'][-1]:.2f} s, ours {results['ours'][-1]:.2f} s, "
+                  f"again {results['again'][-1]:.2f} s", file=sys.stderr)
+    finally:
+        if started is not None:
+            ls.stop_server(started.data_dir)
+
+    raw, ours, again = min(results["raw"]), min(results["ours"]), min(results["again"])
+    n = len(rows)
+    print(f"\npush of {n:,} segments (entities_stance), best of {args.rounds} round(s); "
+          f"{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} CPU(s)\n")
+    print(f"| {'what':<34} | {'seconds':>8} | {'tasks/s':>8} | {'vs raw':>6} |")
+    print(f"|{'-' * 36}|{'-' * 10}|{'-' * 10}|{'-' * 8}|")
+    print(f"| {'raw: one import_tasks call':<34} | {raw:8.2f} | {n / raw:8.0f} | {1.0:6.2f} |")
+    print(f"| {f'ours: push_segments (batch {args.batch_size})':<34} | {ours:8.2f} | {n / ours:8.0f} | {ours / raw:6.2f} |")
+    print(f"| {'ours: push again (no-op)':<34} | {again:8.2f} | {n / again:8.0f} | {again / raw:6.2f} |")
+    ratio = ours / raw
+    print(f"\nratio ours/raw = {ratio:.2f} (goal < 1.2): {'met' if ratio < 1.2 else 'NOT met'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

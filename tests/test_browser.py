@@ -1,0 +1,294 @@
+"""The annotator's experience, in a real browser against the real Label Studio.
+
+A headless Debian Chromium (driven by Selenium, see ``browser_helpers.py``) signs up and logs in
+as an annotator, opens one task of each bundled config in the labelling stream, checks what an
+annotator must see, annotates with the mouse and the declared hotkeys, and submits. The test then
+pulls the project, normalises the export and checks that the spans are exactly the words selected,
+in Python code points, although emoji (outside the Basic Multilingual Plane: one code point, two
+UTF-16 units) come before them.
+
+What the editor stores (Label Studio 1.23.2, Chromium 1xx) is written down in
+``docs/label_studio_offsets.md``; ``test_raw_export_offsets_are_code_points`` pins it.
+
+Screenshots go to ``test-artifacts/screenshots/``. Without Chromium, chromedriver or Selenium the
+tests are skipped with the reason, except under ``CI=true`` where that is a failure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from browser_helpers import Annotator, find_binaries
+from dataset_builder import label_studio as ls
+from dataset_builder.normalise import normalise_export
+from dataset_builder.schema import list_configs, load_schema
+
+pytestmark = [pytest.mark.browser, pytest.mark.label_studio]
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots"
+
+# Emoji before every entity: 🎉 is 1 code point / 2 UTF-16 units; the flag 🇩🇪 is 2 code points /
+# 4 units / 1 grapheme; 👏 adds one more. Code point, UTF-16 and grapheme offsets all differ.
+TEXT = "Fans cheered 🎉🇩🇪 as Angela Merkel thanked UEFA 👏 in Berlin before Euro 2024."
+TITLE = "Merkel thanks UEFA 🎉"
+DATE = "2024-07-15"
+TARGET = "Angela Merkel"
+
+PASSWORD = "annotator-Pass-4821"
+
+
+def _ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
+def _utf16(text: str, cp: int) -> int:
+    return len(text[:cp].encode("utf-16-le")) // 2
+
+
+def _span(word: str, label: str) -> dict:
+    start = TEXT.index(word)
+    return {"start": start, "end": start + len(word), "label": label, "text": word}
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    """``(chromium, chromedriver)``; skip (fail under CI=true) when the browser is not installed."""
+    problems = []
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        problems.append("the Python package selenium is not installed (pip install -e '.[test]')")
+    browser, driver = find_binaries()
+    if browser is None:
+        problems.append("no chromium (apt-get install chromium)")
+    if driver is None:
+        problems.append("no chromedriver (apt-get install chromium-driver)")
+    if problems:
+        message = "browser tests need Chromium: " + "; ".join(problems) + " (scripts/setup.sh installs them as root)"
+        if _ci():
+            pytest.fail("CI=true but " + message)
+        pytest.skip(message)
+    return browser, driver
+
+
+@pytest.fixture(scope="module")
+def projects(label_studio):
+    """One project per bundled config, each with one task holding ``TEXT``: ``{config: project id}``."""
+    conn = label_studio.connection()
+    row = {"id": "browser-0", "article_id": "browser", "index": 0, "start": 0, "end": len(TEXT), "text": TEXT,
+           "title": TITLE, "date": DATE, "target": TARGET, "target_start": TEXT.index(TARGET),
+           "target_end": TEXT.index(TARGET) + len(TARGET)}
+    out = {}
+    for name in list_configs():
+        report = ls.push_segments(conn, [row], name, project_title=f"browser {name}")
+        assert report.imported == 1, report.to_dict()
+        out[name] = report.project_id
+    return out
+
+
+@pytest.fixture(scope="module")
+def annotator(label_studio, chromium):
+    """A new annotator account, made with the sign-up form, then logged in with the login form.
+
+    Yields ``(Annotator, user id)``; the browser is stopped at the end of the module.
+    """
+    browser, driver = chromium
+    email = f"annotator-{int(time.time())}@example.com"
+    with Annotator(label_studio.url, chromium=browser, chromedriver=driver, artifacts=ARTIFACTS) as a:
+        a.sign_up(email, PASSWORD)
+        a.log_out()
+        a.log_in(email, PASSWORD)
+        me = a.whoami()
+        assert me.get("email") == email, me
+        yield a, me["id"]
+
+
+def _pull_and_normalise(label_studio, config: str, tmp_path: Path, expected_annotations: int = 1):
+    """Pull ``browser <config>`` (waiting for the submitted annotation) and normalise the export."""
+    conn = label_studio.connection()
+    deadline = time.monotonic() + 20
+    while True:
+        pulled = ls.pull_export(conn, f"browser {config}", out_dir=tmp_path / "exports")
+        if pulled.annotation_count >= expected_annotations or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    raw = json.loads(pulled.export_path.read_bytes())
+    report = normalise_export(pulled.export_path, load_schema(config), tmp_path / "normalised")
+    rows = [json.loads(line) for line in (tmp_path / "normalised" / "annotations.jsonl").read_text("utf-8").splitlines()]
+    return raw, report, rows
+
+
+def _submit(a: Annotator) -> None:
+    """Submit with Ctrl+Enter (the key the instructions give) and wait until the stream moves on."""
+    a.ctrl_enter()
+    a.wait_for("the task to leave the screen after Ctrl+Enter", lambda: TEXT not in a.task_text())
+
+
+# --------------------------------------------------------------------------------------------
+# What the annotator sees
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("config", ["entities", "entities_stance", "target_stance"])
+def test_each_config_shows_the_annotator_everything(config, annotator, projects):
+    a, _ = annotator
+    schema = load_schema(config)
+    popup = a.open_stream(projects[config])
+    lines = schema.instructions.splitlines()
+    assert lines and all(line in popup for line in lines), (popup, lines)
+
+    # the instructions again, above the task, every line displayed
+    shown = a.visible_texts(".instructions h4")
+    assert all(line in shown for line in lines), shown
+    assert a.task_text() == TEXT
+    assert TITLE in a.visible_texts(".segment-meta h3")
+    assert f"Published: {DATE}" in a.visible_texts(".segment-meta h4")
+    # the segment, not the instructions, is the largest body text
+    assert a.font_size(".lsf-htx-richtext") > a.font_size(".instructions h4:not(:first-child)")
+
+    buttons = a.label_buttons()
+    for key, label in schema.hotkeys:
+        if label in schema.entity_labels:
+            assert buttons.get(label) == key, f"{config}: label {label} shows key {buttons.get(label)!r}, not {key!r}"
+    assert set(schema.entity_labels) <= set(buttons)
+    if config == "target_stance":
+        assert f"Target: {TARGET}" in a.visible_texts("h3")
+        assert set(a.choices()) == set(schema.stance_labels)
+    elif schema.stance_per_region:
+        assert a.choices() == {}, "per-region stance choices show before any entity is selected"
+    a.screenshot(config)
+
+
+def test_target_stance_premark_highlights_exactly_the_target(annotator, projects):
+    """The TARGET region that push pre-marks must cover the target's words on screen."""
+    a, _ = annotator
+    a.open_stream(projects["target_stance"])
+    marks = a.wait_for("the pre-marked TARGET region", a.highlights)
+    a.screenshot("target_stance-premark")
+    assert [(h.text, h.label) for h in marks] == [(TARGET, "TARGET")], (
+        "the pre-marked target is drawn over the wrong characters: push must send Label Studio "
+        "code point offsets (see docs/label_studio_offsets.md)"
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Annotating by mouse and hotkeys, then pull -> normalise
+# --------------------------------------------------------------------------------------------
+
+
+def test_entity_hotkeys_and_mouse_spans_come_out_exact(annotator, projects, label_studio, tmp_path):
+    a, user_id = annotator
+    schema = load_schema("entities")
+    keys = {label: key for key, label in schema.hotkeys}
+    a.open_stream(projects["entities"])
+    # each entity label by its hotkey, then the words by mouse: two drags, two double-clicks
+    a.key(keys["PER"])
+    a.drag_select("Angela Merkel")
+    a.key(keys["ORG"])
+    a.double_click("UEFA")
+    a.key(keys["LOC"])
+    a.double_click("Berlin")
+    a.key(keys["MISC"])
+    a.drag_select("Euro 2024")
+    drawn = a.wait_for("four regions", lambda: (h := a.highlights()) and len(h) == 4 and h)
+    assert [(h.text, h.label) for h in drawn] == [
+        ("Angela Merkel", "PER"), ("UEFA", "ORG"), ("Berlin", "LOC"), ("Euro 2024", "MISC")]
+    a.screenshot("entities-annotated")
+    _submit(a)
+
+    raw, report, rows = _pull_and_normalise(label_studio, "entities", tmp_path)
+    (task,) = raw
+    (ann,) = task["annotations"]
+    assert ann["completed_by"] == user_id and not ann["was_cancelled"]
+    assert report.annotations.kept == 1 and report.results.kept == 4, report.summary()
+    (record,) = rows
+    assert record["annotator"] == str(user_id) and record["text"] == TEXT
+    assert record["entities"] == [_span("Angela Merkel", "PER"), _span("UEFA", "ORG"),
+                                  _span("Berlin", "LOC"), _span("Euro 2024", "MISC")]
+
+
+def test_entities_stance_by_mouse_and_hotkeys_round_trips(annotator, projects, label_studio, tmp_path):
+    a, user_id = annotator
+    schema = load_schema("entities_stance")
+    keys = {label: key for key, label in schema.hotkeys}
+    a.open_stream(projects["entities_stance"])
+
+    a.key(keys["PER"])
+    a.drag_select("Angela Merkel")
+    a.wait_for("the PER region", a.highlights)
+    a.click("Merkel")  # select the region: its stance choices appear
+    assert a.wait_for("the stance choices", a.choices) == {label: False for label in schema.stance_labels}
+    a.key(keys["favor"])
+    a.wait_for("favor to be checked", lambda: a.choices().get("favor"))
+    a.screenshot("entities_stance-annotating")
+    a.key("ESCAPE")  # as the instructions say: unselect before the next entity
+    a.wait_for("the stance choices to hide", lambda: not a.choices())
+
+    a.key(keys["ORG"])
+    a.double_click("UEFA")
+    a.wait_for("the ORG region", lambda: len(a.highlights()) == 2)
+    a.click("UEFA")
+    a.wait_for("the stance choices", a.choices)
+    a.key(keys["against"])
+    a.wait_for("against to be checked", lambda: a.choices().get("against"))
+    a.key("ESCAPE")
+    assert [(h.text, h.label) for h in a.highlights()] == [("Angela Merkel", "PER"), ("UEFA", "ORG")]
+    _submit(a)
+
+    raw, report, rows = _pull_and_normalise(label_studio, "entities_stance", tmp_path)
+    (ann,) = raw[0]["annotations"]
+    assert ann["completed_by"] == user_id
+    (record,) = rows
+    assert record["annotator"] == str(user_id)
+    merkel, uefa = _span("Angela Merkel", "PER"), _span("UEFA", "ORG")
+    assert record["entities"] == [merkel, uefa]
+    assert record["stances"] == [
+        {"target_start": merkel["start"], "target_end": merkel["end"], "target_text": "Angela Merkel", "label": "favor"},
+        {"target_start": uefa["start"], "target_end": uefa["end"], "target_text": "UEFA", "label": "against"},
+    ]
+    assert report.results.rejected == {}, report.summary()
+
+
+def test_target_stance_by_hotkey_round_trips(annotator, projects, label_studio, tmp_path):
+    a, user_id = annotator
+    schema = load_schema("target_stance")
+    keys = {label: key for key, label in schema.hotkeys}
+    a.open_stream(projects["target_stance"])
+    a.key(keys["neutral"])
+    a.wait_for("neutral to be checked", lambda: a.choices().get("neutral"))
+    a.screenshot("target_stance-annotated")
+    _submit(a)
+
+    raw, report, rows = _pull_and_normalise(label_studio, "target_stance", tmp_path)
+    (ann,) = raw[0]["annotations"]
+    assert ann["completed_by"] == user_id
+    (record,) = rows
+    start = TEXT.index(TARGET)
+    assert record["stances"] == [
+        {"target_start": start, "target_end": start + len(TARGET), "target_text": TARGET, "label": "neutral"}]
+    assert record["entities"] == []
+
+
+def test_raw_export_offsets_are_code_points(annotator, projects, label_studio, tmp_path):
+    """Pins the fact documented in docs/label_studio_offsets.md, on the entities export.
+
+    Runs after the entities test (same module, file order) and reads the annotation it submitted.
+    """
+    conn = label_studio.connection()
+    pulled = ls.pull_export(conn, "browser entities", out_dir=tmp_path)
+    raw = json.loads(pulled.export_path.read_bytes())
+    results = [r for t in raw for ann in t["annotations"] for r in ann["result"]]
+    if not results:
+        pytest.fail("no annotation in 'browser entities': test_entity_hotkeys_and_mouse_spans_come_out_exact did not submit")
+    for r in results:
+        v = r["value"]
+        cp = TEXT.index(v["text"])
+        assert _utf16(TEXT, cp) != cp  # the text discriminates the two conventions
+        assert (v["start"], v["end"]) == (cp, cp + len(v["text"])), (
+            f"Label Studio stored {v} for {v['text']!r}: code points would be {cp}, UTF-16 units {_utf16(TEXT, cp)}"
+        )

@@ -1,0 +1,724 @@
+"""Tests of dataset_builder.normalise.
+
+Fixtures under ``tests/fixtures/exports`` are real Label Studio exports captured by
+``scripts/capture_fixtures.py``; each ``<config>.expected.json`` says what the annotators meant
+(code points, written from the capture scenario) and the gold the stated rules must give.
+``tests/fixtures/bad_exports`` holds other formats (made by label_studio_sdk.converter) and broken
+files; further bad inputs are single, named mutations of a captured task.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import krippendorff
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from dataset_builder.cli import cli
+from dataset_builder.errors import ExportError, SchemaError
+from dataset_builder.normalise import (
+    Normaliser,
+    Tally,
+    _TextIndex,
+    iter_export,
+    normalise_export,
+    normalise_tasks,
+)
+from dataset_builder.records import GOLD, Annotation
+from dataset_builder.schema import load_schema
+
+FIX = Path(__file__).parent / "fixtures"
+EXPORTS = FIX / "exports"
+BAD = FIX / "bad_exports"
+CONFIGS = ("entities_stance", "entities", "target_stance")
+
+
+def load_export(config: str) -> list[dict]:
+    return json.loads((EXPORTS / f"{config}.json").read_text(encoding="utf-8"))
+
+
+def expected(config: str) -> dict:
+    return json.loads((EXPORTS / f"{config}.expected.json").read_text(encoding="utf-8"))
+
+
+def content(rec: Annotation | None) -> dict | None:
+    if rec is None:
+        return None
+    return {"entities": [e.to_dict() for e in rec.entities], "stances": [s.to_dict() for s in rec.stances]}
+
+
+# --------------------------------------------------------------------------------------------
+# Captured exports: exactly what the annotators meant
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("config", CONFIGS)
+def test_fixture_per_annotator_records_are_what_was_annotated(config):
+    exp = expected(config)
+    results, _ = normalise_tasks(load_export(config), load_schema(config))
+    by_task = {r.task_id: r for r in results}
+    for segment_id, want in exp["tasks"].items():
+        got = by_task[want["task_id"]]
+        assert {a.annotator: content(a) for a in got.annotations} == want["annotators"], segment_id
+        for a in got.annotations:
+            assert a.segment_id == segment_id and a.task_id == want["task_id"]
+
+
+@pytest.mark.parametrize("config", CONFIGS)
+def test_fixture_gold_follows_the_stated_rules(config):
+    exp = expected(config)
+    results, report = normalise_tasks(load_export(config), load_schema(config))
+    by_task = {r.task_id: r for r in results}
+    for segment_id, want in exp["tasks"].items():
+        got = by_task[want["task_id"]]
+        assert content(got.gold) == want["gold"], segment_id
+        if got.gold is not None:
+            assert got.gold.annotator == GOLD
+        assert bool(got.unresolved) == want["unresolved"], segment_id
+    assert report.tasks.kept == sum(1 for t in exp["tasks"].values() if t["gold"] is not None)
+
+
+@pytest.mark.parametrize("config", CONFIGS)
+def test_fixture_counts_add_up_against_the_raw_export(config):
+    tasks = load_export(config)
+    _, report = normalise_tasks(tasks, load_schema(config))
+    n_ann = sum(len(t["annotations"]) for t in tasks)
+    n_res = sum(len(a["result"]) for t in tasks for a in t["annotations"])
+    for tally, read in ((report.tasks, len(tasks)), (report.annotations, n_ann), (report.results, n_res)):
+        assert tally.read == read
+        assert tally.kept + sum(tally.rejected.values()) == read
+    flat = report.to_dict()["rejected"]
+    assert sum(flat.values()) == sum(
+        sum(t.rejected.values()) for t in (report.tasks, report.annotations, report.results)
+    )
+
+
+def test_fixture_entities_stance_cases_are_each_counted():
+    tasks = load_export("entities_stance")
+    _, report = normalise_tasks(tasks, load_schema("entities_stance"))
+    assert report.tasks.rejected == {"no_annotations": 1, "unresolved_tie": 1}
+    assert report.annotations.rejected == {"cancelled": 1, "superseded": 1}
+    assert report.counts["notes"]["drafts_ignored"] == sum(len(t["drafts"]) for t in tasks) == 1
+    fixes = report.counts["span_fixes"]
+    # ann3's three CRLF-shifted spans, ann1's padded span, ann3's collapsed value.text
+    assert (fixes["realigned"], fixes["trimmed"], fixes["text_whitespace_differs"]) == (3, 1, 1)
+    # ann2 (emoji) and ann1 (𝕏 and flag) sent UTF-16 units: 3 entities + 1 stance each... of which
+    # the spans after the non-BMP characters were read as UTF-16 (stances reuse their span).
+    assert report.counts["offsets_convention"]["utf16"] == 6
+    assert report.gold["from_ground_truth"] == 1
+    assert report.gold["unresolved_items"] == 1
+
+
+def test_fixture_target_stance_ignores_the_target_marker_and_takes_the_target_from_data():
+    _, report = normalise_tasks(load_export("target_stance"), load_schema("target_stance"))
+    assert report.results.rejected == {"target_marker": 2}
+    assert report.counts["notes"]["predictions_ignored"] == 2
+
+
+def test_fixture_agreement_matches_krippendorff_on_reliability_data():
+    """Our value-counts units must give the same alpha as the package on the raw annotator x unit matrix."""
+    results, report = normalise_tasks(load_export("entities_stance"), load_schema("entities_stance"))
+    labels = load_schema("entities_stance").stance_labels
+    annotators = sorted({a.annotator for r in results for a in r.annotations}, key=int)
+    units = sorted({(r.task_id, s.target_start, s.target_end) for r in results for a in r.annotations for s in a.stances})
+    matrix = np.full((len(annotators), len(units)), np.nan)
+    for r in results:
+        for a in r.annotations:
+            for s in a.stances:
+                matrix[annotators.index(a.annotator), units.index((r.task_id, s.target_start, s.target_end))] = (
+                    labels.index(s.label)
+                )
+    want = krippendorff.alpha(reliability_data=matrix, level_of_measurement="nominal")
+    assert report.agreement["stance"]["krippendorff_alpha"] == pytest.approx(want, abs=1e-4)
+
+
+# --------------------------------------------------------------------------------------------
+# Offsets
+# --------------------------------------------------------------------------------------------
+
+ES = load_schema("entities_stance")
+EN = load_schema("entities")
+
+
+def span(rid, start, end, text, label="PER", **extra):
+    value = {"start": start, "end": end, "labels": [label], **extra}
+    if text is not None:
+        value["text"] = text
+    return {"id": rid, "from_name": "entity", "to_name": "text", "type": "labels", "value": value}
+
+
+def stance(rid, label, **value):
+    return {"id": rid, "from_name": "stance", "to_name": "text", "type": "choices", "value": {**value, "choices": [label]}}
+
+
+def task(text, *annotations, task_id=1, segment_id="s1", **extra):
+    anns = []
+    for i, ann in enumerate(annotations):
+        a = {"id": 100 * task_id + i, "completed_by": i + 1, "result": ann, "was_cancelled": False,
+             "ground_truth": False, "lead_time": 1.0, "updated_at": "2024-01-01T00:00:00Z"}
+        anns.append(a)
+    t = {"id": task_id, "data": {"text": text, "segment_id": segment_id, "article_id": "a1"}, "annotations": anns,
+         "drafts": [], "predictions": []}
+    t.update(extra)
+    return t
+
+
+def only(results):
+    (r,) = results
+    return r
+
+
+def test_text_index_converts_utf16_to_code_points_and_refuses_half_pairs():
+    text = "a😀b𝕏c"
+    ti = _TextIndex(text)
+    # UTF-16: a=0, 😀=1..2, b=3, 𝕏=4..5, c=6, end=7
+    assert [ti.u16_to_cp(u) for u in (0, 1, 3, 4, 6, 7)] == [0, 1, 2, 3, 4, 5]
+    assert ti.u16_to_cp(2) is None and ti.u16_to_cp(5) is None  # inside a surrogate pair
+    assert ti.u16_to_cp(8) is None  # past the end
+
+
+@pytest.mark.parametrize("mode", ["auto", "utf16"])
+def test_span_after_emoji_sent_in_utf16_comes_out_in_code_points(mode):
+    text = "Fans 😀🎉 cheered Lionel Messi."
+    s = len("Fans 😀🎉 cheered ")
+    u = len("Fans 😀🎉 cheered ".encode("utf-16-le")) // 2
+    res, report = normalise_tasks([task(text, [span("r", u, u + 12, "Lionel Messi")])], EN, offsets=mode)
+    (ent,) = only(res).gold.entities
+    assert (ent.start, ent.end, ent.text) == (s, s + 12, "Lionel Messi")
+    assert report.counts["offsets_convention"] == {"utf16": 1}
+
+
+@pytest.mark.parametrize("mode", ["auto", "codepoints"])
+def test_span_after_emoji_sent_in_code_points_is_kept(mode):
+    text = "Fans 😀🎉 cheered Lionel Messi."
+    s = len("Fans 😀🎉 cheered ")
+    res, report = normalise_tasks([task(text, [span("r", s, s + 12, "Lionel Messi")])], EN, offsets=mode)
+    (ent,) = only(res).gold.entities
+    assert (ent.start, ent.end) == (s, s + 12)
+    assert report.counts["offsets_convention"] == {"codepoints": 1}
+
+
+def test_auto_without_value_text_assumes_code_points_and_says_so():
+    text = "😀 Anna Smith"
+    res, report = normalise_tasks([task(text, [span("r", 2, 12, None)])], EN)
+    assert only(res).gold.entities[0].text == "Anna Smith"
+    assert report.counts["offsets_convention"] == {"assumed_codepoints": 1}
+    assert report.counts["notes"]["no_value_text"] == 1
+
+
+def test_utf16_mode_rejects_an_offset_inside_a_surrogate_pair():
+    res, report = normalise_tasks([task("😀 Anna", [span("r", 1, 7, "Anna")])], EN, offsets="utf16")
+    assert report.results.rejected == {"inside_surrogate_pair": 1}
+    assert [r.reason for r in only(res).rejections] == ["inside_surrogate_pair"]
+
+
+def test_span_containing_non_bmp_characters():
+    text = "Vote for 🇫🇷 France now"
+    s = len("Vote for ")
+    u = len("Vote for ".encode("utf-16-le")) // 2
+    e_cp, e_u = s + len("🇫🇷 France"), u + len("🇫🇷 France".encode("utf-16-le")) // 2
+    res, _ = normalise_tasks([task(text, [span("r", s, e_cp, "🇫🇷 France", "LOC")], [span("r", u, e_u, "🇫🇷 France", "LOC")])], EN)
+    assert {(e.start, e.end, e.text) for a in only(res).annotations for e in a.entities} == {(s, e_cp, "🇫🇷 France")}
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(st.sampled_from(["a", "b", " ", "é", "😀", "𝕏", "🇫", "中", "\n"]), min_size=2, max_size=30),
+    st.data(),
+    st.sampled_from(["utf16", "codepoints"]),
+)
+def test_property_offsets_round_trip_in_either_convention(chars, data, sent_as):
+    text = "".join(chars)
+    assume(text.strip())
+    start = data.draw(st.integers(0, len(text) - 1))
+    end = data.draw(st.integers(start + 1, len(text)))
+    piece = text[start:end]
+    assume(piece.strip() == piece)  # trimming is tested elsewhere
+    s, e = (start, end) if sent_as == "codepoints" else (
+        len(text[:start].encode("utf-16-le")) // 2, len(text[:end].encode("utf-16-le")) // 2)
+    # Skip the genuinely ambiguous case: the other reading also lands on an identical slice.
+    ti = _TextIndex(text)
+    other = (ti.u16_to_cp(s), ti.u16_to_cp(e)) if sent_as == "codepoints" else (s, e)
+    if other != (start, end) and None not in other and other[1] <= len(text):
+        assume(text[other[0]:other[1]] != piece)
+    res, report = normalise_tasks([task(text, [span("r", s, e, piece)])], EN)
+    (ent,) = only(res).gold.entities
+    assert (ent.start, ent.end, ent.text) == (start, end, piece)
+
+
+def test_collapsed_value_text_passes_and_offsets_win():
+    text = "Prime  Minister Rishi Sunak"
+    res, report = normalise_tasks([task(text, [span("r", 0, len(text), "Prime Minister Rishi Sunak")])], EN)
+    assert only(res).gold.entities[0].text == text
+    assert report.counts["span_fixes"] == {"text_whitespace_differs": 1}
+
+
+def test_shifted_span_is_realigned_when_its_text_occurs_once():
+    text = "Reuters:\r\nThe European Commission fined Google."
+    s = text.index("Google")
+    res, report = normalise_tasks([task(text, [span("r", s - 1, s + 5, "Google", "ORG")])], EN)
+    assert only(res).gold.entities[0].start == s
+    assert report.counts["span_fixes"] == {"realigned": 1}
+
+
+def test_realigned_nearby_when_the_text_recurs_far_away():
+    text = "Smith spoke. " + "x" * 80 + " Then Smith left."
+    s = text.rindex("Smith")
+    res, report = normalise_tasks([task(text, [span("r", s + 2, s + 7, "Smith")])], EN)
+    assert only(res).gold.entities[0].start == s
+    assert report.counts["span_fixes"] == {"realigned_nearby": 1}
+
+
+def test_leading_and_trailing_whitespace_is_trimmed():
+    text = "Hello  Anna Smith  here"
+    s = text.index(" Anna") - 1
+    e = text.index("Smith") + len("Smith  ")
+    res, report = normalise_tasks([task(text, [span("r", s, e, text[s:e])])], EN)
+    assert only(res).gold.entities[0].text == "Anna Smith"
+    assert report.counts["span_fixes"] == {"trimmed": 1}
+
+
+def test_overlapping_and_nested_spans_are_kept():
+    text = "Bank of England governor"
+    res, _ = normalise_tasks(
+        [task(text, [span("a", 0, 15, "Bank of England", "ORG"), span("b", 8, 15, "England", "LOC"),
+                     span("c", 5, 24, "of England governor", "MISC")])], EN)
+    assert [(e.start, e.end, e.label) for e in only(res).gold.entities] == [(0, 15, "ORG"), (5, 24, "MISC"), (8, 15, "LOC")]
+
+
+def test_region_with_two_labels_gives_two_spans():
+    r = span("r", 0, 10, "Anna Smith")
+    r["value"]["labels"] = ["PER", "MISC"]
+    res, report = normalise_tasks([task("Anna Smith", [r])], EN)
+    assert [e.label for e in only(res).gold.entities] == ["MISC", "PER"]
+    assert report.counts["span_fixes"] == {"multi_label_region": 1}
+
+
+# --------------------------------------------------------------------------------------------
+# Stance joins, annotation rules, adjudication
+# --------------------------------------------------------------------------------------------
+
+
+def test_per_region_stance_joins_its_span_by_region_id_and_counts_spans_without_stance():
+    text = "Anna praised Bob."
+    res, report = normalise_tasks(
+        [task(text, [span("a", 0, 4, "Anna"), span("b", 13, 16, "Bob"), stance("b", "favor", start=13, end=16)])], ES)
+    (st_,) = only(res).gold.stances
+    assert (st_.target_text, st_.label) == ("Bob", "favor")
+    assert report.counts["notes"]["span_without_stance"] == 1
+
+
+def test_same_annotator_twice_keeps_the_latest_by_updated_at():
+    text = "Anna met Bob."
+    t = task(text, [span("x", 9, 12, "Bob", "ORG")], [span("y", 0, 4, "Anna")])
+    t["annotations"][1]["completed_by"] = 1  # same person
+    t["annotations"][0]["updated_at"] = "2024-05-01T00:00:00Z"  # listed first but later
+    t["annotations"][1]["updated_at"] = "2024-01-01T00:00:00Z"
+    res, report = normalise_tasks([t], EN)
+    assert [e.text for e in only(res).gold.entities] == ["Bob"]
+    assert report.annotations.rejected == {"superseded": 1}
+    assert report.annotators["1"]["superseded"] == 1
+    assert [r.reason for r in only(res).rejections] == ["superseded"]
+
+
+def test_cancelled_annotation_is_not_used_and_its_results_are_counted():
+    t = task("Anna met Bob.", [span("y", 0, 4, "Anna")], [span("x", 9, 12, "Bob", "ORG")])
+    t["annotations"][1]["was_cancelled"] = True
+    res, report = normalise_tasks([t], EN)
+    assert [a.annotator for a in only(res).annotations] == ["1"]
+    assert report.annotations.rejected == {"cancelled": 1}
+    assert report.results.rejected == {"in_cancelled": 1}
+
+
+def test_all_cancelled_gives_no_gold():
+    t = task("Anna met Bob.", [span("y", 0, 4, "Anna")])
+    t["annotations"][0]["was_cancelled"] = True
+    res, report = normalise_tasks([t], EN)
+    assert only(res).gold is None
+    assert report.tasks.rejected == {"no_usable_annotation": 1}
+
+
+def test_majority_vote_keeps_majority_spans_and_drops_minority_ones():
+    text = "Anna met Bob in Rome."
+    a, b, r = span("a", 0, 4, "Anna"), span("b", 9, 12, "Bob"), span("r", 16, 20, "Rome", "LOC")
+    res, report = normalise_tasks([task(text, [a, b, r], [a, b], [a, span("bo", 9, 12, "Bob", "ORG")])], EN)
+    assert [(e.text, e.label) for e in only(res).gold.entities] == [("Anna", "PER"), ("Bob", "PER")]
+    assert report.gold["from_vote"] == 1
+
+
+def test_entity_tie_is_unresolved_never_guessed():
+    text = "Anna met Bob."
+    res, report = normalise_tasks([task(text, [span("a", 0, 4, "Anna")], [span("a", 0, 4, "Anna", "ORG")])], EN)
+    r = only(res)
+    assert r.gold is None
+    assert sorted((u["kind"], u["label"], u["votes"], u["voters"]) for u in r.unresolved) == [
+        ("entity", "ORG", 1, 2), ("entity", "PER", 1, 2)]
+    assert report.tasks.rejected == {"unresolved_tie": 1}
+    assert len(r.annotations) == 2  # per-annotator records are still there
+
+
+def test_stance_plurality_tie_among_three_is_unresolved():
+    text = "Anna spoke."
+    anns = [[span("a", 0, 4, "Anna"), stance("a", lab)] for lab in ("favor", "against", "neutral")]
+    r = only(normalise_tasks([task(text, *anns)], ES)[0])
+    assert r.gold is None
+    assert r.unresolved[0]["kind"] == "stance"
+    assert r.unresolved[0]["votes"] == {"against": 1, "favor": 1, "neutral": 1}
+
+
+def test_ground_truth_wins_over_the_majority():
+    text = "Anna met Bob."
+    t = task(text, [span("a", 0, 4, "Anna")], [span("a", 0, 4, "Anna")], [span("a", 0, 4, "Anna", "ORG")])
+    t["annotations"][2]["ground_truth"] = True
+    res, report = normalise_tasks([t], EN)
+    assert [e.label for e in only(res).gold.entities] == ["ORG"]
+    assert report.gold["from_ground_truth"] == 1
+
+
+def test_min_annotators_withholds_gold_unless_ground_truth():
+    text = "Anna met Bob."
+    one = task(text, [span("a", 0, 4, "Anna")])
+    gt = task(text, [span("a", 0, 4, "Anna")], task_id=2, segment_id="s2")
+    gt["annotations"][0]["ground_truth"] = True
+    res, report = normalise_tasks([one, gt], EN, min_annotators=2)
+    assert [r.gold is None for r in res] == [True, False]
+    assert report.tasks.rejected == {"below_min_annotators": 1}
+
+
+def test_empty_submitted_annotation_means_no_entity():
+    res, _ = normalise_tasks([task("It rained.", [], [])], EN)
+    assert only(res).gold.entities == ()
+
+
+def test_pairwise_span_f1_and_kappa_on_a_hand_computed_case():
+    text = "Anna met Bob in Rome."
+    a, b, r = span("a", 0, 4, "Anna"), span("b", 9, 12, "Bob"), span("r", 16, 20, "Rome", "LOC")
+    # annotator 1: 3 spans, annotator 2: 2 of them -> F1 = 2*2/(3+2) = 0.8
+    _, report = normalise_tasks([task(text, [a, b, r], [a, b])], EN)
+    (pair,) = report.agreement["entities"]["pairwise_f1"]
+    assert (pair["a"], pair["b"], pair["f1"], pair["matched"]) == ("1", "2", 0.8, 2)
+
+
+def test_perfect_stance_agreement_gives_alpha_and_kappa_one():
+    tasks = [task(f"Anna {i} spoke.", *[[span("a", 0, 4, "Anna"), stance("a", lab)]] * 2, task_id=i + 1,
+                  segment_id=f"s{i}")
+             for i, lab in enumerate(["favor", "against", "neutral", "favor"])]
+    _, report = normalise_tasks(tasks, ES)
+    assert report.agreement["stance"]["krippendorff_alpha"] == 1.0
+    assert report.agreement["stance"]["pairwise_cohen_kappa"] == [{"a": "1", "b": "2", "kappa": 1.0, "n": 4}]
+
+
+def test_median_lead_time_per_annotator():
+    tasks = []
+    for i, lt in enumerate([3.0, 10.0, 4.0]):
+        t = task(f"Anna {i}.", [span("a", 0, 4, "Anna")], task_id=i + 1, segment_id=f"s{i}")
+        t["annotations"][0]["lead_time"] = lt
+        tasks.append(t)
+    _, report = normalise_tasks(tasks, EN)
+    assert report.annotators["1"]["median_lead_time"] == 4.0
+
+
+# --------------------------------------------------------------------------------------------
+# Bad inputs: each gives its error or its counted rejection
+# --------------------------------------------------------------------------------------------
+
+FILE_ERRORS = [
+    ("truncated.json", ExportError, r"malformed JSON after 4 complete task\(s\).*truncated or corrupt"),
+    ("single_task.json", ExportError, r"top level is a JSON object .*single task; wrap it in \[ \]"),
+    ("json_min.json", ExportError, r"JSON_MIN export"),
+    ("export.csv", ExportError, r"this is CSV, not Label Studio's JSON export"),
+    ("export.tsv", ExportError, r"this is TSV"),
+    ("export.conll", ExportError, r"this is CONLL2003"),
+    ("empty.json", ExportError, r"the file is empty"),
+    ("numbers.json", ExportError, r"holds int values, not task objects"),
+    ("latin1.json", ExportError, r"not valid UTF-8"),
+]
+
+
+@pytest.mark.parametrize("name,exc,match", FILE_ERRORS, ids=[f[0] for f in FILE_ERRORS])
+def test_bad_export_files_raise_a_clear_error(name, exc, match, tmp_path):
+    with pytest.raises(exc, match=match):
+        normalise_export(BAD / name, ES, tmp_path / "out")
+    assert not any((tmp_path / "out").iterdir())  # nothing half-written
+
+
+def test_missing_export_file(tmp_path):
+    with pytest.raises(ExportError, match=r"no such file"):
+        list(iter_export(tmp_path / "nope.json"))
+
+
+def _agree_task() -> dict:
+    return copy.deepcopy(next(t for t in load_export("entities_stance") if t["data"]["segment_id"] == "es-agree"))
+
+
+def _first_result(t, pred=lambda r: r["type"] == "labels"):
+    return next(r for r in t["annotations"][0]["result"] if pred(r))
+
+
+def _set(path, value):
+    def mutate(t):
+        obj = t
+        for k in path[:-1]:
+            obj = obj[k]
+        obj[path[-1]] = value
+        return [t]
+    return mutate
+
+
+def _result(**changes):
+    def mutate(t):
+        r = _first_result(t)
+        for k, v in changes.items():
+            if k in ("start", "end", "text", "labels"):
+                r["value"][k] = v
+            else:
+                r[k] = v
+        return [t]
+    return mutate
+
+
+def _stance_to_nowhere(t):
+    _first_result(t, lambda r: r["type"] == "choices")["id"] = "no-such-region"
+    return [t]
+
+
+def _stance_choice(choices):
+    def mutate(t):
+        _first_result(t, lambda r: r["type"] == "choices")["value"]["choices"] = choices
+        return [t]
+    return mutate
+
+
+def _conflicting_stance(t):
+    res = t["annotations"][0]["result"]
+    c = copy.deepcopy(next(r for r in res if r["type"] == "choices"))
+    c["value"]["choices"] = ["against" if c["value"]["choices"] != ["against"] else "favor"]
+    res.append(c)
+    return [t]
+
+
+def _stance_on_rejected_span(t):
+    c = _first_result(t, lambda r: r["type"] == "choices")
+    target = next(r for r in t["annotations"][0]["result"] if r["type"] == "labels" and r["id"] == c["id"])
+    target["value"]["labels"] = ["PERSON"]
+    return [t]
+
+
+def _twice(t):
+    t2 = copy.deepcopy(t)
+    t2["data"]["segment_id"] = "other"
+    return [t, t2]
+
+
+def _same_segment(t):
+    t2 = copy.deepcopy(t)
+    t2["id"] = t["id"] + 1000
+    return [t, t2]
+
+
+def _drop(key):
+    def mutate(t):
+        del t["data"][key]
+        return [t]
+    return mutate
+
+
+def _annotation_not_object(t):
+    t["annotations"][0] = "oops"
+    return [t]
+
+
+def _relation(t):
+    t["annotations"][0]["result"].append({"type": "relation", "from_id": "a", "to_id": "b", "direction": "right"})
+    return [t]
+
+
+# (id, mutation, tally, reason) - the tally ("tasks"/"annotations"/"results") that counts it
+MUTATIONS = [
+    ("missing data.text", _drop("text"), "tasks", "missing_text"),
+    ("data.text not a string", _set(["data", "text"], 42), "tasks", "text_not_string"),
+    ("blank data.text", _set(["data", "text"], "   "), "tasks", "empty_text"),
+    ("task without id", _set(["id"], None), "tasks", "bad_task_id"),
+    ("data not an object", _set(["data"], ["text"]), "tasks", "missing_data"),
+    ("annotations not a list", _set(["annotations"], {"result": []}), "tasks", "bad_annotations"),
+    ("duplicate task id", _twice, "tasks", "duplicate_task_id"),
+    ("duplicate segment id", _same_segment, "tasks", "duplicate_segment_id"),
+    ("annotation without completed_by", lambda t: _set(["annotations", 0, "completed_by"], None)(t), "annotations",
+     "no_annotator"),
+    ("annotation not an object", _annotation_not_object, "annotations", "bad_annotation"),
+    ("unknown label", _result(labels=["PERSON"]), "results", "unknown_label"),
+    ("no label", _result(labels=[]), "results", "no_label"),
+    ("label from another config", _result(from_name="ner"), "results", "unknown_from_name"),
+    ("wrong to_name", _result(to_name="body"), "results", "wrong_to_name"),
+    ("labels result typed choices", _result(type="choices"), "results", "wrong_result_type"),
+    ("negative offset", _result(start=-3), "results", "negative_offset"),
+    ("end before start", _result(start=10, end=2), "results", "end_not_after_start"),
+    ("empty span", _result(start=5, end=5), "results", "end_not_after_start"),
+    ("offsets as strings", _result(start="0", end="13"), "results", "bad_offsets"),
+    ("offsets as floats", _result(start=0.0, end=13.0), "results", "bad_offsets"),
+    ("offsets beyond the text", _result(start=70, end=200), "results", "past_end"),
+    ("mismatching span text", _result(text="Helmut Kohl"), "results", "text_not_found"),
+    ("ambiguous span text", _result(text="e"), "results", "text_ambiguous"),
+    ("whitespace-only span", _result(start=6, end=7, text=" "), "results", "whitespace_only"),
+    ("stance region id pointing nowhere", _stance_to_nowhere, "results", "stance_orphan"),
+    ("stance of a rejected span", _stance_on_rejected_span, "results", "stance_target_rejected"),
+    ("unknown stance label", _stance_choice(["positive"]), "results", "unknown_stance_label"),
+    ("two stance choices", _stance_choice(["favor", "against"]), "results", "stance_not_single_choice"),
+    ("conflicting stances for one span", _conflicting_stance, "results", "conflicting_stance"),
+    ("relation result", _relation, "results", "unsupported_result_type"),
+    ("result not an object", lambda t: (t["annotations"][0]["result"].append(7), [t])[1], "results", "bad_result"),
+    ("value not an object", _result(value="PER"), "results", "bad_value"),
+]
+
+
+@pytest.mark.parametrize("case,mutate,tally,reason", MUTATIONS, ids=[m[0] for m in MUTATIONS])
+def test_bad_input_is_counted_with_its_reason(case, mutate, tally, reason):
+    tasks = mutate(_agree_task())
+    results, report = normalise_tasks(tasks, ES)
+    counted = getattr(report, tally).rejected
+    assert counted.get(reason, 0) >= 1, counted
+    logged = [r for res in results for r in res.rejections if r.reason == reason]
+    assert logged and all(r.stage == "normalise" for r in logged)
+    assert any("task" in r.source or "item" in r.source for r in logged)
+    for t in (report.tasks, report.annotations, report.results):
+        assert t.read == t.kept + sum(t.rejected.values())
+
+
+def test_bad_target_offsets_reject_the_task():
+    t = copy.deepcopy(load_export("target_stance")[0])
+    t["data"]["target_start"] += 1
+    results, report = normalise_tasks([t], load_schema("target_stance"))
+    assert report.tasks.rejected == {"bad_target": 1}
+    assert "target" in results[0].rejections[0].detail
+
+
+def test_export_from_another_config_is_an_error():
+    other = copy.deepcopy(load_export("entities_stance"))
+    for t in other:
+        for a in t["annotations"]:
+            for r in a["result"]:
+                r["from_name"] = "ner"
+    with pytest.raises(SchemaError, match=r"none of the first \d+ results belongs to config 'entities_stance'.*ner"):
+        normalise_tasks(other, ES)
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"offsets": "bytes"}, r"'offsets' parameter of normalise must be one of auto, codepoints, utf16\. Got 'bytes'"),
+    ({"min_annotators": 0}, r"'min_annotators' parameter of normalise must be an int >= 1\. Got 0"),
+])
+def test_bad_options(kwargs, match):
+    with pytest.raises(SchemaError, match=match):
+        Normaliser(ES, **kwargs)
+
+
+def test_tally_refuses_counts_that_do_not_add_up():
+    with pytest.raises(SchemaError, match=r"read 5 != kept 3 \+ rejected 1"):
+        Tally(read=5, kept=3, rejected={"x": 1})
+
+
+# --------------------------------------------------------------------------------------------
+# Files and CLI
+# --------------------------------------------------------------------------------------------
+
+
+def test_normalise_export_writes_deterministic_files(tmp_path):
+    r1 = normalise_export(EXPORTS / "entities_stance.json", ES, tmp_path / "a")
+    normalise_export(EXPORTS / "entities_stance.json", ES, tmp_path / "b")
+    for name in ("annotations.jsonl", "gold.jsonl", "rejections.jsonl", "unresolved.jsonl", "report.json", "report.txt"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+    gold = [Annotation.from_dict(json.loads(line)) for line in (tmp_path / "a" / "gold.jsonl").read_text().splitlines()]
+    assert len(gold) == r1.tasks.kept and all(g.annotator == GOLD for g in gold)
+    per = (tmp_path / "a" / "annotations.jsonl").read_text().splitlines()
+    assert len(per) == r1.annotations.kept
+    report = json.loads((tmp_path / "a" / "report.json").read_text())
+    import hashlib
+    assert report["sha256"] == hashlib.sha256((EXPORTS / "entities_stance.json").read_bytes()).hexdigest()
+    unresolved = [json.loads(x) for x in (tmp_path / "a" / "unresolved.jsonl").read_text().splitlines()]
+    assert [u["segment_id"] for u in unresolved] == ["es-tie"]
+
+
+def test_cli_normalise_ok_and_error(tmp_path):
+    runner = CliRunner()
+    ok = runner.invoke(cli, ["normalise", str(EXPORTS / "entities.json"), "--config", "entities",
+                             "-o", str(tmp_path / "o"), "--min-annotators", "3"])
+    assert ok.exit_code == 0, ok.output
+    # en-emoji has 3 annotators, en-two only 2
+    assert "tasks        read        2  kept        1  rejected        1" in ok.output
+    assert "below_min_annotators" in ok.output
+    assert json.loads((tmp_path / "o" / "report.json").read_text())["tasks"]["rejected"] == {"below_min_annotators": 1}
+    bad = runner.invoke(cli, ["normalise", str(BAD / "export.conll"), "--config", "entities", "-o", str(tmp_path / "p")])
+    assert bad.exit_code == 1
+    assert bad.output.count("\n") == 1 and bad.output.startswith("error: ") and "CONLL2003" in bad.output
+    unknown = runner.invoke(cli, ["normalise", str(EXPORTS / "entities.json"), "--config", "nope"])
+    assert unknown.exit_code == 1 and "unknown labelling config 'nope'" in unknown.output
+
+
+# --------------------------------------------------------------------------------------------
+# Round trip against the real server
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.label_studio
+def test_round_trip_push_annotate_pull_normalise(label_studio, tmp_path):
+    """Push segments, annotate through the API, pull the export, normalise: exactly what was annotated."""
+    from dataset_builder import label_studio as lsmod
+
+    conn = label_studio.connection()
+    title = "normalise round trip"
+    texts = {
+        "rt-emoji": "Fans 😀🎉 cheered as Lionel Messi scored for Inter Miami.",
+        "rt-crlf": "Reuters reported:\r\nThe European Commission fined Google.",
+        "rt-flag": "🇫🇷 France and 🇩🇪 Germany signed, said Olaf Scholz.",
+        "rt-skip": "Nobody wanted this one.",
+    }
+    rows = [{"id": sid, "article_id": "rt-art", "index": i, "start": 0, "end": len(t), "text": t, "unit": "sentence"}
+            for i, (sid, t) in enumerate(texts.items())]
+    push = lsmod.push_segments(conn, rows, ES, project_title=title)
+    assert push.imported == len(rows)
+    meant = {  # segment -> (entities [(surface, label)], stances {surface: label}, offsets sent as)
+        "rt-emoji": ([("Lionel Messi", "PER"), ("Inter Miami", "ORG")], {"Lionel Messi": "favor"}, "utf16"),
+        "rt-crlf": ([("Reuters", "ORG"), ("European Commission", "ORG"), ("Google", "ORG")], {"Google": "against"},
+                    "codepoints"),
+        "rt-flag": ([("🇫🇷 France", "LOC"), ("France", "LOC"), ("Germany", "LOC"), ("Olaf Scholz", "PER")],
+                    {"Olaf Scholz": "neutral"}, "codepoints"),
+    }
+    ids = {t["data"]["segment_id"]: t["id"] for t in lsmod.list_task_data(conn, title)}
+    for sid, (ents, stances, sent_as) in meant.items():
+        text = texts[sid]
+        conv = (lambda o: o) if sent_as == "codepoints" else (lambda o: len(text[:o].encode("utf-16-le")) // 2)
+        result, region = [], {}
+        for k, (surface, label) in enumerate(ents):
+            s = text.index(surface)
+            region[surface] = f"r{k}"
+            result.append({"id": f"r{k}", "from_name": "entity", "to_name": "text", "type": "labels",
+                           "value": {"start": conv(s), "end": conv(s + len(surface)), "text": surface, "labels": [label]}})
+        for surface, label in stances.items():
+            s = text.index(surface)
+            result.append({"id": region[surface], "from_name": "stance", "to_name": "text", "type": "choices",
+                           "value": {"start": conv(s), "end": conv(s + len(surface)), "text": surface, "choices": [label]}})
+        lsmod.submit_annotation(conn, ids[sid], result, lead_time=2.5)
+    lsmod.submit_annotation(conn, ids["rt-skip"], [], was_cancelled=True)
+
+    pulled = lsmod.pull_export(conn, title, out_dir=tmp_path / "exports")
+    report = normalise_export(pulled.export_path, ES, tmp_path / "out")
+
+    gold = {json.loads(x)["segment_id"]: json.loads(x) for x in (tmp_path / "out" / "gold.jsonl").read_text().splitlines()}
+    assert set(gold) == set(meant)
+    for sid, (ents, stances, _) in meant.items():
+        text = texts[sid]
+        assert gold[sid]["text"] == text  # CRLF and emoji survive the trip
+        want_e = sorted((text.index(s), text.index(s) + len(s), lab, s) for s, lab in ents)
+        assert [(e["start"], e["end"], e["label"], e["text"]) for e in gold[sid]["entities"]] == want_e
+        want_s = sorted((text.index(s), text.index(s) + len(s), s, lab) for s, lab in stances.items())
+        assert [(x["target_start"], x["target_end"], x["target_text"], x["label"]) for x in gold[sid]["stances"]] == want_s
+    assert report.tasks.rejected == {"no_usable_annotation": 1}
+    assert report.annotations.rejected == {"cancelled": 1}
+    assert report.counts["offsets_convention"].get("utf16") == 2  # rt-emoji: its 2 spans (stances reuse them)
+    assert not report.results.rejected and not report.counts["span_fixes"]
+    lsmod.delete_project(conn, title)
