@@ -52,8 +52,8 @@ import functools
 import hashlib
 import json
 import re
-from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from collections import Counter
+from dataclasses import dataclass
 from itertools import chain, groupby
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
@@ -89,6 +89,8 @@ PARQUET_SETTINGS: Mapping[str, Any] = {
 """Explicit ``pyarrow.parquet.write_table`` settings (no defaults left to chance)."""
 
 SPAN_STATUSES = ("kept_aligned", "kept_expanded", "dropped_no_token", "dropped_nested", "dropped_crossing", "dropped_duplicate")
+"""What happened to a gold entity span in the BIO projection (counted in the build report)."""
+_ALIGNED, _EXPANDED, _NO_TOKEN, _NESTED, _CROSSING, _DUPLICATE = range(len(SPAN_STATUSES))
 
 
 # --------------------------------------------------------------------------- tokenisation
@@ -233,7 +235,7 @@ def _project(
     """
     n_tok = len(tok.starts)
     tags = np.zeros(n_tok, dtype=np.int64)
-    status = np.zeros(len(rows), dtype=np.int64)
+    status = np.full(len(rows), _ALIGNED, dtype=np.int64)
     if not len(rows):
         return tags, status
     n_rows = len(tok.offsets) - 1
@@ -245,43 +247,35 @@ def _project(
     ts = np.searchsorted(row_of_tok * width + tok.ends, rows * width + starts, side="right")
     te = np.searchsorted(row_of_tok * width + tok.starts, rows * width + ends, side="left")
     valid = te > ts
-    status[~valid] = 2
-    safe_ts = np.minimum(ts, max(n_tok - 1, 0))
-    safe_te = np.maximum(te - 1, 0)
-    aligned = valid & (tok.starts[safe_ts] == starts) & (tok.ends[safe_te] == ends) if n_tok else valid
-    status[valid & ~aligned] = 1
+    status[~valid] = _NO_TOKEN
+    if n_tok:
+        first, last = np.minimum(ts, n_tok - 1), np.maximum(te - 1, 0)
+        status[valid & ((tok.starts[first] != starts) | (tok.ends[last] != ends))] = _EXPANDED
 
-    # Overlaps: longest (tokens) first, then earliest, then label order; only rows with several
-    # valid spans need the sequential pass.
+    # Overlaps in token space: longest first, then earliest, then config label order. Only rows
+    # where two spans overlap need this sequential pass; sorted by start, a row has an overlap
+    # if and only if some span starts before the end of the span just before it.
     idx = np.flatnonzero(valid)
+    by_start = idx[np.lexsort((te[idx], ts[idx], rows[idx]))]
+    clash = (rows[by_start][1:] == rows[by_start][:-1]) & (ts[by_start][1:] < te[by_start][:-1])
+    clashing_rows = np.unique(rows[by_start][1:][clash])
+    idx = idx[np.isin(rows[idx], clashing_rows)]
     order = idx[np.lexsort((ends[idx], starts[idx], labels[idx], ts[idx], -(te[idx] - ts[idx]), rows[idx]))]
-    kept = np.ones(len(rows), dtype=bool)
-    kept[~valid] = False
-    multi = np.flatnonzero(np.bincount(rows[idx], minlength=n_rows) > 1)
-    if len(multi):
-        in_multi = np.isin(rows[order], multi)
-        current_row = -1
-        chosen: list[tuple[int, int, int]] = []
-        for k in order[in_multi].tolist():
-            r, a, b, lab = int(rows[k]), int(ts[k]), int(te[k]), int(labels[k])
-            if r != current_row:
-                current_row, chosen = r, []
-            verdict = 0
-            for ka, kb, klab in chosen:
-                if a < kb and ka < b:
-                    if (a, b, lab) == (ka, kb, klab):
-                        verdict = 5
-                    elif ka <= a and b <= kb:
-                        verdict = verdict or 3
-                    else:
-                        verdict = 4 if verdict != 5 else verdict
-                    if verdict == 5:
-                        break
-            if verdict:
-                status[k] = verdict
-                kept[k] = False
-            else:
-                chosen.append((a, b, lab))
+    current_row, chosen = -1, []
+    for k in order.tolist():
+        r, a, b, lab = int(rows[k]), int(ts[k]), int(te[k]), int(labels[k])
+        if r != current_row:
+            current_row, chosen = r, []
+        overlapping = [(ka, kb, klab) for ka, kb, klab in chosen if a < kb and ka < b]
+        if not overlapping:
+            chosen.append((a, b, lab))
+        elif (a, b, lab) in overlapping:
+            status[k] = _DUPLICATE
+        elif any(ka <= a and b <= kb for ka, kb, _ in overlapping):
+            status[k] = _NESTED
+        else:
+            status[k] = _CROSSING
+    kept = status <= _EXPANDED
     k_ts, k_te, k_lab = ts[kept], te[kept], labels[kept]
     tags[k_ts] = 1 + 2 * k_lab
     inner = k_te - k_ts - 1
@@ -339,21 +333,30 @@ def spans_to_bio(text: str, spans: Sequence[EntitySpan], entity_labels: Sequence
 
 
 def ner_features(entity_labels: Sequence[str]):
-    """The ``ner`` configuration's declared features."""
-    from datasets import ClassLabel, Features, List, Value
+    """The ``ner`` configuration's declared features.
 
-    return Features(
+    ``Sequence`` (a list in datasets >= 4) and the ``[{...}]`` list-of-struct form read the same in
+    datasets 3.x to 5.x.
+    """
+    import datasets
+
+    return datasets.Features(
         {
-            "id": Value("string"),
-            "article_id": Value("string"),
-            "text": Value("string"),
-            "tokens": List(Value("string")),
-            "token_starts": List(Value("int32")),
-            "token_ends": List(Value("int32")),
-            "ner_tags": List(ClassLabel(names=bio_names(entity_labels))),
-            "spans": List(
-                {"start": Value("int32"), "end": Value("int32"), "label": Value("string"), "text": Value("string")}
-            ),
+            "id": datasets.Value("string"),
+            "article_id": datasets.Value("string"),
+            "text": datasets.Value("string"),
+            "tokens": datasets.Sequence(datasets.Value("string")),
+            "token_starts": datasets.Sequence(datasets.Value("int32")),
+            "token_ends": datasets.Sequence(datasets.Value("int32")),
+            "ner_tags": datasets.Sequence(datasets.ClassLabel(names=bio_names(entity_labels))),
+            "spans": [
+                {
+                    "start": datasets.Value("int32"),
+                    "end": datasets.Value("int32"),
+                    "label": datasets.Value("string"),
+                    "text": datasets.Value("string"),
+                }
+            ],
         }
     )
 
@@ -536,6 +539,8 @@ def build_dataset(
         raise SchemaError(f"config {getattr(schema, 'name', '?')!r} has neither entity nor stance labels.")
 
     say("checking")
+    if not gold:
+        raise InputError("No gold annotations to build from; run `dataset-builder normalise` first.")
     split_of = manifest.split_of()
     seen: set[str] = set()
     unassigned: list[str] = []
@@ -821,23 +826,35 @@ def _plot(stats: Mapping[str, Any], entity_labels, stance_labels, path: Path) ->
 
 
 def _md(value: Any) -> str:
+    if value is None:
+        return "n/a"
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def _flatten(obj: Any, prefix: str = "") -> list[tuple[str, Any]]:
-    if isinstance(obj, Mapping):
-        out = []
-        for k, v in obj.items():
-            out.extend(_flatten(v, f"{prefix} / {k}" if prefix else str(k)))
-        return out
-    return [(prefix or "value", obj)]
+def _report_tables(obj: Any, head: tuple[str, str] = ("key", "value")) -> list[str]:
+    """Markdown for an opaque report entry: nested keys flattened to ``a / b`` rows of one table;
+    a list of objects (such as pairwise agreement) becomes a table of its own, columns = keys."""
+    rows: list[tuple[str, Any]] = []
+    lists: list[tuple[str, list]] = []
 
+    def walk(value: Any, path: str) -> None:
+        if isinstance(value, Mapping):
+            for k, v in value.items():
+                walk(v, f"{path} / {k}" if path else str(k))
+        elif isinstance(value, list) and value and all(isinstance(x, Mapping) for x in value):
+            lists.append((path, value))
+        else:
+            rows.append((path or "value", value))
 
-def _kv_table(obj: Any, head: tuple[str, str] = ("key", "value")) -> list[str]:
-    rows = _flatten(obj)
-    lines = [f"| {head[0]} | {head[1]} |", "|---|---|"]
-    lines += [f"| {_md(k)} | {_md(v)} |" for k, v in rows]
+    walk(obj, "")
+    lines: list[str] = []
+    if rows:
+        lines += [f"| {head[0]} | {head[1]} |", "|---|---|"] + [f"| {_md(k)} | {_md(v)} |" for k, v in rows]
+    for path, items in lists:
+        columns = list(dict.fromkeys(k for item in items for k in item))
+        lines += ["", f"{path}:", "", "| " + " | ".join(map(_md, columns)) + " |", "|---" * len(columns) + "|"]
+        lines += ["| " + " | ".join(_md(item.get(c)) for c in columns) + " |" for item in items]
     return lines
 
 
@@ -961,7 +978,7 @@ def render_card(
         "empty split, each next one goes where it best closes the gap to the target share of segments and of "
         "each stance label (stratified as far as whole groups allow). Trade-off: the split of an article depends "
         "on the manifest history, not on its id alone; re-splitting from scratch can move articles.",
-        f"- Held out (a new article that is a near-duplicate of articles in different splits): {len(manifest.held_out)}.",
+        f"- Held out (new articles in a near-duplicate cluster already spread over several splits): {len(manifest.held_out)}.",
         f"- Gold data hash at split time: `{manifest.data_sha256}`.",
         "",
     ]
@@ -980,13 +997,13 @@ def render_card(
 
     L += ["## Annotator agreement", ""]
     agreement = (normalise_report or {}).get("agreement")
-    L += _kv_table(agreement, ("measure", "value")) if agreement else ["No agreement figures were given (no normalise report)."]
+    L += _report_tables(agreement, ("measure", "value")) if agreement else ["No agreement figures were given (no normalise report)."]
     L += [""]
 
     L += ["## What was rejected and why", ""]
     rejected = (normalise_report or {}).get("rejected")
     if rejected:
-        L += ["Rejected by `normalise`:", ""] + _kv_table(rejected, ("reason", "count")) + [""]
+        L += ["Rejected by `normalise`:", ""] + _report_tables(rejected, ("reason", "count")) + [""]
     else:
         L += ["No normalise report was given, or it lists no rejections.", ""]
     L += [

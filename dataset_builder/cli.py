@@ -232,15 +232,23 @@ def split_cmd(gold, articles, out_dir, ratios, salt, near_dup_threshold, reassig
         click.echo(f"split check passed: {result.articles_checked} articles, {result.clusters_found} near-duplicate "
                    f"cluster(s), none crosses splits ({manifest_path}).", err=True)
         return
+    from tqdm import tqdm
+
     previous = None if reassign or not manifest_path.exists() else splits_mod.read_manifest(manifest_path)
-    result = splits_mod.assign_splits(
-        gold_records,
-        article_records,
-        ratios=splits_mod.parse_ratios(ratios) if ratios else (previous.ratios if previous else splits_mod.DEFAULT_RATIOS),
-        salt=salt if salt is not None else (previous.salt if previous else splits_mod.DEFAULT_SALT),
-        near_duplicate_threshold=near_dup_threshold,
-        previous=previous,
-    )
+    with tqdm(total=3, desc="split", unit="step", disable=None, file=sys.stderr) as bar:
+        def phase(name: str) -> None:
+            bar.set_postfix_str(name)
+            bar.update(1)
+
+        result = splits_mod.assign_splits(
+            gold_records,
+            article_records,
+            ratios=splits_mod.parse_ratios(ratios) if ratios else (previous.ratios if previous else splits_mod.DEFAULT_RATIOS),
+            salt=salt if salt is not None else (previous.salt if previous else splits_mod.DEFAULT_SALT),
+            near_duplicate_threshold=near_dup_threshold,
+            previous=previous,
+            progress=phase,
+        )
     splits_mod.write_manifest(result.manifest, manifest_path)
     report_path = Path(out_dir) / "split_report.json"
     report_path.write_text(json.dumps(result.report.to_dict(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
@@ -493,7 +501,7 @@ def stop_cmd(data_dir):
 @click.option("--predictions", type=click.Path(exists=True, dir_okay=False),
               help="JSONL of pre-annotations, one per segment_id: {segment_id, entities, stances, score?} or {segment_id, result}.")
 @click.option("--model-version", default=None, help="model_version of the pre-annotations (needed with --predictions).")
-@click.option("--batch-size", default=1000, show_default=True, type=click.IntRange(min=1), help="Tasks per import request.")
+@click.option("--batch-size", default=5000, show_default=True, type=click.IntRange(min=1), help="Tasks per import request.")
 @click.option("--retries", default=6, show_default=True, type=click.IntRange(min=0),
               help="Retries per request on connection errors and 5xx, with exponential back-off.")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False), help="Write the JSON report here.")

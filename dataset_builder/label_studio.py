@@ -71,6 +71,8 @@ PASSWORD_FILE = "password"
 LOG_FILE = "label-studio.log"
 
 _TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+FIRST_CONTACT_RETRIES = 2
+"""Retries of the first request of a session: a server never reached is reported quickly."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -613,6 +615,7 @@ class _Session:
         self._download_http = None
         # Our own retry loop decides what is safe to resend, so the SDK must not resend by itself.
         self.opts: dict[str, Any] = {"max_retries": 0}
+        self.reached = False
 
     def download_client(self):
         """A client whose read timeout is unlimited: a large export may take long to stream."""
@@ -670,14 +673,19 @@ class _Session:
         attempt = 0
         while True:
             try:
-                return fn(*args, request_options=self.opts, **kwargs)
+                out = fn(*args, request_options=self.opts, **kwargs)
+                self.reached = True
+                return out
             except Exception as exc:  # noqa: BLE001 (classified just below)
                 mapped = self.classify(exc, what)
                 if not isinstance(mapped, _Transient):
                     if mapped is exc:
                         raise
                     raise mapped from None
-                if attempt >= self.retry.retries:
+                # A server never reached in this session is most likely down or the URL wrong:
+                # say so after a few seconds, not after the full back-off.
+                limit = self.retry.retries if self.reached else min(self.retry.retries, FIRST_CONTACT_RETRIES)
+                if attempt >= limit:
                     raise _give_up(mapped, attempt) from None
                 self.sleep(self.retry.delay(attempt))
                 attempt += 1
@@ -1048,7 +1056,7 @@ def push_segments(
     articles: str | Path | None = None,
     predictions: str | Path | None = None,
     model_version: str | None = None,
-    batch_size: int = 1000,
+    batch_size: int = 5000,
     retry: RetryPolicy | None = None,
     on_batch: Callable[[int], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,

@@ -840,7 +840,7 @@ class Normaliser:
         self, ann: dict, annotator: str, ti: _TextIndex, target: tuple[int, int] | None, where: str, rejections: list
     ) -> _Parsed:
         schema = self.schema
-        ent_from, st_from, tgt_from = schema.entity_from_name, schema.stance_from_name, schema.target_from_name
+        st_from, tgt_from = schema.stance_from_name, schema.target_from_name
         entities: dict[tuple[int, int, str], str] = {}
         region_spans: dict[Any, tuple[int, int] | None] = {}  # region id -> target offsets (None: rejected)
         stance_items: list[tuple[Any, dict]] = []

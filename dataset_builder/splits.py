@@ -23,8 +23,9 @@ Policy (the dataset card repeats it):
    pairs, so near-duplicates of near-duplicates join one cluster.
 3. **Stability.** With a previous manifest, every article it lists keeps its split: adding articles
    never moves an assigned one. A new article that is a near-duplicate of assigned articles joins
-   their split. A new article that would bridge assigned articles of *different* splits cannot
-   join either without a leak: it is held out (listed, with the reason, never silently dropped).
+   their split. New articles in a cluster whose assigned articles are in *different* splits (they
+   bridge them) cannot join any split without a leak: they are held out (listed in the manifest
+   with the reason, counted, never silently dropped).
 4. **Placement of new groups (stratification).** New groups are taken in the order of a salted
    hash (sha256 of ``salt + "\\0" + smallest article id``), so the order is fixed by the salt and
    not by the input order. While a split with a non-zero ratio is still empty, the next group goes
@@ -49,9 +50,9 @@ import json
 import operator
 import re
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -444,6 +445,7 @@ def assign_splits(
     salt: str = DEFAULT_SALT,
     near_duplicate_threshold: float = DEFAULT_NEAR_DUPLICATE_THRESHOLD,
     previous: SplitManifest | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> SplitResult:
     """Assign every gold article to train, validation or test (see the module docstring).
 
@@ -462,6 +464,8 @@ def assign_splits(
     previous : SplitManifest, optional
         The manifest of the last run: its articles keep their split. Must have the same salt
         and ratios.
+    progress : callable, optional
+        Called with the name of each phase as it starts.
 
     Returns
     -------
@@ -484,9 +488,12 @@ def assign_splits(
             f"salt {salt!r} and ratios {list(ratios)}. Use the same ones to keep every article where it is, or "
             "re-split from scratch (--reassign), which moves articles and needs a new major dataset version."
         )
+    say = progress or (lambda _phase: None)
+    say("near-duplicates")
     texts, text_source = _article_texts(gold, articles)
     clusters = find_near_duplicates(texts, threshold=near_duplicate_threshold)
 
+    say("placing")
     counts: dict[str, Counter] = defaultdict(Counter)
     for ann in gold:
         c = counts[ann.article_id]
@@ -516,8 +523,8 @@ def assign_splits(
                     near = sorted({b if a == x else x for x, b, _ in cluster.pairs if a in (x, b)})
                     near_desc = ", ".join(f"{b} ({pinned.get(b, 'new')})" for b in near)
                     held_out[a] = (
-                        f"near-duplicate of articles already in {' and '.join(where)} "
-                        f"(similar to {near_desc}); adding it to any split would leak"
+                        f"in a near-duplicate cluster whose articles are already in {' and '.join(where)} "
+                        f"(similar to {near_desc}); adding it to any split could leak"
                     )
             sub = _components([p for p in cluster.pairs if p[0] in pinned and p[1] in pinned])
             for c in sub:
@@ -568,6 +575,7 @@ def assign_splits(
         kept = [p for p in c.pairs if p[0] not in held_out and p[1] not in held_out]
         kept_clusters.extend(_components(kept))
     splits = {s: tuple(sorted(a for a, x in placed.items() if x == s)) for s in SPLIT_NAMES}
+    say("hashing")
     manifest = SplitManifest(
         salt=salt,
         ratios=ratios,

@@ -28,3 +28,18 @@ if [ "$(cat .venv-ls/.stamp 2>/dev/null)" != "$LABEL_STUDIO_VERSION" ]; then
   test -x .venv-ls/bin/label-studio
   echo "$LABEL_STUDIO_VERSION" > .venv-ls/.stamp
 fi
+
+# The browser tests (tests/test_browser.py) drive Debian's Chromium through its chromedriver; a
+# test tool's own browser download does not work on these machines. The emoji font is only for
+# faithful screenshots. Installed only when missing; needs root (CI runs as root).
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+  if [ "$(id -u)" = "0" ]; then
+    echo "setup: installing chromium and chromium-driver from Debian (browser tests)" >&2
+    apt-get update -q >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver fonts-noto-color-emoji >&2
+  else
+    echo "setup: /usr/bin/chromium or /usr/bin/chromedriver is missing and this is not root, so they are not" \
+         "installed; the browser tests will be skipped (and fail under CI=true). Install them with:" \
+         "sudo apt-get install chromium chromium-driver fonts-noto-color-emoji" >&2
+  fi
+fi

@@ -149,7 +149,10 @@ class Annotator:
                 last_exc = exc
             time.sleep(0.1)
         shot = self.screenshot(f"timeout-{_slug(what)}")
-        raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what} (screenshot {shot}; last error {last_exc!r})")
+        raise AssertionError(
+            f"timed out after {timeout:.0f} s waiting for {what} at {self.driver.current_url} "
+            f"(screenshot {shot}; last error {last_exc!r})"
+        )
 
     # -- accounts -----------------------------------------------------------------------------
 
@@ -162,11 +165,12 @@ class Annotator:
         d.find_element(By.ID, "email").send_keys(email)
         d.find_element(By.ID, "password").send_keys(password)
         d.find_element(By.CSS_SELECTOR, "#signup-form button[type=submit]").click()
-        self.wait_for("the page after sign-up", lambda: "/user/signup" not in d.current_url)
+        self.wait_for(f"the sign-up of {email}", lambda: self.whoami().get("email") == email)
 
     def log_out(self) -> None:
+        """Log out (``/logout``) and wait until the session is really gone."""
         self.driver.get(f"{self.base_url}/logout")
-        self.wait_for("the login page", lambda: "/user/login" in self.driver.current_url)
+        self.wait_for("the logout", lambda: "email" not in self.whoami())
 
     def log_in(self, email: str, password: str) -> None:
         """Log in with the login form."""

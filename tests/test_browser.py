@@ -7,8 +7,8 @@ pulls the project, normalises the export and checks that the spans are exactly t
 in Python code points, although emoji (outside the Basic Multilingual Plane: one code point, two
 UTF-16 units) come before them.
 
-What the editor stores (Label Studio 1.23.2, Chromium 1xx) is written down in
-``docs/label_studio_offsets.md``; ``test_raw_export_offsets_are_code_points`` pins it.
+What the editor stores (Label Studio 1.23.2 in Chromium 156) is written down in
+``docs/label_studio_offsets.md``; ``test_entity_hotkeys_and_mouse_spans_come_out_exact`` pins it.
 
 Screenshots go to ``test-artifacts/screenshots/``. Without Chromium, chromedriver or Selenium the
 tests are skipped with the reason, except under ``CI=true`` where that is a failure.
@@ -55,9 +55,13 @@ def _span(word: str, label: str) -> dict:
     return {"start": start, "end": start + len(word), "label": label, "text": word}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session", autouse=True)
 def chromium():
-    """``(chromium, chromedriver)``; skip (fail under CI=true) when the browser is not installed."""
+    """``(chromium, chromedriver)``; skip (fail under CI=true) when the browser is not installed.
+
+    Session-scoped and autouse (for this module's tests only) so that it runs before the session's
+    Label Studio starts: without a browser nothing waits for the server.
+    """
     problems = []
     try:
         import selenium  # noqa: F401
@@ -92,7 +96,7 @@ def projects(label_studio):
 
 
 @pytest.fixture(scope="module")
-def annotator(label_studio, chromium):
+def annotator(chromium, label_studio):
     """A new annotator account, made with the sign-up form, then logged in with the login form.
 
     Yields ``(Annotator, user id)``; the browser is stopped at the end of the module.
@@ -205,6 +209,14 @@ def test_entity_hotkeys_and_mouse_spans_come_out_exact(annotator, projects, labe
     (task,) = raw
     (ann,) = task["annotations"]
     assert ann["completed_by"] == user_id and not ann["was_cancelled"]
+    # What the editor stores (docs/label_studio_offsets.md): code points, not UTF-16 units.
+    for r in ann["result"]:
+        v = r["value"]
+        cp = TEXT.index(v["text"])
+        assert _utf16(TEXT, cp) != cp  # the text tells the two conventions apart
+        assert (v["start"], v["end"]) == (cp, cp + len(v["text"])), (
+            f"Label Studio stored {v} for {v['text']!r}: code points would be {cp}, UTF-16 units {_utf16(TEXT, cp)}"
+        )
     assert report.annotations.kept == 1 and report.results.kept == 4, report.summary()
     (record,) = rows
     assert record["annotator"] == str(user_id) and record["text"] == TEXT
@@ -273,22 +285,3 @@ def test_target_stance_by_hotkey_round_trips(annotator, projects, label_studio, 
         {"target_start": start, "target_end": start + len(TARGET), "target_text": TARGET, "label": "neutral"}]
     assert record["entities"] == []
 
-
-def test_raw_export_offsets_are_code_points(annotator, projects, label_studio, tmp_path):
-    """Pins the fact documented in docs/label_studio_offsets.md, on the entities export.
-
-    Runs after the entities test (same module, file order) and reads the annotation it submitted.
-    """
-    conn = label_studio.connection()
-    pulled = ls.pull_export(conn, "browser entities", out_dir=tmp_path)
-    raw = json.loads(pulled.export_path.read_bytes())
-    results = [r for t in raw for ann in t["annotations"] for r in ann["result"]]
-    if not results:
-        pytest.fail("no annotation in 'browser entities': test_entity_hotkeys_and_mouse_spans_come_out_exact did not submit")
-    for r in results:
-        v = r["value"]
-        cp = TEXT.index(v["text"])
-        assert _utf16(TEXT, cp) != cp  # the text discriminates the two conventions
-        assert (v["start"], v["end"]) == (cp, cp + len(v["text"])), (
-            f"Label Studio stored {v} for {v['text']!r}: code points would be {cp}, UTF-16 units {_utf16(TEXT, cp)}"
-        )

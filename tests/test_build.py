@@ -71,10 +71,14 @@ def make_gold(n_articles: int = 12, seed: int = 0) -> tuple[list[Article], list[
     return articles, gold
 
 
-NORMALISE_REPORT = {
-    "tasks_read": 40,
-    "agreement": {"stance": {"krippendorff_alpha": 0.71, "cohen_kappa_mean": 0.68}, "entities": {"pairwise_f1": 0.83}},
-    "rejected": {"cancelled": 3, "span_past_end": 1},
+NORMALISE_REPORT = {  # the shape normalise writes; build treats it as opaque
+    "tasks": {"read": 40, "kept": 36},
+    "agreement": {
+        "entities": {"pairwise_f1": [{"a": "1", "b": "2", "f1": 0.83, "tasks": 20}]},
+        "stance": {"krippendorff_alpha": 0.71, "units": 30, "note": None,
+                   "pairwise_cohen_kappa": [{"a": "1", "b": "2", "kappa": 0.68, "n": 30}, {"a": "1", "b": "3", "kappa": None, "n": 2}]},
+    },
+    "rejected": {"tasks.cancelled": 3, "results.span_past_end": 1},
 }
 
 
@@ -191,6 +195,80 @@ def test_whitespace_only_span_is_dropped_and_counted():
     assert p.tags == ("O", "O") and p.span_status == ("dropped_no_token",)
 
 
+def bio_oracle(text, spans, labels):
+    """The projection rule written out plainly, span by span and token by token."""
+    toks = [(m.start(), m.end()) for m in re.finditer(TOKEN_PATTERN, text)]
+    status = [None] * len(spans)
+    candidates = []
+    for i, sp in enumerate(spans):
+        covered = [j for j, (s, e) in enumerate(toks) if s < sp.end and e > sp.start]
+        if not covered:
+            status[i] = "dropped_no_token"
+            continue
+        a, b = covered[0], covered[-1] + 1
+        aligned = toks[a][0] == sp.start and toks[b - 1][1] == sp.end
+        candidates.append((-(b - a), a, labels.index(sp.label), sp.start, sp.end, i, b, aligned))
+    kept = []
+    for _, a, lab, _, _, i, b, aligned in sorted(candidates):
+        overlapping = [(ka, kb, kl) for ka, kb, kl in kept if a < kb and ka < b]
+        if not overlapping:
+            kept.append((a, b, lab))
+            status[i] = "kept_aligned" if aligned else "kept_expanded"
+        elif (a, b, lab) in overlapping:
+            status[i] = "dropped_duplicate"
+        elif any(ka <= a and b <= kb for ka, kb, _ in overlapping):
+            status[i] = "dropped_nested"
+        else:
+            status[i] = "dropped_crossing"
+    tags = ["O"] * len(toks)
+    for a, b, lab in kept:
+        tags[a : b] = [f"B-{labels[lab]}"] + [f"I-{labels[lab]}"] * (b - a - 1)
+    return tuple(tags), tuple(status)
+
+
+@st.composite
+def text_and_spans(draw):
+    text = draw(st.text(alphabet="ab .-\n😀", min_size=1, max_size=25))
+    spans = []
+    for _ in range(draw(st.integers(0, 6))):
+        start = draw(st.integers(0, len(text) - 1))
+        end = draw(st.integers(start + 1, len(text)))
+        spans.append(EntitySpan(start, end, draw(st.sampled_from(ENTITY_LABELS)), text[start:end]))
+    return text, spans
+
+
+@settings(max_examples=300, deadline=None)
+@given(text_and_spans())
+def test_property_bio_projection_follows_the_stated_rule(case):
+    text, spans = case
+    p = spans_to_bio(text, spans, ENTITY_LABELS)
+    assert (p.tags, p.span_status) == bio_oracle(text, spans, list(ENTITY_LABELS))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(text_and_spans(), min_size=1, max_size=5))
+def test_property_projecting_many_texts_at_once_equals_one_by_one(cases):
+    import numpy as np
+
+    tok = tokenize_batch([t for t, _ in cases])
+    spans = [(i, sp) for i, (_, sps) in enumerate(cases) for sp in sps]
+    tags, status = build_module._project(
+        tok,
+        np.array([i for i, _ in spans], dtype=np.int64),
+        np.array([sp.start for _, sp in spans], dtype=np.int64),
+        np.array([sp.end for _, sp in spans], dtype=np.int64),
+        np.array([ENTITY_LABELS.index(sp.label) for _, sp in spans], dtype=np.int64),
+    )
+    names = build_module.bio_names(ENTITY_LABELS)
+    k = 0
+    for i, (text, sps) in enumerate(cases):
+        want_tags, want_status = bio_oracle(text, sps, list(ENTITY_LABELS))
+        lo, hi = tok.offsets[i], tok.offsets[i + 1]
+        assert tuple(names[t] for t in tags[lo:hi].tolist()) == want_tags
+        assert tuple(build_module.SPAN_STATUSES[x] for x in status[k : k + len(sps)].tolist()) == want_status
+        k += len(sps)
+
+
 def test_unknown_label_is_refused():
     with pytest.raises(SchemaError, match=r"entity label 'PERSON' is not one of \['PER', 'ORG', 'LOC', 'MISC'\]"):
         bio([EntitySpan(0, 3, "PERSON", "The")])
@@ -279,8 +357,10 @@ def test_card_reports_the_counts_and_distributions_of_the_data(built):
 
 def test_card_has_agreement_rejections_guidelines_policy_licence_citation_and_plot(built):
     card = (built["out"] / "DATASET_CARD.md").read_text()
-    assert "| stance / krippendorff_alpha | 0.71 |" in card and "| entities / pairwise_f1 | 0.83 |" in card
-    assert "| cancelled | 3 |" in card and "| span_past_end | 1 |" in card
+    assert "| stance / krippendorff_alpha | 0.71 |" in card and "| stance / note | n/a |" in card
+    assert "entities / pairwise_f1:\n\n| a | b | f1 | tasks |\n|---|---|---|---|\n| 1 | 2 | 0.83 | 20 |" in card
+    assert "| 1 | 2 | 0.68 | 30 |\n| 1 | 3 | n/a | 2 |" in card
+    assert "| tasks.cancelled | 3 |" in card and "| results.span_past_end | 1 |" in card
     assert "> 2. Click a marked entity, then choose the stance" in card
     assert "Ratios (train/validation/test): 0.8 / 0.1 / 0.1; salt `dataset-builder`" in card
     assert f"Gold data hash at split time: `{built['manifest'].data_sha256}`" in card
@@ -317,13 +397,13 @@ def test_held_out_articles_are_excluded_and_counted(tmp_path):
     articles, gold = make_gold(n_articles=4)
     manifest = SplitManifest(salt="s", ratios=(0.8, 0.1, 0.1),
                              splits={"train": ("art-00", "art-01"), "validation": ("art-02",), "test": ()},
-                             held_out={"art-03": "near-duplicate of articles already in train and validation"})
+                             held_out={"art-03": "in a near-duplicate cluster whose articles are already in train and validation"})
     report = build_dataset(gold, manifest, SCHEMA, tmp_path)
     assert report.segments_held_out == 3 and report.spans["held_out"] == 9 and report.stances["held_out"] == 3
     assert sum(report.ner_rows.values()) == 9 and sum(report.stance_rows.values()) == 9
     ids = {a for s in SPLIT_NAMES for a in pq.read_table(tmp_path / "ner" / f"{s}.parquet").column("article_id").to_pylist()}
     assert ids == {"art-00", "art-01", "art-02"}
-    assert "`art-03`: near-duplicate of articles already in train and validation" in (tmp_path / "DATASET_CARD.md").read_text()
+    assert "`art-03`: in a near-duplicate cluster whose articles are already in train and validation" in (tmp_path / "DATASET_CARD.md").read_text()
 
 
 def test_repeated_and_conflicting_stance_targets_are_counted(tmp_path):
@@ -341,6 +421,12 @@ def test_article_missing_from_manifest_is_an_error(tmp_path):
     manifest = SplitManifest(salt="s", ratios=(0.8, 0.1, 0.1), splits={"train": ("art-00",), "validation": (), "test": ()})
     with pytest.raises(InputError, match=r"1 gold article\(s\) are in no split of the manifest \(art-01\); run `dataset-builder split`"):
         build_dataset(gold, manifest, SCHEMA, tmp_path)
+
+
+def test_no_gold_is_an_error(tmp_path):
+    manifest = SplitManifest(salt="s", ratios=(0.8, 0.1, 0.1), splits={"train": (), "validation": (), "test": ()})
+    with pytest.raises(InputError, match=r"No gold annotations to build from"):
+        build_dataset([], manifest, SCHEMA, tmp_path)
 
 
 def test_label_outside_the_config_is_an_error(tmp_path):

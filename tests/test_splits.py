@@ -245,7 +245,8 @@ def test_new_article_bridging_two_splits_is_held_out_and_reported():
     articles2, gold2 = corpus({**spec, "bridge": base})
     result = assign_splits(gold2, articles2, previous=previous)
     assert set(result.manifest.held_out) == {"bridge"}
-    assert re.search(r"already in test and train .*left \(train\).*right \(test\)", result.manifest.held_out["bridge"])
+    assert re.search(r"cluster whose articles are already in test and train \(similar to left \(train\), right \(test\)\)",
+                     result.manifest.held_out["bridge"])
     r = result.report
     assert r.held_out_segments == sum(1 for g in gold2 if g.article_id == "bridge")
     assert r.articles_read == sum(r.articles.values()) + len(r.held_out)
