@@ -21,8 +21,10 @@ Invariants
       server before it is sent again.
     * The API key is never printed, logged or written anywhere but the 0600 token file that
       ``serve`` creates in its data folder; it is excluded from every ``repr``.
-    * Offsets: records use Python code points; Label Studio's text regions count UTF-16 code
-      units. :func:`codepoints_to_utf16` converts at this boundary.
+    * Offsets: records use Python code points, and so does Label Studio 1.23.2 for text regions,
+      both in what its editor stores and in how it draws regions sent through the API (seen in a
+      real browser, see ``docs/label_studio_offsets.md``): regions are sent as code points, with
+      ``value.text`` as the cross-check.
 """
 
 from __future__ import annotations
@@ -73,18 +75,6 @@ LOG_FILE = "label-studio.log"
 _TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 FIRST_CONTACT_RETRIES = 2
 """Retries of the first request of a session: a server never reached is reported quickly."""
-
-
-# --------------------------------------------------------------------------------------------
-# Offsets
-# --------------------------------------------------------------------------------------------
-
-
-def codepoints_to_utf16(text: str, offset: int) -> int:
-    """Offset in code points -> offset in UTF-16 code units (what the browser counts)."""
-    if not 0 <= offset <= len(text):
-        raise ValueError(f"offset {offset} outside text of length {len(text)}")
-    return len(text[:offset].encode("utf-16-le")) // 2
 
 
 # --------------------------------------------------------------------------------------------
@@ -884,7 +874,7 @@ def _region_id(*parts: Any) -> str:
 def prediction_result(schema: LabelSchema, segment_id: str, text: str, row: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Turn one predictions row into Label Studio ``result`` items.
 
-    A row either carries ``result`` (Label Studio items, UTF-16 offsets, passed through as given)
+    A row either carries ``result`` (Label Studio items, passed through as given)
     or ``entities`` (``start``, ``end``, ``label``; code points) and ``stances`` (``label`` and,
     for per-region stance, ``target_start``/``target_end`` naming one of the entities; for a
     task-level stance no target). Region ids are derived from the content, so they are stable.
@@ -916,7 +906,7 @@ def prediction_result(schema: LabelSchema, segment_id: str, text: str, row: Mapp
         regions[(start, end)] = rid
         out.append({
             "id": rid, "from_name": schema.entity_from_name, "to_name": schema.to_name, "type": "labels",
-            "value": {"start": codepoints_to_utf16(text, start), "end": codepoints_to_utf16(text, end),
+            "value": {"start": start, "end": end,
                       "text": text[start:end], "labels": [label]},
         })
     for st in row.get("stances", ()):
@@ -936,7 +926,7 @@ def prediction_result(schema: LabelSchema, segment_id: str, text: str, row: Mapp
             s0, e0 = key
             out.append({
                 "id": regions[key], "from_name": schema.stance_from_name, "to_name": schema.to_name, "type": "choices",
-                "value": {"start": codepoints_to_utf16(text, s0), "end": codepoints_to_utf16(text, e0),
+                "value": {"start": s0, "end": e0,
                           "text": text[s0:e0], "choices": [label]},
             })
         else:
@@ -950,7 +940,7 @@ def _target_region(schema: LabelSchema, segment_id: str, data: Mapping[str, Any]
     return {
         "id": _region_id(segment_id, "target", s0, e0), "from_name": schema.target_from_name,
         "to_name": schema.to_name, "type": "labels", "readonly": True,
-        "value": {"start": codepoints_to_utf16(text, s0), "end": codepoints_to_utf16(text, e0),
+        "value": {"start": s0, "end": e0,
                   "text": text[s0:e0], "labels": ["TARGET"]},
     }
 

@@ -88,6 +88,7 @@ Agreement:
 from __future__ import annotations
 
 import bisect
+import codecs
 import hashlib
 import json
 import math
@@ -100,6 +101,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import combinations
+from json.encoder import encode_basestring
 from pathlib import Path
 from typing import Any, BinaryIO, Iterable, Iterator, Mapping, Sequence
 
@@ -115,6 +117,7 @@ _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 _NEAR = 32  # code points either side of the given start in which a re-alignment still counts as "near"
 # One encoder for every output line: the same bytes as jsonl.dumps, without building an encoder per call.
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
+_encode_str = encode_basestring  # how _encode writes a string (ensure_ascii=False)
 
 
 # --------------------------------------------------------------------------------------------
@@ -222,8 +225,151 @@ def _check_first_task(item: Any, where: str) -> None:
     )
 
 
+class _Malformed(Exception):
+    """Raised by :func:`_iter_array`; :func:`iter_export` adds the task count and the file name."""
+
+    def __init__(self, reason: str, byte: int | None = None, *, utf8: bool = False) -> None:
+        super().__init__(reason)
+        self.reason, self.byte, self.utf8 = reason, byte, utf8
+
+
+def _refuse_constant(name: str) -> Any:
+    # JSON has no NaN/Infinity; Python's decoder accepts them, the format (and ijson before) does not.
+    raise _Malformed(f"{name} is not a JSON value")
+
+
+# The standard library's C scanner decodes one JSON value at C speed and says where it ended.
+_scan_once = json.JSONDecoder(parse_constant=_refuse_constant).scan_once
+_WS = re.compile(r"[ \t\n\r]*")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+_CHUNK = 1 << 21  # bytes read at a time: memory is about this (1 to 4 times, as text) plus the largest task
+# A decode error this close to the end of the buffer may only mean that the value goes on in the
+# next chunk (a number, literal or \u escape cut in two).
+_NEAR_END = 16
+
+
+def _unlone(obj: Any) -> Any:
+    """``obj`` with lone UTF-16 surrogates (``\\udXXX`` escapes without their pair) replaced by ``?``."""
+    if isinstance(obj, str):
+        return _LONE_SURROGATE.sub("?", obj)
+    if isinstance(obj, list):
+        return [_unlone(v) for v in obj]
+    if isinstance(obj, dict):
+        return {_unlone(k): _unlone(v) for k, v in obj.items()}
+    return obj
+
+
+def _iter_array(reader: _CountingReader) -> Iterator[Any]:
+    """Yield the items of the JSON array that ``reader`` holds, one at a time.
+
+    The file is read in chunks of :data:`_CHUNK` bytes and decoded as UTF-8 incrementally; each
+    array item is decoded from the text buffer by the standard library's C scanner, which also
+    says where the item ends. An item cut by the end of the buffer makes the scanner fail close to
+    the end of the buffer, or on an unterminated string, or end exactly there: the buffer is then
+    refilled (from the item's start, at least doubling) and the item decoded again; once the file
+    is exhausted the same failure is a real one. Memory is the buffer plus the largest item,
+    whatever the number of items. After the closing ``]`` only whitespace may follow.
+
+    Raises
+    ------
+    _Malformed
+        Malformed or truncated JSON, NaN/Infinity, or invalid UTF-8 (``utf8=True``; the items
+        before the invalid byte are still yielded), with the byte offset after the BOM.
+    """
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    scan, ws = _scan_once, _WS.match
+    buf, pos = "", 0
+    eof = False
+    decoded = 0  # bytes of the stream decoded into text so far
+    bad_utf8: tuple[int, str] | None = None  # (byte offset, reason) of the first invalid byte
+
+    def more() -> bool:
+        """Drop the consumed text, append the next chunk; False once the file is exhausted."""
+        nonlocal buf, pos, eof, decoded, bad_utf8
+        if eof:
+            return False
+        data = reader.read(max(_CHUNK, len(buf) - pos))  # grows with an item larger than a chunk
+        try:
+            text = decoder.decode(data, final=not data)
+            decoded = reader.pos - len(decoder.getstate()[0])
+        except UnicodeDecodeError as exc:
+            # keep the valid text before the bad byte: the tasks it completes are still read
+            decoded = reader.pos - len(exc.object) + exc.start
+            bad_utf8 = (decoded, exc.reason)
+            text = exc.object[: exc.start].decode("utf-8")
+            data = b""
+        if not data:
+            eof = True
+        buf, pos = buf[pos:] + text, 0
+        return bool(text) or not eof
+
+    def fail(reason: str, at: int) -> _Malformed:
+        if at >= len(buf) and bad_utf8 is not None:
+            return _Malformed(bad_utf8[1], bad_utf8[0], utf8=True)
+        return _Malformed(reason, decoded - len(buf[at:].encode("utf-8", "surrogatepass")))
+
+    state = -1  # -1: before '[', 0: after '[', 1: after ',', 2: after an item
+    while True:
+        pos = ws(buf, pos).end()
+        if pos >= len(buf):
+            if more():
+                continue
+            raise fail("premature end of file", pos)
+        c = buf[pos]
+        if state == 2:
+            if c == ",":
+                pos, state = pos + 1, 1
+                continue
+            if c == "]":
+                pos += 1
+                break
+            raise fail("expected ',' or ']' after an array item", pos)
+        if state == -1:
+            if c != "[":
+                raise fail("expected '['", pos)
+            pos, state = pos + 1, 0
+            continue
+        if c == "]" and state == 0:
+            pos += 1
+            break
+        try:
+            item, end = scan(buf, pos)
+        except StopIteration as exc:  # no value starts there
+            err, reason = exc.value, "expecting a value"
+        except json.JSONDecodeError as exc:  # its msg without the position: "Invalid control character at"
+            err, reason = exc.pos, exc.msg.removesuffix(" at").removesuffix(" starting")
+        except _Malformed as exc:
+            raise fail(exc.reason, pos) from None
+        else:
+            if end >= len(buf) and more():
+                continue  # a number may go on in the next chunk: decode it again with what follows
+            if buf.find("\\ud", pos, end) >= 0 or buf.find("\\uD", pos, end) >= 0:
+                item = _unlone(item)
+            yield item
+            pos, state = end, 2
+            continue
+        if err >= len(buf) - _NEAR_END or reason.startswith("Unterminated string"):
+            if more():
+                continue
+            if bad_utf8 is not None:  # the item was cut by the invalid byte
+                raise fail(reason, len(buf))
+            reason = f"premature end of file: {reason}"
+        raise fail(reason, err)
+    while True:  # only whitespace after the array; reading on also completes the sha256
+        pos = ws(buf, pos).end()
+        if pos < len(buf):
+            raise fail("extra data after the array", pos)
+        if not more():
+            break
+    if bad_utf8 is not None:
+        raise _Malformed(bad_utf8[1], bad_utf8[0], utf8=True)
+
+
 def iter_export(path: str | Path, *, reader_hook: Any = None) -> Iterator[tuple[int, Any]]:
     """Yield ``(index, task)`` for each item of a Label Studio JSON export, streaming.
+
+    Items are decoded one at a time by the standard library's C decoder from a buffer of a few
+    megabytes (see :func:`_iter_array`), so memory does not grow with the number of tasks.
 
     Parameters
     ----------
@@ -243,39 +389,37 @@ def iter_export(path: str | Path, *, reader_hook: Any = None) -> Iterator[tuple[
     ------
     ExportError
         Missing or empty file; another format (JSON object, JSON_MIN, CSV, TSV, CONLL2003);
-        malformed or truncated JSON (names the item and byte offset).
+        malformed or truncated JSON, invalid UTF-8 (names the number of complete tasks before it
+        and the byte offset in the file).
     """
     path = Path(path)
     if not path.is_file():
         raise ExportError(f"{path}: no such file; give the path of a Label Studio JSON export.")
     with path.open("rb") as fh:
         head = fh.read(65536)
-        body = head[3:] if head.startswith(b"\xef\xbb\xbf") else head
+        bom = 3 if head.startswith(b"\xef\xbb\xbf") else 0
+        body = head[bom:]
         _sniff(body, str(path))
         reader = _CountingReader(fh, prefix=body)
         if reader_hook is not None:
             reader_hook(reader)
         index = -1
         try:
-            for index, item in enumerate(ijson.items(reader, "item", use_float=True)):
+            for index, item in enumerate(_iter_array(reader)):
                 if index == 0:
                     _check_first_task(item, str(path))
                 yield index, item
-        except ijson.JSONError as exc:
-            arg = exc.args[0] if exc.args else ""
-            msg = arg.decode("utf-8", "replace") if isinstance(arg, bytes) else str(arg)
-            reason = msg.strip().splitlines()[0] if msg.strip() else type(exc).__name__
-            if "UTF8" in reason or "UTF-8" in reason:
+        except _Malformed as exc:
+            at = bom + (exc.byte if exc.byte is not None else reader.pos)
+            if exc.utf8:
                 raise ExportError(
-                    f"{path}: not valid UTF-8 after {index + 1} complete task(s), before byte {reader.pos} ({reason}); "
+                    f"{path}: not valid UTF-8 after {index + 1} complete task(s), before byte {at} ({exc.reason}); "
                     "Label Studio exports are UTF-8: download the export again instead of re-saving it."
                 ) from None
             raise ExportError(
-                f"{path}: malformed JSON after {index + 1} complete task(s), before byte {reader.pos} ({reason}); "
+                f"{path}: malformed JSON after {index + 1} complete task(s), before byte {at} ({exc.reason}); "
                 "the export is truncated or corrupt: download it again."
             ) from None
-        except UnicodeDecodeError as exc:
-            raise ExportError(f"{path}: not UTF-8 ({exc.reason}); Label Studio exports are UTF-8.") from None
 
 
 # --------------------------------------------------------------------------------------------
@@ -286,15 +430,17 @@ def iter_export(path: str | Path, *, reader_hook: Any = None) -> Iterator[tuple[
 class _TextIndex:
     """The task text with what span checks need: length, UTF-16 map (only when non-BMP chars occur)."""
 
-    __slots__ = ("text", "n", "astral_cp", "astral_u16", "u16_len")
+    __slots__ = ("text", "n", "astral_cp", "astral_u16", "u16_len", "bmp_end")
 
     def __init__(self, text: str) -> None:
         self.text = text
         self.n = len(text)
-        cps = [m.start() for m in _ASTRAL.finditer(text)]
+        cps = [] if text.isascii() else [m.start() for m in _ASTRAL.finditer(text)]
         self.astral_cp = cps  # code point index of each non-BMP char
         self.astral_u16 = [cp + i for i, cp in enumerate(cps)]  # its UTF-16 index
         self.u16_len = self.n + len(cps)
+        # offsets up to here mean the same in code points and UTF-16 (no non-BMP char before)
+        self.bmp_end = cps[0] if cps else self.n
 
     def astral_before(self, cp_end: int) -> bool:
         """True when a non-BMP char lies in ``text[:cp_end]`` (so code points and UTF-16 differ there)."""
@@ -493,7 +639,7 @@ class _AnnStats:
     gold_stance_n: int = 0
 
 
-@dataclass
+@dataclass(slots=True)
 class _Parsed:
     """One usable annotation after its results were read."""
 
@@ -503,6 +649,103 @@ class _Parsed:
     entities: dict[tuple[int, int, str], str]  # (start, end, label) -> text
     stances: dict[tuple[int, int], str]  # (target_start, target_end) -> label
     stance_texts: dict[tuple[int, int], str]
+
+
+class _TaskOut:
+    """What :meth:`Normaliser._process` made of one task, before any record is built.
+
+    ``parsed`` are the usable annotations (per-annotator records, in annotator order), ``gold`` is
+    ``(entity keys, {target: label})`` or None. :meth:`result` builds the checked records;
+    :meth:`lines` writes the same records' JSON lines directly (the streaming export's fast path:
+    no record objects, each span's JSON written once per task).
+    """
+
+    __slots__ = ("task_id", "index", "segment_id", "article_id", "text", "parsed", "gold", "rejections", "unresolved")
+
+    def __init__(
+        self, task_id: int | None, index: int, segment_id: str | None, article_id: str | None, text: str | None,
+        parsed: Sequence[_Parsed], gold: tuple[list, dict] | None, rejections: list[Rejection],
+        unresolved: tuple[Mapping[str, Any], ...],
+    ) -> None:
+        self.task_id, self.index, self.segment_id, self.article_id, self.text = (
+            task_id, index, segment_id, article_id, text)
+        self.parsed, self.gold, self.rejections, self.unresolved = parsed, gold, rejections, unresolved
+
+    def result(self) -> TaskResult:
+        seg, art, text, tid = self.segment_id, self.article_id, self.text, self.task_id
+        records = tuple(
+            Annotation(
+                segment_id=seg,
+                article_id=art,
+                text=text,
+                annotator=p.annotator,
+                entities=tuple(EntitySpan(s, e, lab, t) for (s, e, lab), t in p.entities.items()),
+                stances=tuple(StanceLabel(s, e, p.stance_texts[(s, e)], lab) for (s, e), lab in p.stances.items()),
+                task_id=tid,
+            )
+            for p in self.parsed
+        )
+        gold = None
+        if self.gold is not None:
+            gold_ents, gold_st = self.gold
+            gold = Annotation(
+                segment_id=seg,
+                article_id=art,
+                text=text,
+                annotator=GOLD,
+                entities=tuple(EntitySpan(s, e, lab, text[s:e]) for (s, e, lab) in gold_ents),
+                stances=tuple(StanceLabel(s, e, text[s:e], lab) for (s, e), lab in gold_st.items()),
+                task_id=tid,
+            )
+        return TaskResult(tid, self.index, records, gold, tuple(self.rejections), self.unresolved)
+
+    def lines(self) -> tuple[str, str]:
+        """``(annotations.jsonl lines, gold.jsonl line)``, each ``\\n``-terminated (empty when none).
+
+        Byte for byte what ``_encode(record.to_dict())`` gives for the records of :meth:`result`
+        (same key order, separators and escaping; spans sorted as :class:`Annotation` sorts them);
+        the tests compare the two.
+        """
+        if not self.parsed:
+            return "", ""
+        enc, text = _encode_str, self.text
+        head = (
+            f'{{"segment_id": {enc(self.segment_id)}, "article_id": {enc(self.article_id)}, '
+            f'"task_id": {"null" if self.task_id is None else int.__repr__(self.task_id)}, "annotator": '
+        )
+        body = f', "text": {enc(text)}, "entities": ['
+        ent_json: dict[tuple[int, int, str], str] = {}  # a span's JSON, written once per task
+        st_json: dict[tuple[int, int, str], str] = {}
+
+        def entity(key: tuple[int, int, str]) -> str:
+            j = ent_json.get(key)
+            if j is None:
+                s, e, lab = key
+                j = ent_json[key] = f'{{"start": {s}, "end": {e}, "label": {enc(lab)}, "text": {enc(text[s:e])}}}'
+            return j
+
+        def stance(tgt: tuple[int, int], lab: str) -> str:
+            key = (tgt[0], tgt[1], lab)
+            j = st_json.get(key)
+            if j is None:
+                s, e = tgt
+                j = st_json[key] = (
+                    f'{{"target_start": {s}, "target_end": {e}, "target_text": {enc(text[s:e])}, "label": {enc(lab)}}}'
+                )
+            return j
+
+        def line(annotator: str, ents: Iterable[tuple[int, int, str]], sts: Iterable[tuple[tuple[int, int], str]]) -> str:
+            return (
+                f'{head}{enc(annotator)}{body}{", ".join([entity(k) for k in ents])}], "stances": '
+                f'[{", ".join([stance(t, lab) for t, lab in sts])}]}}\n'
+            )
+
+        ann_lines = "".join([line(p.annotator, sorted(p.entities), sorted(p.stances.items())) for p in self.parsed])
+        gold_line = ""
+        if self.gold is not None:
+            gold_ents, gold_st = self.gold
+            gold_line = line(GOLD, sorted(gold_ents), sorted(gold_st.items()))
+        return ann_lines, gold_line
 
 
 class Normaliser:
@@ -573,6 +816,10 @@ class Normaliser:
 
     def process(self, task: Any, index: int) -> TaskResult:
         """Normalise one exported task (the ``index``-th item of the export)."""
+        return self._process(task, index).result()
+
+    def _process(self, task: Any, index: int) -> _TaskOut:
+        """:meth:`process` up to the records: what :func:`normalise_export` writes its lines from."""
         self.tasks_read += 1
         rejections: list[Rejection] = []
         if not isinstance(task, dict):
@@ -580,41 +827,47 @@ class Normaliser:
         task_id = task.get("id")
         where = f"{self.source} task {task_id}" if task_id is not None else f"{self.source} item {index}"
         anns_raw = task.get("annotations")
-        n_results = self._count_results(anns_raw)
-        n_anns = len(anns_raw) if isinstance(anns_raw, list) else 0
-
-        def reject_whole(reason: str, detail: str) -> TaskResult:
-            # every annotation and result in a rejected task is rejected with the task's reason
-            self.ann_read += n_anns
-            self.ann_rej[f"in_rejected_task:{reason}"] += n_anns
-            self.res_read += n_results
-            self.res_rej[f"in_rejected_task:{reason}"] += n_results
-            return self._reject_task(task_id, index, reason, detail, rejections)
-
         if not isinstance(task_id, int) or isinstance(task_id, bool):
-            return reject_whole("bad_task_id", f"{where}: 'id' is {task_id!r}, expected an integer task id")
+            return self._reject_whole(
+                task_id, index, anns_raw, "bad_task_id", f"{where}: 'id' is {task_id!r}, expected an integer task id",
+                rejections,
+            )
         if task_id in self._seen_task_ids:
-            return reject_whole("duplicate_task_id", f"{where}: task id {task_id} appeared earlier in the export")
+            return self._reject_whole(
+                task_id, index, anns_raw, "duplicate_task_id", f"{where}: task id {task_id} appeared earlier in the export",
+                rejections,
+            )
         self._seen_task_ids.add(task_id)
         data = task.get("data")
         if not isinstance(data, dict):
-            return reject_whole("missing_data", f"{where}: 'data' is {type(data).__name__}, expected an object")
-        text = data.get(self.schema.text_field)
+            return self._reject_whole(
+                task_id, index, anns_raw, "missing_data", f"{where}: 'data' is {type(data).__name__}, expected an object",
+                rejections,
+            )
+        text_field = self.schema.text_field
+        text = data.get(text_field)
         if text is None:
-            return reject_whole(
-                "missing_text", f"{where}: data has no {self.schema.text_field!r} (keys: {', '.join(sorted(data))})"
+            return self._reject_whole(
+                task_id, index, anns_raw, "missing_text",
+                f"{where}: data has no {text_field!r} (keys: {', '.join(sorted(data))})", rejections,
             )
         if not isinstance(text, str):
-            return reject_whole("text_not_string", f"{where}: data.{self.schema.text_field} is {type(text).__name__}")
+            return self._reject_whole(
+                task_id, index, anns_raw, "text_not_string", f"{where}: data.{text_field} is {type(text).__name__}",
+                rejections,
+            )
         if not text.strip():
-            return reject_whole("empty_text", f"{where}: data.{self.schema.text_field} is empty or whitespace")
+            return self._reject_whole(
+                task_id, index, anns_raw, "empty_text", f"{where}: data.{text_field} is empty or whitespace", rejections
+            )
         segment_id = data.get("segment_id")
         if not isinstance(segment_id, str) or not segment_id:
             segment_id = f"ls-task-{task_id}"
             self.notes["segment_id_from_task_id"] += 1
         if segment_id in self._seen_segment_ids:
-            return reject_whole(
-                "duplicate_segment_id", f"{where}: segment {segment_id!r} is also in an earlier task; delete one task"
+            return self._reject_whole(
+                task_id, index, anns_raw, "duplicate_segment_id",
+                f"{where}: segment {segment_id!r} is also in an earlier task; delete one task", rejections,
             )
         self._seen_segment_ids.add(segment_id)
         article_id = data.get("article_id")
@@ -625,7 +878,7 @@ class Normaliser:
         if self.schema.has_target:
             target = self._task_target(data, text)
             if isinstance(target, str):
-                return reject_whole("bad_target", f"{where}: {target}")
+                return self._reject_whole(task_id, index, anns_raw, "bad_target", f"{where}: {target}", rejections)
 
         drafts = task.get("drafts")
         if isinstance(drafts, list) and drafts:
@@ -636,75 +889,71 @@ class Normaliser:
 
         if not isinstance(anns_raw, list) or not anns_raw:
             if anns_raw is not None and not isinstance(anns_raw, list):
-                return reject_whole("bad_annotations", f"{where}: 'annotations' is {type(anns_raw).__name__}")
+                return self._reject_whole(
+                    task_id, index, anns_raw, "bad_annotations", f"{where}: 'annotations' is {type(anns_raw).__name__}",
+                    rejections,
+                )
             return self._reject_task(task_id, index, "no_annotations", f"{where}: no annotation", rejections)
 
         tindex = _TextIndex(text)
-        chosen = self._choose_annotations(anns_raw, where, rejections)
-        parsed: list[_Parsed] = []
-        for ann, annotator in chosen:
-            parsed.append(self._parse_annotation(ann, annotator, tindex, target, where, rejections))
+        parse = self._parse_annotation
+        parsed = [
+            parse(ann, annotator, tindex, target, where, rejections)
+            for ann, annotator in self._choose_annotations(anns_raw, where, rejections)
+        ]
         if not self._config_confirmed:
             self._check_config()
-
-        records = tuple(
-            Annotation(
-                segment_id=segment_id,
-                article_id=article_id,
-                text=text,
-                annotator=p.annotator,
-                entities=tuple(EntitySpan(s, e, lab, t) for (s, e, lab), t in p.entities.items()),
-                stances=tuple(
-                    StanceLabel(s, e, p.stance_texts[(s, e)], lab) for (s, e), lab in p.stances.items()
-                ),
-                task_id=task_id,
-            )
-            for p in parsed
-        )
         self._measure_agreement(parsed)
 
+        out = _TaskOut(task_id, index, segment_id, article_id, text, parsed, None, rejections, ())
         if not parsed:
-            res = self._reject_task(
+            self._reject_task(
                 task_id, index, "no_usable_annotation", f"{where}: every annotation was cancelled or unusable",
                 rejections,
             )
-            return TaskResult(task_id, index, records, None, res.rejections, ())
+            return out
         voters = [p for p in parsed if p.ground_truth]
         from_gt = bool(voters)
         if not from_gt:
             voters = parsed
             if len(parsed) < self.min_annotators:
-                res = self._reject_task(
+                self._reject_task(
                     task_id, index, "below_min_annotators",
                     f"{where}: {len(parsed)} annotator(s), min_annotators is {self.min_annotators}", rejections,
                 )
-                return TaskResult(task_id, index, records, None, res.rejections, ())
+                return out
         gold_ents, gold_st, unresolved = self._vote(voters, text)
         if unresolved:
             for u in unresolved:
                 u.update({"task_id": task_id, "segment_id": segment_id})
             self.gold_counts["unresolved_items"] += len(unresolved)
-            res = self._reject_task(
+            self._reject_task(
                 task_id, index, "unresolved_tie", f"{where}: {len(unresolved)} tied item(s); add a ground-truth "
                 "annotation in Label Studio", rejections,
             )
-            return TaskResult(task_id, index, records, None, res.rejections, tuple(unresolved))
-        gold = Annotation(
-            segment_id=segment_id,
-            article_id=article_id,
-            text=text,
-            annotator=GOLD,
-            entities=tuple(EntitySpan(s, e, lab, text[s:e]) for (s, e, lab) in gold_ents),
-            stances=tuple(StanceLabel(s, e, text[s:e], lab) for (s, e), lab in gold_st.items()),
-            task_id=task_id,
-        )
+            out.unresolved = tuple(unresolved)
+            return out
+        out.gold = (gold_ents, gold_st)
         self.tasks_kept += 1
-        self.gold_counts["records"] += 1
-        self.gold_counts["entities"] += len(gold.entities)
-        self.gold_counts["stances"] += len(gold.stances)
-        self.gold_counts["from_ground_truth" if from_gt else "from_vote"] += 1
+        gc = self.gold_counts
+        gc["records"] += 1
+        gc["entities"] += len(gold_ents)
+        gc["stances"] += len(gold_st)
+        gc["from_ground_truth" if from_gt else "from_vote"] += 1
         self._measure_against_gold(parsed, gold_ents, gold_st)
-        return TaskResult(task_id, index, records, gold, tuple(rejections), ())
+        return out
+
+    def _reject_whole(
+        self, task_id: Any, index: int, anns_raw: Any, reason: str, detail: str, rejections: list
+    ) -> _TaskOut:
+        """Reject a task; every annotation and result in it is rejected with the task's reason."""
+        n_anns = len(anns_raw) if isinstance(anns_raw, list) else 0
+        n_results = self._count_results(anns_raw)
+        self.ann_read += n_anns
+        self.ann_rej[f"in_rejected_task:{reason}"] += n_anns
+        self.res_read += n_results
+        self.res_rej[f"in_rejected_task:{reason}"] += n_results
+        return self._reject_task(task_id, index, reason, detail, rejections)
 
     def report(self, *, sha256: str | None = None) -> NormaliseReport:
         """The report so far (call after the last :meth:`process`).
@@ -772,11 +1021,11 @@ class Normaliser:
             return 0
         return sum(len(a["result"]) for a in anns if isinstance(a, dict) and isinstance(a.get("result"), list))
 
-    def _reject_task(self, task_id: Any, index: int, reason: str, detail: str, rejections: list) -> TaskResult:
+    def _reject_task(self, task_id: Any, index: int, reason: str, detail: str, rejections: list) -> _TaskOut:
         self.task_rej[reason] += 1
         src = f"{self.source} task {task_id}" if task_id is not None else f"{self.source} item {index}"
         rejections.append(Rejection(STAGE, src, reason, detail))
-        return TaskResult(task_id if isinstance(task_id, int) else None, index, (), None, tuple(rejections), ())
+        return _TaskOut(task_id if isinstance(task_id, int) else None, index, None, None, None, (), None, rejections, ())
 
     def _task_target(self, data: Mapping[str, Any], text: str) -> tuple[int, int] | str:
         t, ts, te = data.get("target"), data.get("target_start"), data.get("target_end")
@@ -836,131 +1085,163 @@ class Normaliser:
                 Rejection(STAGE, f"{where} annotation {ann.get('id')}", reason, f"completed_by={ann.get('completed_by')!r}")
             )
 
+    def _reject_result(self, ann: dict, where: str, rejections: list, reason: str, r: Any, detail: str) -> None:
+        self.res_rej[reason] += 1
+        rid = r.get("id") if isinstance(r, dict) else None
+        rejections.append(Rejection(STAGE, f"{where} annotation {ann.get('id')} result {rid}", reason, detail))
+
     def _parse_annotation(
         self, ann: dict, annotator: str, ti: _TextIndex, target: tuple[int, int] | None, where: str, rejections: list
     ) -> _Parsed:
         schema = self.schema
         st_from, tgt_from = schema.stance_from_name, schema.target_from_name
+        known_from, to_name, entity_labels = self._known_from, schema.to_name, self._entity_labels
+        text, bmp_end = ti.text, ti.bmp_end
+        names_seen = None if self._config_confirmed else self.from_names_seen
         entities: dict[tuple[int, int, str], str] = {}
         region_spans: dict[Any, tuple[int, int] | None] = {}  # region id -> target offsets (None: rejected)
         stance_items: list[tuple[Any, dict]] = []
         results = ann.get("result") or []
         self.res_read += len(results)
-
-        def reject(reason: str, r: Any, detail: str) -> None:
-            self.res_rej[reason] += 1
-            rid = r.get("id") if isinstance(r, dict) else None
-            rejections.append(Rejection(STAGE, f"{where} annotation {ann.get('id')} result {rid}", reason, detail))
+        reject = self._reject_result
+        kept = identical = 0
 
         for r in results:
             if not isinstance(r, dict):
-                reject("bad_result", r, f"result is {type(r).__name__}, expected an object")
+                reject(ann, where, rejections, "bad_result", r, f"result is {type(r).__name__}, expected an object")
                 continue
             fn = r.get("from_name")
-            if not self._config_confirmed and isinstance(fn, str):
-                self.from_names_seen[fn] += 1
+            if names_seen is not None and isinstance(fn, str):
+                names_seen[fn] += 1
             rtype = r.get("type")
-            if fn is None or fn not in self._known_from:
+            if fn is None or fn not in known_from:
                 if rtype == "relation":
-                    reject("unsupported_result_type", r, "relations are not part of the schema")
+                    reject(ann, where, rejections, "unsupported_result_type", r, "relations are not part of the schema")
                 else:
-                    reject("unknown_from_name", r, f"from_name {fn!r} is not a control of config {schema.name!r}")
+                    reject(ann, where, rejections, "unknown_from_name", r,
+                           f"from_name {fn!r} is not a control of config {schema.name!r}")
                 continue
-            if r.get("to_name") != schema.to_name:
-                reject("wrong_to_name", r, f"to_name {r.get('to_name')!r}, expected {schema.to_name!r}")
+            if r.get("to_name") != to_name:
+                reject(ann, where, rejections, "wrong_to_name", r, f"to_name {r.get('to_name')!r}, expected {to_name!r}")
                 continue
             value = r.get("value")
             if not isinstance(value, dict):
-                reject("bad_value", r, f"value is {type(value).__name__}, expected an object")
+                reject(ann, where, rejections, "bad_value", r, f"value is {type(value).__name__}, expected an object")
                 continue
             if fn == tgt_from:
                 self.res_rej["target_marker"] += 1  # the pre-marked target is task data, not an annotation
                 continue
             if fn == st_from:
                 if rtype != "choices":
-                    reject("wrong_result_type", r, f"type {rtype!r} for stance control {fn!r}, expected 'choices'")
+                    reject(ann, where, rejections, "wrong_result_type", r,
+                           f"type {rtype!r} for stance control {fn!r}, expected 'choices'")
                     continue
                 stance_items.append((r.get("id"), r))
                 continue
             # the entity control
             if rtype != "labels":
-                reject("wrong_result_type", r, f"type {rtype!r} for entity control {fn!r}, expected 'labels'")
+                reject(ann, where, rejections, "wrong_result_type", r,
+                       f"type {rtype!r} for entity control {fn!r}, expected 'labels'")
                 region_spans[r.get("id")] = None
                 continue
             labels = value.get("labels")
             if not isinstance(labels, list) or not labels:
-                reject("no_label", r, f"value.labels is {labels!r}")
+                reject(ann, where, rejections, "no_label", r, f"value.labels is {labels!r}")
                 region_spans[r.get("id")] = None
                 continue
-            bad = [lab for lab in labels if lab not in self._entity_labels]
-            if bad:
-                reject(
-                    "unknown_label", r,
-                    f"label(s) {bad!r} not in config {schema.name!r} ({', '.join(schema.entity_labels)})",
-                )
+            if not entity_labels.issuperset(labels):
+                bad = [lab for lab in labels if lab not in entity_labels]
+                reject(ann, where, rejections, "unknown_label", r,
+                       f"label(s) {bad!r} not in config {schema.name!r} ({', '.join(schema.entity_labels)})")
                 region_spans[r.get("id")] = None
                 continue
-            span = self._span(value, ti)
-            if isinstance(span, str):
-                reject(span, r, f"value {_short(value)} over text of {ti.n} code points")
-                region_spans[r.get("id")] = None
-                continue
-            s, e = span
-            self.res_kept += 1
+            # The common case, decided here as _span would decide it: int offsets inside the text with no
+            # character outside the BMP before the end (both conventions agree), value.text equal to the
+            # slice and nothing to trim. Everything else goes through _span.
+            s, e, vt = value.get("start"), value.get("end"), value.get("text")
+            if (
+                type(s) is int and type(e) is int and 0 <= s < e <= bmp_end and type(vt) is str
+                and text[s:e] == vt and not vt[0].isspace() and not vt[-1].isspace()
+            ):
+                identical += 1
+                sl = vt
+            else:
+                span = self._span(value, ti)
+                if isinstance(span, str):
+                    reject(ann, where, rejections, span, r, f"value {_short(value)} over text of {ti.n} code points")
+                    region_spans[r.get("id")] = None
+                    continue
+                s, e = span
+                sl = text[s:e]
+            kept += 1
             if len(labels) > 1:
                 self.fixes["multi_label_region"] += 1
             for lab in labels:
                 key = (s, e, lab)
                 if key in entities:
                     self.fixes["duplicate_span"] += 1
-                entities[key] = ti.text[s:e]
+                entities[key] = sl
             region_spans[r.get("id")] = (s, e)
+        if identical:
+            self.conventions["identical"] += identical
 
         stances: dict[tuple[int, int], str] = {}
         stance_texts: dict[tuple[int, int], str] = {}
         conflicted: set[tuple[int, int]] = set()
-        by_target: dict[tuple[int, int], list[tuple[str, dict]]] = defaultdict(list)
-        for rid, r in stance_items:
-            choices = r["value"].get("choices")
-            if not isinstance(choices, list) or len(choices) != 1:
-                reject("stance_not_single_choice", r, f"value.choices is {choices!r}; expected one choice")
-                continue
-            lab = choices[0]
-            if lab not in self._stance_labels:
-                reject(
-                    "unknown_stance_label", r,
-                    f"choice {lab!r} not in config {schema.name!r} ({', '.join(schema.stance_labels)})",
-                )
-                continue
-            if schema.stance_per_region:
-                if rid not in region_spans:
-                    reject("stance_orphan", r, f"no entity region with id {rid!r} in this annotation")
+        if stance_items:
+            stance_labels, per_region = self._stance_labels, schema.stance_per_region
+            by_target: dict[tuple[int, int], list[tuple[str, dict]]] = {}
+            for rid, r in stance_items:
+                choices = r["value"].get("choices")
+                if not isinstance(choices, list) or len(choices) != 1:
+                    reject(ann, where, rejections, "stance_not_single_choice", r,
+                           f"value.choices is {choices!r}; expected one choice")
                     continue
-                tgt = region_spans[rid]
-                if tgt is None:
-                    reject("stance_target_rejected", r, f"its entity region {rid!r} was rejected")
+                lab = choices[0]
+                if lab not in stance_labels:
+                    reject(ann, where, rejections, "unknown_stance_label", r,
+                           f"choice {lab!r} not in config {schema.name!r} ({', '.join(schema.stance_labels)})")
                     continue
-            else:
-                tgt = target
-            by_target[tgt].append((lab, r))
-        for tgt, items in by_target.items():
-            labs = {lab for lab, _ in items}
-            if len(labs) > 1:
-                for lab, r in items:
-                    reject("conflicting_stance", r, f"stances {sorted(labs)} for one target in one annotation")
-                conflicted.add(tgt)
-                continue
-            self.res_kept += 1
-            self.res_rej["duplicate_stance"] += len(items) - 1
-            for _, r in items[1:]:
-                rejections.append(Rejection(
-                    STAGE, f"{where} annotation {ann.get('id')} result {r.get('id')}", "duplicate_stance", "same stance twice"
-                ))
-            stances[tgt] = items[0][0]
-            stance_texts[tgt] = ti.text[tgt[0] : tgt[1]]
+                if per_region:
+                    if rid not in region_spans:
+                        reject(ann, where, rejections, "stance_orphan", r, f"no entity region with id {rid!r} in this annotation")
+                        continue
+                    tgt = region_spans[rid]
+                    if tgt is None:
+                        reject(ann, where, rejections, "stance_target_rejected", r, f"its entity region {rid!r} was rejected")
+                        continue
+                else:
+                    tgt = target
+                items = by_target.get(tgt)
+                if items is None:
+                    by_target[tgt] = [(lab, r)]
+                else:
+                    items.append((lab, r))
+            for tgt, items in by_target.items():
+                if len(items) > 1:
+                    labs = {lab for lab, _ in items}
+                    if len(labs) > 1:
+                        for lab, r in items:
+                            reject(ann, where, rejections, "conflicting_stance", r,
+                                   f"stances {sorted(labs)} for one target in one annotation")
+                        conflicted.add(tgt)
+                        continue
+                    self.res_rej["duplicate_stance"] += len(items) - 1
+                    for _, r in items[1:]:
+                        rejections.append(Rejection(
+                            STAGE, f"{where} annotation {ann.get('id')} result {r.get('id')}", "duplicate_stance",
+                            "same stance twice",
+                        ))
+                kept += 1
+                stances[tgt] = items[0][0]
+                stance_texts[tgt] = text[tgt[0] : tgt[1]]
+        self.res_kept += kept
         if schema.stance_per_region:
-            targets = {v for v in region_spans.values() if v is not None}
-            self.notes["span_without_stance"] += len(targets - set(stances) - conflicted)
+            if len(stances) < len(region_spans):  # else every kept span has its stance
+                targets = {v for v in region_spans.values() if v is not None}
+                n = len(targets - stances.keys() - conflicted)
+                if n:
+                    self.notes["span_without_stance"] += n
         elif schema.has_target and not stances and not conflicted:
             self.notes["annotation_without_stance"] += 1
 
@@ -1311,15 +1592,21 @@ def normalise_export(
     # Written under temporary names and moved into place only when the whole export was read, so a
     # failed run never leaves half an output next to an older complete one.
     partial = {name: out / f".{name}.partial" for name in OUTPUT_FILES}
-    files = {name: partial[name].open("w", encoding="utf-8", newline="\n") for name in OUTPUT_FILES[:4]}
+    files = {
+        name: partial[name].open("w", encoding="utf-8", newline="\n", buffering=1 << 20) for name in OUTPUT_FILES[:4]
+    }
     ok = False
     try:
+        process = norm._process
+        write_ann, write_gold = files["annotations.jsonl"].write, files["gold.jsonl"].write
         for index, task in iter_export(export_path, reader_hook=hook):
-            res = norm.process(task, index)
-            for rec in res.annotations:
-                files["annotations.jsonl"].write(_encode(rec.to_dict()) + "\n")
-            if res.gold is not None:
-                files["gold.jsonl"].write(_encode(res.gold.to_dict()) + "\n")
+            res = process(task, index)
+            # the records' JSON lines, written without building the records (same bytes, see _TaskOut.lines)
+            ann_lines, gold_line = res.lines()
+            if ann_lines:
+                write_ann(ann_lines)
+            if gold_line:
+                write_gold(gold_line)
             for rej in res.rejections:
                 files["rejections.jsonl"].write(_encode(rej.to_dict()) + "\n")
             for u in res.unresolved:

@@ -62,13 +62,6 @@ def free_url() -> str:
 # ---------------------------------------------------------------------------------------------
 
 
-def test_codepoints_to_utf16_counts_astral_characters_twice():
-    text = "a😀b"
-    assert [ls.codepoints_to_utf16(text, i) for i in range(4)] == [0, 1, 3, 4]
-    with pytest.raises(ValueError, match="outside text"):
-        ls.codepoints_to_utf16(text, 5)
-
-
 def test_connection_hides_the_key():
     conn = ls.Connection(url="http://127.0.0.1:1/", api_key="s3cr3t-key-value", source="test")
     assert conn.url == "http://127.0.0.1:1"
@@ -144,15 +137,17 @@ def test_retry_policy_backs_off_exponentially_up_to_the_cap():
         ls.RetryPolicy(retries=-1)
 
 
-def test_prediction_result_converts_offsets_and_shares_region_ids():
+def test_prediction_result_keeps_code_points_and_shares_region_ids():
     schema = load_schema("entities_stance")
     text = "😀 Maduro met Putin."
     start = text.index("Putin")
     row = {"entities": [{"start": start, "end": start + 5, "label": "PER"}],
            "stances": [{"target_start": start, "target_end": start + 5, "label": "against"}]}
     span, stance = ls.prediction_result(schema, "s1", text, row)
-    assert span["value"]["start"] == start + 1  # the emoji is two UTF-16 units
-    assert span["value"]["text"] == "Putin" and span["value"]["labels"] == ["PER"]
+    # Label Studio 1.23.2 counts code points (docs/label_studio_offsets.md): no conversion.
+    assert (span["value"]["start"], span["value"]["end"]) == (start, start + 5)
+    assert text[span["value"]["start"]:span["value"]["end"]] == span["value"]["text"] == "Putin"
+    assert span["value"]["labels"] == ["PER"]
     assert stance["id"] == span["id"] and stance["value"]["choices"] == ["against"]
     assert stance["from_name"] == schema.stance_from_name and span["from_name"] == schema.entity_from_name
     assert ls.prediction_result(schema, "s1", text, row) == [span, stance]  # stable ids
@@ -391,8 +386,9 @@ def test_target_stance_task_comes_with_the_target_premarked(label_studio, tmp_pa
     (region,) = pred["result"]
     assert pred["model_version"] == ls.TARGET_MODEL_VERSION
     assert region["from_name"] == "target" and region["value"]["labels"] == ["TARGET"]
-    # UTF-16 offsets, as the browser counts: the emoji is two units
-    assert (region["value"]["start"], region["value"]["end"]) == (s + 1, s + 6)
+    # code points, as Label Studio 1.23.2 draws them (docs/label_studio_offsets.md)
+    assert (region["value"]["start"], region["value"]["end"]) == (s, s + 5)
+    assert text[region["value"]["start"]:region["value"]["end"]] == region["value"]["text"] == "Putin"
     assert exported[0]["data"]["target_start"] == s  # task data keeps code points
 
 
