@@ -100,12 +100,14 @@ from array import array
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from itertools import combinations
 from json.encoder import encode_basestring
 from pathlib import Path
 from typing import Any, BinaryIO, Iterable, Iterator, Mapping, Sequence
 
 import ijson
+import orjson
 
 from .errors import ExportError, SchemaError
 from .records import GOLD, Annotation, EntitySpan, Rejection, StanceLabel
@@ -226,7 +228,7 @@ def _check_first_task(item: Any, where: str) -> None:
 
 
 class _Malformed(Exception):
-    """Raised by :func:`_iter_array`; :func:`iter_export` adds the task count and the file name."""
+    """Raised by the readers below; :func:`iter_export` adds the task count and the file name."""
 
     def __init__(self, reason: str, byte: int | None = None, *, utf8: bool = False) -> None:
         super().__init__(reason)
@@ -234,18 +236,26 @@ class _Malformed(Exception):
 
 
 def _refuse_constant(name: str) -> Any:
-    # JSON has no NaN/Infinity; Python's decoder accepts them, the format (and ijson before) does not.
+    # JSON has no NaN/Infinity; Python's decoder accepts them, the format (and orjson) does not.
     raise _Malformed(f"{name} is not a JSON value")
 
 
-# The standard library's C scanner decodes one JSON value at C speed and says where it ended.
+# The standard library's C scanner decodes one JSON value and says where it ended (exact reader).
 _scan_once = json.JSONDecoder(parse_constant=_refuse_constant).scan_once
 _WS = re.compile(r"[ \t\n\r]*")
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-_CHUNK = 1 << 21  # bytes read at a time: memory is about this (1 to 4 times, as text) plus the largest task
+_CHUNK = 1 << 21  # bytes read at a time
 # A decode error this close to the end of the buffer may only mean that the value goes on in the
 # next chunk (a number, literal or \u escape cut in two).
 _NEAR_END = 16
+_BATCH = 1 << 19  # bytes of items the fast reader hands to orjson at once (about 100 tasks)
+_MAX_SPAN = 1 << 24  # no item boundary found within this many bytes: the exact reader takes over
+_JWS = rb"[ \t\n\r]*"
+# How a task opens: {"<key>": <integer>, "<key>": ... (Label Studio: {"id": 12, "annotations": ...)
+_OPENING = re.compile(
+    rb'\{' + _JWS + rb'"([A-Za-z_][A-Za-z0-9_]{0,63})"' + _JWS + rb":" + _JWS + rb"-?[0-9]+" + _JWS + rb"," + _JWS
+    + rb'"([A-Za-z_][A-Za-z0-9_]{0,63})"' + _JWS + rb":"
+)
 
 
 def _unlone(obj: Any) -> Any:
@@ -260,15 +270,92 @@ def _unlone(obj: Any) -> Any:
 
 
 def _iter_array(reader: _CountingReader) -> Iterator[Any]:
-    """Yield the items of the JSON array that ``reader`` holds, one at a time.
+    """Yield the items of the JSON array that ``reader`` holds, one at a time, in batches.
 
-    The file is read in chunks of :data:`_CHUNK` bytes and decoded as UTF-8 incrementally; each
-    array item is decoded from the text buffer by the standard library's C scanner, which also
-    says where the item ends. An item cut by the end of the buffer makes the scanner fail close to
-    the end of the buffer, or on an unterminated string, or end exactly there: the buffer is then
-    refilled (from the item's start, at least doubling) and the item decoded again; once the file
-    is exhausted the same failure is a real one. Memory is the buffer plus the largest item,
-    whatever the number of items. After the closing ``]`` only whitespace may follow.
+    Fast path: the bytes are cut into batches of about :data:`_BATCH` bytes at item boundaries
+    and each batch is decoded by ``orjson`` as ``[`` + batch + ``]``. A boundary is found by the
+    opening every task shares (learned from the first one, see :data:`_OPENING`): ``}``, a comma,
+    then ``{"id": <int>, "annotations":``. Such a cut is only a guess (the pattern could occur in a
+    nested object), but a wrong one cannot decode: a cut inside a string leaves the string
+    unterminated, a cut inside a nested value leaves brackets unbalanced, so ``[`` + batch + ``]``
+    decodes only when every item in it is complete, and then into exactly those items. At the
+    first batch orjson refuses (malformed or truncated JSON, invalid UTF-8, a lone surrogate, NaN,
+    no opening pattern...), :func:`_iter_exact` takes over from that batch's first item and reads
+    the rest item by item, with exact error positions. Memory is a few batches plus the largest
+    task, whatever the number of tasks.
+
+    Raises
+    ------
+    _Malformed
+        From :func:`_iter_exact`.
+    """
+    read = reader.read
+    buf = read(_CHUNK)
+    eof = not buf
+    base = 0  # stream offset of buf[0]
+    p = re.compile(_JWS).match(buf).end()
+    if buf[p : p + 1] != b"[":
+        yield from _iter_exact(reader, buf, 0, -1)
+        return
+    p = re.compile(_JWS).match(buf, p + 1).end()
+    state = 0  # 0: at the first item (or ']'), 1: after a comma
+    opening = _OPENING.match(buf, p)
+    if opening is None:
+        yield from _iter_exact(reader, buf[p:], base + p, state)
+        return
+    k1, k2 = (re.escape(k) for k in opening.groups())
+    boundary = re.compile(
+        rb"\}" + _JWS + rb"," + _JWS + rb'(?=\{' + _JWS + rb'"' + k1 + rb'"' + _JWS + rb":" + _JWS + rb"-?[0-9]+"
+        + _JWS + rb"," + _JWS + rb'"' + k2 + rb'"' + _JWS + rb":)"
+    )
+    loads, decode_error = orjson.loads, orjson.JSONDecodeError
+    while True:
+        target = p + _BATCH
+        while True:
+            m = boundary.search(buf, target) if target < len(buf) else None
+            if m is not None or eof:
+                break
+            if len(buf) - p > _MAX_SPAN:
+                yield from _iter_exact(reader, buf[p:], base + p, state)
+                return
+            data = read(_CHUNK)
+            eof = not data
+            buf, base, target = buf[p:] + data, base + p, target - p
+            p = 0
+        if m is None:  # the rest of the file: items, ']', whitespace
+            end = len(buf.rstrip(b" \t\n\r")) - 1
+            if end < p or buf[end] != 0x5D:  # not ']'
+                yield from _iter_exact(reader, buf[p:], base + p, state)
+                return
+            cut, nxt = end, None
+        else:
+            cut, nxt = m.start() + 1, m.end()
+        try:
+            items = loads(b"[" + buf[p:cut] + b"]")
+        except decode_error:
+            yield from _iter_exact(reader, buf[p:], base + p, state)
+            return
+        if nxt is None and state == 1 and not items:  # "[..., ]": a trailing comma
+            yield from _iter_exact(reader, buf[p:], base + p, state)
+            return
+        yield from items
+        if nxt is None:
+            return
+        p, state = nxt, 1
+
+
+def _iter_exact(reader: _CountingReader, pending: bytes, offset: int, state: int) -> Iterator[Any]:
+    """Yield the items of a JSON array one at a time, with exact error positions.
+
+    Reads ``pending`` (the stream's bytes from ``offset`` on, already read) and then ``reader``,
+    from a parser ``state`` (-1: before ``[``, 0: after ``[``, 1: after a comma). The bytes are
+    decoded as UTF-8 incrementally, chunk by chunk; each item is decoded from the text buffer by
+    the standard library's C scanner, which also says where it ends. An item cut by the end of the
+    buffer makes the scanner fail close to the end of the buffer, or on an unterminated string, or
+    end exactly there: the buffer is then refilled (from the item's start, at least doubling) and
+    the item decoded again; once the file is exhausted the same failure is a real one. Memory is
+    the buffer plus the largest item. After the closing ``]`` only whitespace may follow. Lone
+    surrogates (``"\\ud800"``) become ``?`` as yajl made them.
 
     Raises
     ------
@@ -280,21 +367,26 @@ def _iter_array(reader: _CountingReader) -> Iterator[Any]:
     scan, ws = _scan_once, _WS.match
     buf, pos = "", 0
     eof = False
-    decoded = 0  # bytes of the stream decoded into text so far
+    fed = offset  # stream offset of the end of the bytes given to the decoder
+    decoded = offset  # ... of the end of the bytes it turned into text
     bad_utf8: tuple[int, str] | None = None  # (byte offset, reason) of the first invalid byte
 
     def more() -> bool:
         """Drop the consumed text, append the next chunk; False once the file is exhausted."""
-        nonlocal buf, pos, eof, decoded, bad_utf8
+        nonlocal buf, pos, eof, fed, decoded, bad_utf8, pending
         if eof:
             return False
-        data = reader.read(max(_CHUNK, len(buf) - pos))  # grows with an item larger than a chunk
+        if pending:
+            data, pending = pending, b""
+        else:
+            data = reader.read(max(_CHUNK, len(buf) - pos))  # grows with an item larger than a chunk
+        fed += len(data)
         try:
             text = decoder.decode(data, final=not data)
-            decoded = reader.pos - len(decoder.getstate()[0])
+            decoded = fed - len(decoder.getstate()[0])
         except UnicodeDecodeError as exc:
             # keep the valid text before the bad byte: the tasks it completes are still read
-            decoded = reader.pos - len(exc.object) + exc.start
+            decoded = fed - len(exc.object) + exc.start
             bad_utf8 = (decoded, exc.reason)
             text = exc.object[: exc.start].decode("utf-8")
             data = b""
@@ -308,7 +400,6 @@ def _iter_array(reader: _CountingReader) -> Iterator[Any]:
             return _Malformed(bad_utf8[1], bad_utf8[0], utf8=True)
         return _Malformed(reason, decoded - len(buf[at:].encode("utf-8", "surrogatepass")))
 
-    state = -1  # -1: before '[', 0: after '[', 1: after ',', 2: after an item
     while True:
         pos = ws(buf, pos).end()
         if pos >= len(buf):
@@ -348,12 +439,14 @@ def _iter_array(reader: _CountingReader) -> Iterator[Any]:
             yield item
             pos, state = end, 2
             continue
-        if err >= len(buf) - _NEAR_END or reason.startswith("Unterminated string"):
+        unterminated = reason.startswith("Unterminated string")
+        if err >= len(buf) - _NEAR_END or unterminated:
             if more():
                 continue
             if bad_utf8 is not None:  # the item was cut by the invalid byte
                 raise fail(reason, len(buf))
-            reason = f"premature end of file: {reason}"
+            if err >= len(buf) or unterminated:
+                reason = f"premature end of file: {reason}"
         raise fail(reason, err)
     while True:  # only whitespace after the array; reading on also completes the sha256
         pos = ws(buf, pos).end()
@@ -493,6 +586,7 @@ def _sorted_counts(c: Mapping[str, int]) -> dict[str, int]:
     return {k: c[k] for k in sorted(c) if c[k]}
 
 
+@lru_cache(maxsize=4096)  # a few annotators, sorted for every task
 def _annotator_key(a: str) -> tuple[int, int, str]:
     return (0, int(a), a) if a.isdigit() else (1, 0, a)
 
@@ -1041,9 +1135,10 @@ class Normaliser:
 
     def _choose_annotations(self, anns: list, where: str, rejections: list) -> list[tuple[dict, str]]:
         """Apply the cancelled / no-annotator / same-annotator rules; return (annotation, annotator) kept."""
-        usable: dict[str, list[dict]] = defaultdict(list)
+        usable: dict[str, list[dict]] = {}
+        all_stats = self._stats
+        self.ann_read += len(anns)
         for ann in anns:
-            self.ann_read += 1
             if not isinstance(ann, dict) or not isinstance(ann.get("result", []), list):
                 self.ann_rej["bad_annotation"] += 1
                 rejections.append(Rejection(STAGE, where, "bad_annotation", "annotation is not an object with a result list"))
@@ -1052,27 +1147,32 @@ class Normaliser:
             if annotator is None:
                 self._drop_annotation(ann, "no_annotator", where, rejections)
                 continue
-            stats = self._stats[annotator]
+            stats = all_stats[annotator]
             stats.annotations += 1
             if ann.get("was_cancelled"):
                 stats.cancelled += 1
                 self._drop_annotation(ann, "cancelled", where, rejections, log=False)
                 continue
-            usable[annotator].append(ann)
+            versions = usable.get(annotator)
+            if versions is None:
+                usable[annotator] = [ann]
+            else:
+                versions.append(ann)
         chosen = []
-        for annotator in sorted(usable, key=_annotator_key):
+        for annotator in sorted(usable, key=_annotator_key) if len(usable) > 1 else usable:
             versions = usable[annotator]
+            stats = all_stats[annotator]
             if len(versions) > 1:
                 versions.sort(key=lambda a: (_timestamp(a.get("updated_at")), _sortable_id(a.get("id"))))
                 for old in versions[:-1]:
-                    self._stats[annotator].superseded += 1
+                    stats.superseded += 1
                     self._drop_annotation(old, "superseded", where, rejections)
             latest = versions[-1]
-            self.ann_kept += 1
             lt = latest.get("lead_time")
             if isinstance(lt, (int, float)) and not isinstance(lt, bool) and math.isfinite(lt):
-                self._stats[annotator].lead_times.append(float(lt))
+                stats.lead_times.append(float(lt))
             chosen.append((latest, annotator))
+        self.ann_kept += len(chosen)
         return chosen
 
     def _drop_annotation(self, ann: dict, reason: str, where: str, rejections: list, *, log: bool = True) -> None:
@@ -1291,14 +1391,16 @@ class Normaliser:
             return "past_end"
         if vt is not None:
             # an exact match decides before a whitespace-collapsed one (a collapsed match can hide a shift)
-            m_cp = _matches(ti.text[start:end], vt) if cp_ok else 0
-            m_u = _matches(ti.text[us:ue], vt) if u_ok and (us, ue) != (start, end) else 0
-            for level in (1, 2):
-                if m_cp == level:
+            cp_slice = ti.text[start:end] if cp_ok else None
+            u_slice = ti.text[us:ue] if u_ok and (us, ue) != (start, end) else None
+            for exact in (True, False):
+                m_cp = cp_slice is not None and (cp_slice == vt if exact else _matches(cp_slice, vt) == 2)
+                m_u = u_slice is not None and (u_slice == vt if exact else _matches(u_slice, vt) == 2)
+                if m_cp:
                     # both readings may fit when the same text recurs; code points are then preferred (counted)
-                    self.conventions["both_fit_chose_codepoints" if m_u == level else "codepoints"] += 1
+                    self.conventions["both_fit_chose_codepoints" if m_u else "codepoints"] += 1
                     return self._check_text(start, end, vt, ti)
-                if m_u == level:
+                if m_u:
                     self.conventions["utf16"] += 1
                     return self._check_text(us, ue, vt, ti)
         if cp_ok:
@@ -1343,11 +1445,16 @@ class Normaliser:
     @staticmethod
     def _vote(voters: Sequence[_Parsed], text: str):
         n = len(voters)
-        ent_votes: Counter = Counter()
-        for p in voters:
-            ent_votes.update(p.entities.keys())
-        gold_ents = []
         unresolved: list[dict[str, Any]] = []
+        if n == 1:  # one voter: everything it marked has 1 > 1/2 votes
+            (p,) = voters
+            return sorted(p.entities), {tgt: p.stances[tgt] for tgt in sorted(p.stances)}, unresolved
+        ent_votes: dict[tuple[int, int, str], int] = {}
+        get = ent_votes.get
+        for p in voters:
+            for key in p.entities:
+                ent_votes[key] = get(key, 0) + 1
+        gold_ents = []
         for key in sorted(ent_votes):
             k = ent_votes[key]
             if 2 * k > n:
@@ -1357,63 +1464,82 @@ class Normaliser:
                 unresolved.append(
                     {"kind": "entity", "start": s, "end": e, "text": text[s:e], "label": lab, "votes": k, "voters": n}
                 )
-        presence: Counter = Counter()
-        labels: dict[tuple[int, int], Counter] = defaultdict(Counter)
+        labels: dict[tuple[int, int], dict[str, int]] = {}  # target -> label -> votes
         for p in voters:
             for tgt, lab in p.stances.items():
-                presence[tgt] += 1
-                labels[tgt][lab] += 1
+                c = labels.get(tgt)
+                if c is None:
+                    labels[tgt] = {lab: 1}
+                else:
+                    c[lab] = c.get(lab, 0) + 1
         gold_st: dict[tuple[int, int], str] = {}
-        for tgt in sorted(presence):
-            k = presence[tgt]
-            s, e = tgt
+        for tgt in sorted(labels):
+            c = labels[tgt]
+            k = sum(c.values())  # voters who gave this target a stance
             if 2 * k < n:
                 continue
-            ranked = labels[tgt].most_common()
-            tie = len(ranked) > 1 and ranked[0][1] == ranked[1][1]
+            if len(c) == 1:
+                (top,) = c
+                tie = False
+            else:
+                ranked = sorted(c.values(), reverse=True)
+                tie = ranked[0] == ranked[1]
+                top = max(c, key=c.__getitem__)
             if 2 * k == n or tie:
+                s, e = tgt
                 unresolved.append(
-                    {"kind": "stance", "start": s, "end": e, "text": text[s:e],
-                     "votes": dict(sorted(labels[tgt].items())), "voters": n}
+                    {"kind": "stance", "start": s, "end": e, "text": text[s:e], "votes": dict(sorted(c.items())),
+                     "voters": n}
                 )
                 continue
-            gold_st[tgt] = ranked[0][0]
+            gold_st[tgt] = top
         return gold_ents, gold_st, unresolved
 
     # ---- agreement ----------------------------------------------------------------------------
 
     def _measure_agreement(self, parsed: Sequence[_Parsed]) -> None:
+        """Add one task's annotations to the pairwise and alpha tallies.
+
+        ``parsed`` is in annotator order (:meth:`_choose_annotations` sorts), so each pair's key is
+        ``(first, second)`` in that order.
+        """
         if len(parsed) < 2:
             return
-        ps = sorted(parsed, key=lambda p: _annotator_key(p.annotator))
-        for a, b in combinations(ps, 2):
+        pair_f1, pair_kappa, index = self._pair_f1, self._pair_kappa, self._stance_index
+        for a, b in combinations(parsed, 2):
             key = (a.annotator, b.annotator)
-            acc = self._pair_f1.get(key)
+            acc = pair_f1.get(key)
             if acc is None:
-                acc = self._pair_f1[key] = [0, 0, 0, 0]
-            acc[0] += len(a.entities.keys() & b.entities.keys())
-            acc[1] += len(a.entities)
-            acc[2] += len(b.entities)
+                acc = pair_f1[key] = [0, 0, 0, 0]
+            ae, be = a.entities, b.entities
+            acc[0] += len(ae.keys() & be.keys())
+            acc[1] += len(ae)
+            acc[2] += len(be)
             acc[3] += 1
-            common = a.stances.keys() & b.stances.keys()
-            if common:
-                pair = self._pair_kappa.get(key)
-                if pair is None:
-                    pair = self._pair_kappa[key] = (array("b"), array("b"))
-                for tgt in common:
-                    pair[0].append(self._stance_index[a.stances[tgt]])
-                    pair[1].append(self._stance_index[b.stances[tgt]])
+            ast, bst = a.stances, b.stances
+            if ast and bst:
+                common = ast.keys() & bst.keys()
+                if common:
+                    pair = pair_kappa.get(key)
+                    if pair is None:
+                        pair = pair_kappa[key] = (array("b"), array("b"))
+                    pa, pb = pair
+                    for tgt in common:
+                        pa.append(index[ast[tgt]])
+                        pb.append(index[bst[tgt]])
         if self._stance_labels:
             units: dict[tuple[int, int], list[int]] = {}
-            for p in ps:
+            width = len(index)
+            for p in parsed:
                 for tgt, lab in p.stances.items():
                     row = units.get(tgt)
                     if row is None:
-                        row = units[tgt] = [0] * len(self._stance_index)
-                    row[self._stance_index[lab]] += 1
+                        row = units[tgt] = [0] * width
+                    row[index[lab]] += 1
+            rows = self._alpha_rows
             for row in units.values():
                 if sum(row) >= 2:  # a unit with one value is unpairable and does not change alpha
-                    self._alpha_rows.extend(row)
+                    rows.extend(row)
 
     def _measure_against_gold(self, parsed: Sequence[_Parsed], gold_ents: list, gold_st: Mapping) -> None:
         g = set(gold_ents)

@@ -104,8 +104,8 @@ def run_all(
 
     segments_path = out / "segments.jsonl"
     seg_report = segment.segment_file(articles_path, segments_path)
-    report.stages["segment"] = seg_report.to_dict() if hasattr(seg_report, "to_dict") else {}
-    log(f"segment: {seg_report.summary() if hasattr(seg_report, 'summary') else seg_report}")
+    report.stages["segment"] = seg_report.to_dict()
+    log(seg_report.summary())
 
     push = label_studio.push_segments(
         connection, segments_path, schema, project_title=project_title, articles=articles_path
@@ -133,7 +133,13 @@ def run_all(
     norm = normalise.normalise_export(pulled.export_path, schema, norm_dir)
     norm_dict = norm.to_dict()
     report.stages["normalise"] = {"tasks": norm_dict["tasks"], "annotations": norm_dict["annotations"]}
-    log(norm.summary().splitlines()[0] if norm.summary() else "normalise: done")
+    log(
+        "normalise: " + "; ".join(
+            f"{what} read {norm_dict[what]['read']}, kept {norm_dict[what]['kept']}, rejected "
+            f"{sum(norm_dict[what]['rejected'].values())}" + _reasons(norm_dict[what]['rejected'])
+            for what in ("tasks", "annotations", "results")
+        ) + f" -> {norm_dir}"
+    )
 
     gold = splits.read_gold(norm_dir / "gold.jsonl")
     manifest_path = Path(splits_dir) / "manifest.json"
@@ -142,7 +148,13 @@ def run_all(
     splits.write_manifest(split_result.manifest, manifest_path)
     report.stages["split"] = split_result.report.to_dict()
     report.paths["splits"] = manifest_path
-    log(f"split: {_split_line(split_result.report.to_dict())} -> {manifest_path}")
+    sr = split_result.report
+    log(
+        f"split: {sr.articles_read} articles, {sr.segments_read} segments; articles per split "
+        + ", ".join(f"{k} {v}" for k, v in sr.articles.items())
+        + f"; held out {sum(sr.held_out.values())}; near-duplicate clusters {sr.near_duplicate_clusters}"
+        + f"; kept from previous manifest {sr.kept_from_previous} -> {manifest_path}"
+    )
 
     dataset_dir = out / "dataset"
     built = build.build_dataset(
@@ -167,7 +179,7 @@ def run_all(
     report.leaderboard = baselines.leaderboard_markdown(results)
     report.paths["results"] = results_dir / "results.json"
     report.paths["leaderboard"] = results_dir / "leaderboard.md"
-    log(f"benchmark: {len(_rows(results))} baselines scored -> {results_dir}")
+    log(f"benchmark: {len(results['baselines'])} baselines trained and scored on {results['eval_split']} -> {results_dir}")
     return report
 
 
@@ -178,17 +190,8 @@ SAMPLE_NOTE = (
 )
 
 
-def _rows(results: dict[str, Any]) -> list[Any]:
-    rows: list[Any] = []
-    for value in results.get("configs", results).values() if isinstance(results, dict) else []:
-        if isinstance(value, dict):
-            rows.extend(value.get("baselines", {}).values() if "baselines" in value else [])
-    return rows
-
-
-def _split_line(report: dict[str, Any]) -> str:
-    counts = report.get("articles_per_split") or report.get("articles") or {}
-    return ", ".join(f"{k} {v}" for k, v in counts.items()) if isinstance(counts, dict) else str(counts)
+def _reasons(counts: dict[str, int]) -> str:
+    return f" ({', '.join(f'{k}: {v}' for k, v in counts.items())})" if counts else ""
 
 
 def _save(path: Path, data: dict[str, Any]) -> None:

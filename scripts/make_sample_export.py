@@ -3,7 +3,8 @@
 Reads ``data/sample_annotations/annotations.tsv`` (two annotators' entity spans and per-entity
 stance on the two bundled articles, written by hand), starts a throw-away local Label Studio,
 pushes the sample segments with the ``entities_stance`` config, creates the annotators as users,
-submits each annotator's spans + stances through the API as their browser would, pulls the
+submits each annotator's spans + stances through the API as their browser would (the
+adjudicator's, on the disputed segments, as ground truth), pulls the
 export and writes it to ``data/sample_annotations/export.json`` with ``annotators.json`` (the
 user id → e-mail map that ``dataset-builder run`` uses to submit them again as those users).
 
@@ -30,6 +31,7 @@ from dataset_builder.schema import load_schema  # noqa: E402
 TSV = REPO / "data" / "sample_annotations" / "annotations.tsv"
 OUT = REPO / "data" / "sample_annotations"
 TITLE = "sample annotations capture"
+ADJUDICATOR = "adjudicator"
 
 
 def read_tsv(path: Path):
@@ -81,9 +83,13 @@ def main() -> None:
             texts = {s.id: s.text for s in segments}
             for annotator in sorted(rows):
                 user_id = users[f"{annotator}@example.org"]
-                for seg_id in sorted(texts):  # every segment: no entity is an answer too
+                # Annotators answer every segment (no entity is an answer too); the adjudicator
+                # only the disputed ones, as ground truth.
+                adjudicator = annotator == ADJUDICATOR
+                for seg_id in sorted(rows[annotator] if adjudicator else texts):
                     result = label_studio.prediction_result(schema, seg_id, texts[seg_id], rows[annotator][seg_id])
-                    label_studio.submit_annotation(conn, tasks[seg_id]["id"], result, lead_time=30.0, completed_by=user_id)
+                    label_studio.submit_annotation(conn, tasks[seg_id]["id"], result, lead_time=30.0, completed_by=user_id,
+                                                   ground_truth=adjudicator)
             pulled = label_studio.pull_export(conn, TITLE, out_dir=Path(tmp) / "exports")
             args.out.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(pulled.export_path, args.out / "export.json")

@@ -2,7 +2,9 @@
 # Idempotent set-up for a fresh machine: two virtual environments beside the code.
 #   .venv     the project (dataset_builder, its tests and benchmarks)
 #   .venv-ls  Label Studio itself (it pins many packages, so it lives apart)
-# Each is (re)installed only when missing or when its requirements changed.
+# Each is (re)installed only when missing or when its requirements changed. The project's
+# dependencies are pinned by constraints.txt (regenerate: .venv/bin/pip freeze --exclude-editable),
+# so outputs are byte-identical across machines: parquet and PNG bytes depend on library versions.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-python3}"
@@ -10,12 +12,12 @@ LABEL_STUDIO_VERSION="1.23.2"
 
 stamp_of() { sha256sum "$@" | sha256sum | cut -c1-16; }
 
-want=$(stamp_of pyproject.toml)
+want=$(stamp_of pyproject.toml constraints.txt)
 if [ "$(cat .venv/.stamp 2>/dev/null)" != "$want" ]; then
   echo "setup: installing the project into .venv" >&2
   "$PYTHON" -m venv .venv
   .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip 2>&1 | grep -v '^WARNING: Location' >&2 || true
-  .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test,bench]' 2>&1 | grep -v '^WARNING: Location' >&2 || true
+  .venv/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[test,bench]' 2>&1 | grep -v '^WARNING: Location' >&2 || true
   .venv/bin/python -c "import dataset_builder, datasets, label_studio_sdk, sklearn" # fail here if the install failed
   echo "$want" > .venv/.stamp
 fi
