@@ -392,8 +392,10 @@ def _iter_exact(reader: _CountingReader, pending: bytes, offset: int, state: int
             data = b""
         if not data:
             eof = True
-        buf, pos = buf[pos:] + text, 0
-        return bool(text) or not eof
+        if text:  # (positions into buf stay valid when nothing came)
+            buf, pos = buf[pos:] + text, 0
+            return True
+        return not eof
 
     def fail(reason: str, at: int) -> _Malformed:
         if at >= len(buf) and bad_utf8 is not None:
