@@ -40,6 +40,8 @@ def cli() -> None:
       segment    articles.jsonl -> segments.jsonl (sentences, paragraphs, windows)
       serve/stop a local Label Studio (SQLite in .ls-data, 127.0.0.1:8080)
       push       segments.jsonl -> Label Studio tasks (idempotent, resumable)
+      import-corpus  an annotated corpus (CoNLL, NewsMTSC, SemEval-2016 stance) -> articles,
+                 segments and tasks carrying its labels as annotations or pre-annotations
       pull       Label Studio project -> raw export snapshot + manifest
       normalise  export.json -> per-annotator + gold annotations, agreement, report
       split      gold.jsonl -> splits/manifest.json (by article, near-duplicates together, stable)
@@ -573,6 +575,110 @@ def pull_cmd(project_title, out_dir, ls_config, data_dir):
     m = report.manifest
     click.echo(f"{m['task_count']} tasks, {m['annotation_count']} annotations -> {report.export_path} "
                f"(manifest: {report.manifest_path})")
+
+
+@cli.command("import-corpus")
+@click.argument("fmt", metavar="FORMAT", type=click.Choice(["conll", "newsmtsc", "semeval2016"]))
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--config", default=None,
+              help="Labelling config  [default: conll -> entities, newsmtsc -> target_stance, "
+                   "semeval2016 -> given_target_stance]")
+@click.option("--project-title", default=None, help="Label Studio project  [default: '<FORMAT> <file name>']")
+@click.option("--as", "mode", type=click.Choice(["annotations", "predictions"]), default="annotations",
+              show_default=True,
+              help="annotations: the corpus's labels are submitted annotations of --annotator (gold); predictions: "
+                   "pre-annotations for annotators to correct.")
+@click.option("--annotator", default=None,
+              help="Who the labels are attributed to: a Label Studio user NAME@localhost (created if missing), or the "
+                   "model_version with --as predictions  [default: conll2003-gold, newsmtsc-gold, semeval2016-gold]")
+@click.option("--ground-truth/--no-ground-truth", default=True, show_default=True,
+              help="Mark the imported annotations ground truth, so that normalise takes them as gold over any "
+                   "annotator's votes; --no-ground-truth makes the corpus one voter among the annotators.")
+@click.option("--label-map", default=None,
+              help="Corpus label -> config label, 'A=B,C=D' or a JSON file; 'A=' drops label A. Laid over the "
+                   "defaults (newsmtsc 2=against,4=neutral,6=favor; semeval2016 FAVOR=favor,AGAINST=against,"
+                   "NONE=neutral).")
+@click.option("--scheme", type=click.Choice(["auto", "iob1", "iob2"]), default="auto", show_default=True,
+              help="CoNLL tagging scheme; auto decides from the whole file.")
+@click.option("--encoding", default="auto", show_default=True,
+              help="conll/semeval2016 file encoding; auto tries UTF-8, then cp1252.")
+@click.option("--skip-invalid", is_flag=True,
+              help="Reject and report a sentence/target/tweet with a problem instead of stopping at the first one.")
+@click.option("-o", "--out", "out_dir", default=None, type=click.Path(file_okay=False),
+              help="Folder for articles.jsonl, segments.jsonl, annotations.jsonl, report.json, push.json  "
+                   "[default: out/import-<FORMAT>-<file stem>]")
+@click.option("--no-push", is_flag=True, help="Only read the corpus and write the files; do not contact Label Studio.")
+@click.option("--batch-size", default=5000, show_default=True, type=click.IntRange(min=1), help="Tasks per import request.")
+@click.option("--ls-config", type=click.Path(exists=True, dir_okay=False), help=_LS_CONFIG_HELP)
+@click.option("--data-dir", default=None, type=click.Path(file_okay=False),
+              help="Folder of the local server started by 'serve', to find its URL and token [default: .ls-data].")
+def import_corpus_cmd(fmt, path, config, project_title, mode, annotator, ground_truth, label_map, scheme, encoding,
+                      skip_invalid, out_dir, no_push, batch_size, ls_config, data_dir):
+    """Bring an annotated corpus in: articles, segments and Label Studio tasks carrying its labels.
+
+    \b
+    FORMAT:
+      conll        CoNLL-2003 columns (token ... NER tag), IOB1 or IOB2, -DOCSTART- between documents
+      newsmtsc     NewsMTSC JSONL: sentence_normalized + targets {from, to (exclusive), mention, polarity}
+      semeval2016  SemEval-2016 Task 6 TSV: ID, Target, Tweet, Stance (cp1252 and CRLF are fine)
+
+    The labels then go through pull, normalise, split, build and benchmark like annotations made in
+    the UI. Running it again imports nothing twice. A malformed file stops at the first problem with
+    its file:line (or, with --skip-invalid, every problem is reported and the rest imported).
+
+    \b
+    Example:
+      dataset-builder import-corpus conll eng.train --project-title "CoNLL-2003 train"
+      dataset-builder import-corpus semeval2016 train.txt --as predictions --annotator semeval-labels
+    """
+    from pathlib import Path
+
+    from tqdm import tqdm
+
+    from . import corpora
+
+    corpus = corpora.read_corpus(
+        fmt, path, config, label_map=label_map, annotator=annotator,
+        scheme=scheme if fmt == "conll" else None, encoding=None if fmt == "newsmtsc" else encoding,
+        on_error="skip" if skip_invalid else "raise",
+    )
+    out = Path(out_dir or f"out/import-{fmt}-{corpora.slug(Path(path).stem)}")
+    paths = corpora.write_corpus(corpus, out)
+    report = corpus.report
+    for rejection in report.rejections[:20]:
+        click.echo(f"rejected ({rejection.reason}): {rejection.source}: {rejection.detail}", err=True)
+    if len(report.rejections) > 20:
+        click.echo(f"... and {len(report.rejections) - 20} more rejected (see {paths['report.json']})", err=True)
+    click.echo(report.summary())
+    click.echo(f"wrote {', '.join(str(p) for p in paths.values())}")
+    if no_push:
+        return
+
+    from .label_studio import push_corpus
+
+    name = corpus.annotator
+    who = name if mode == "predictions" or "@" in name else f"{name}@localhost"
+    title = project_title or f"{fmt} {Path(path).name}"
+    conn = _connection(ls_config, data_dir)
+    with tqdm(desc="push", unit="task", disable=None, file=sys.stderr) as bar:
+        pushed = push_corpus(conn, corpus.segment_rows(), {r["segment_id"]: r for r in corpus.label_rows()},
+                             corpus.schema, project_title=title, mode=mode, annotator=who, ground_truth=ground_truth,
+                             batch_size=batch_size, on_batch=bar.update)
+    _write_report(out / "push.json", {**pushed.to_dict(),
+                                      "rejections": [r.to_dict() for r in pushed.push.rejections]})
+    for rejection in pushed.push.rejections[:20]:
+        click.echo(f"rejected ({rejection.reason}): {rejection.source}: {rejection.detail}", err=True)
+    d = pushed.to_dict()
+    what = (f"annotations by {d['annotator']} (ground truth: {d['ground_truth']})" if mode == "annotations"
+            else f"predictions of model_version {d['annotator']!r}")
+    click.echo(
+        f"project {d['project_title']!r} (id {d['project_id']}{', created' if d['project_created'] else ''}): "
+        f"read {d['read']}, already present {d['already_present']}, imported {d['imported']}, rejected {d['rejected']}; "
+        f"{what}: {d['labels_with_new_tasks']} with new tasks, {d['labels_added_to_existing_tasks']} added to "
+        f"existing tasks, {d['labels_already_present']} already there, {d['labels_skipped']} not sent"
+    )
+    if pushed.push.failed:
+        raise click.exceptions.Exit(1)
 
 
 @cli.command("run")

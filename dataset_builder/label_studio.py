@@ -1512,6 +1512,212 @@ def submit_export_annotations(conn: Connection, project_title: str, export: str 
     return counts
 
 
+@dataclass(frozen=True)
+class CorpusPushReport:
+    """What :func:`push_corpus` did: the tasks (``push``) and the corpus labels they carry.
+
+    For the labels: ``labels_read == with_new_tasks + added_to_existing + already_present +
+    skipped``, where ``skipped`` counts labels not sent: of rejected rows, empty pre-annotations,
+    and pre-annotations for tasks that were already there (as ``push`` does, predictions go
+    with new tasks only).
+    """
+
+    push: PushReport
+    mode: str
+    annotator: str  # e-mail of the source annotator (annotations) or the model_version (predictions)
+    annotator_id: int | None
+    ground_truth: bool | None
+    labels_read: int
+    with_new_tasks: int
+    added_to_existing: int
+    already_present: int
+    skipped: int
+
+    def __post_init__(self) -> None:
+        total = self.with_new_tasks + self.added_to_existing + self.already_present + self.skipped
+        if self.labels_read != total:
+            raise DatasetBuilderError(f"CorpusPushReport does not add up: labels read {self.labels_read} != {total}.")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.push.to_dict(), "mode": self.mode, "annotator": self.annotator,
+                "annotator_id": self.annotator_id, "ground_truth": self.ground_truth,
+                "labels_read": self.labels_read, "labels_with_new_tasks": self.with_new_tasks,
+                "labels_added_to_existing_tasks": self.added_to_existing,
+                "labels_already_present": self.already_present, "labels_skipped": self.skipped}
+
+
+def push_corpus(
+    conn: Connection,
+    segments: Iterable[Mapping[str, Any]],
+    labels: Mapping[str, Mapping[str, Any]],
+    config: str | Path | LabelSchema,
+    *,
+    project_title: str | None = None,
+    mode: str = "annotations",
+    annotator: str = "corpus-gold@localhost",
+    model_version: str | None = None,
+    ground_truth: bool = True,
+    batch_size: int = 5000,
+    retry: RetryPolicy | None = None,
+    on_batch: Callable[[int], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> CorpusPushReport:
+    """Push segments with labels from an existing corpus, as annotations or as pre-annotations.
+
+    Tasks are built as :func:`push_segments` builds them (same data, same target pre-mark) and
+    carry ``labels[segment_id]`` (a row of :func:`prediction_result`: ``entities``/``stances``,
+    code points) in the same ``import_tasks`` request: one request per ``batch_size`` tasks,
+    not one per annotation. An empty label row is an annotation with no region (the corpus says
+    "nothing here"), which normalise turns into gold with no entity.
+
+    ``mode="annotations"``: each label row is an annotation ``completed_by`` the user ``annotator``
+    (an e-mail; created if missing) with ``ground_truth`` as given (Label Studio 1.23.2 marks an
+    imported annotation ground truth unless told otherwise, so it is always sent explicitly).
+    ``mode="predictions"``: a prediction with ``model_version`` (default: ``annotator``).
+
+    Idempotent like :func:`push_segments`: segments already in the project are not imported again;
+    in annotations mode such a task gets the annotation (one API call each) unless ``annotator``
+    already has one on it.
+
+    Raises
+    ------
+    LabelStudioError
+        As :func:`push_segments`.
+    ValueError
+        Bad ``mode`` or ``batch_size``.
+    """
+    if mode not in ("annotations", "predictions"):
+        raise ValueError(f"The 'mode' parameter of push_corpus must be one of annotations, predictions. Got {mode!r} instead.")
+    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+        raise ValueError(f"The 'batch_size' parameter of push_corpus must be an int >= 1. Got {batch_size!r} instead.")
+    schema = config if isinstance(config, LabelSchema) else load_schema(config)
+    title = project_title or schema.name
+    version = model_version or annotator
+    uid = ensure_users(conn, [annotator])[annotator] if mode == "annotations" else None
+
+    rejections: list[Rejection] = []
+    pending: list[tuple[str, str, dict[str, Any]]] = []
+    results: dict[str, list[dict[str, Any]]] = {}  # segment id -> annotation result, for existing tasks
+    carries: set[str] = set()  # segment ids whose task carries the corpus label
+    seen: dict[str, str] = {}
+    read = labelled = with_new = skipped = 0
+    for i, row in enumerate(segments, start=1):
+        read += 1
+        where = f"row {i}"
+        sid = row.get("id")
+        has_label = isinstance(sid, str) and sid in labels
+        labelled += has_label
+        try:
+            seg = Segment.from_dict(row)
+        except (DatasetBuilderError, KeyError, TypeError) as exc:
+            rejections.append(Rejection("push", where, "invalid_segment", str(exc)))
+            skipped += has_label
+            continue
+        if seg.id in seen:
+            rejections.append(Rejection("push", where, "duplicate_in_input", f"segment {seg.id!r} first at {seen[seg.id]}"))
+            skipped += has_label
+            continue
+        seen[seg.id] = where
+        try:
+            data = task_data(schema, seg, row)
+            result = prediction_result(schema, seg.id, seg.text, labels[seg.id]) if has_label else []
+        except SchemaError as exc:
+            rejections.append(Rejection("push", where, "invalid_labels" if has_label else "missing_target", str(exc)))
+            skipped += has_label
+            continue
+        task: dict[str, Any] = {"data": data}
+        target = [_target_region(schema, seg.id, data)] if schema.has_target and schema.target_from_name else []
+        if mode == "annotations":
+            if target:
+                task["predictions"] = [{"model_version": TARGET_MODEL_VERSION, "result": target}]
+            if has_label:
+                # what an annotator's submission of a pre-marked task holds: the target region too
+                results[seg.id] = target + result
+                task["annotations"] = [{"result": results[seg.id], "completed_by": uid, "ground_truth": ground_truth}]
+                carries.add(seg.id)
+        elif result:
+            task["predictions"] = [{"model_version": version, "result": target + result}]
+            carries.add(seg.id)
+        elif target:
+            task["predictions"] = [{"model_version": TARGET_MODEL_VERSION, "result": target}]
+        pending.append((where, seg.id, task))
+
+    added = present = 0
+    with _session(conn, retry=retry, sleep=sleep) as s:
+        project = _ensure_project(s, schema, title)
+        existing = {} if project.created or project.task_number == 0 else _existing_segments(s, project.id)
+        already = 0
+        todo: list[tuple[str, str, dict[str, Any]]] = []
+        on_existing: list[str] = []
+        for where, sid, task in pending:
+            if sid not in existing:
+                todo.append((where, sid, task))
+            elif existing[sid] != _text_digest(task["data"]["text"]):
+                rejections.append(Rejection(
+                    "push", where, "conflicts_with_existing_task",
+                    f"project {project.id} has a task for segment {sid!r} with another text; "
+                    "segment ids must be stable, or push into a new project",
+                ))
+                skipped += sid in labels
+            else:
+                already += 1
+                if sid in labels:
+                    on_existing.append(sid)
+        if on_batch is not None and read - len(todo):
+            on_batch(read - len(todo))
+        imported = failed = 0
+        for k in range(0, len(todo), batch_size):
+            batch = todo[k : k + batch_size]
+            done, bad, found = _import_batch(s, project.id, batch, rejections)
+            imported += len(done)
+            failed += bad
+            already += found
+            done_ids = {sid for _, sid, _ in done}
+            with_new += len(done_ids & carries)
+            skipped += sum(1 for sid in done_ids if sid in labels and sid not in carries)  # empty pre-annotation
+            not_done = sum(1 for _, sid, _ in batch if sid not in done_ids and sid in labels)
+            if bad:
+                skipped += not_done  # the server refused the batch (rejections say why)
+            else:
+                present += not_done  # imported, with its label, by an attempt whose answer was lost
+            if on_batch is not None:
+                on_batch(len(batch))
+
+        if on_existing and mode == "annotations":
+            by_segment: dict[str, int] = {}
+            has_ours: set[int] = set()
+            for task in s.client.tasks.list(project=project.id, fields="all", page_size=5000, request_options=s.opts):
+                sid = (task.data or {}).get("segment_id")
+                if isinstance(sid, str):
+                    by_segment[sid] = int(task.id)
+                for ann in task.annotations or ():
+                    ann = ann if isinstance(ann, dict) else ann.dict()
+                    who = ann.get("completed_by")
+                    if (who.get("id") if isinstance(who, dict) else who) == uid:
+                        has_ours.add(int(task.id))
+            for sid in on_existing:
+                task_id = by_segment[sid]
+                if task_id in has_ours:
+                    present += 1
+                    continue
+                s.call("create annotation", s.client.annotations.create, id=task_id, result=results[sid],
+                       completed_by=uid, ground_truth=ground_truth)
+                added += 1
+        else:
+            skipped += len(on_existing)
+
+    report = PushReport(
+        project_id=project.id, project_title=title, project_created=project.created, config_name=schema.name,
+        read=read, already_present=already, imported=imported, failed=failed,
+        predictions=with_new if mode == "predictions" else 0, rejections=tuple(rejections),
+    )
+    return CorpusPushReport(
+        push=report, mode=mode, annotator=annotator if mode == "annotations" else version, annotator_id=uid,
+        ground_truth=ground_truth if mode == "annotations" else None, labels_read=labelled,
+        with_new_tasks=with_new, added_to_existing=added, already_present=present, skipped=skipped,
+    )
+
+
 def raw_import(conn: Connection, project_title: str, config: str | Path | LabelSchema,
                tasks: Sequence[Mapping[str, Any]]) -> int:
     """One plain ``import_tasks`` call into a new project (the benchmark's baseline); returns its id."""

@@ -248,7 +248,7 @@ _CHUNK = 1 << 21  # bytes read at a time
 # A decode error this close to the end of the buffer may only mean that the value goes on in the
 # next chunk (a number, literal or \u escape cut in two).
 _NEAR_END = 16
-_BATCH = 1 << 19  # bytes of items the fast reader hands to orjson at once (about 100 tasks)
+_BATCH = 1 << 14  # bytes of items the fast reader hands to orjson at once (a few tasks: their objects die young)
 _MAX_SPAN = 1 << 24  # no item boundary found within this many bytes: the exact reader takes over
 _JWS = rb"[ \t\n\r]*"
 # How a task opens: {"<key>": <integer>, "<key>": ... (Label Studio: {"id": 12, "annotations": ...)
@@ -744,7 +744,6 @@ class _Parsed:
     ground_truth: bool
     entities: dict[tuple[int, int, str], str]  # (start, end, label) -> text
     stances: dict[tuple[int, int], str]  # (target_start, target_end) -> label
-    stance_texts: dict[tuple[int, int], str]
 
 
 class _TaskOut:
@@ -776,7 +775,7 @@ class _TaskOut:
                 text=text,
                 annotator=p.annotator,
                 entities=tuple(EntitySpan(s, e, lab, t) for (s, e, lab), t in p.entities.items()),
-                stances=tuple(StanceLabel(s, e, p.stance_texts[(s, e)], lab) for (s, e), lab in p.stances.items()),
+                stances=tuple(StanceLabel(s, e, text[s:e], lab) for (s, e), lab in p.stances.items()),
                 task_id=tid,
             )
             for p in self.parsed
@@ -886,6 +885,14 @@ class Normaliser:
         self._stance_labels = frozenset(schema.stance_labels)
         self._stance_index = {lab: i for i, lab in enumerate(schema.stance_labels)}
         self._known_from = {n for n in (schema.entity_from_name, schema.stance_from_name, schema.target_from_name) if n}
+        # what each control's results are (on a name clash: target marker, then stance, then entity)
+        self._from_kind = {
+            name: kind
+            for name, kind in (
+                (schema.entity_from_name, "entity"), (schema.stance_from_name, "stance"), (schema.target_from_name, "target")
+            )
+            if name
+        }
         self.tasks_read = 0
         self.tasks_kept = 0
         self.task_rej: Counter[str] = Counter()
@@ -1195,9 +1202,9 @@ class Normaliser:
     def _parse_annotation(
         self, ann: dict, annotator: str, ti: _TextIndex, target: tuple[int, int] | None, where: str, rejections: list
     ) -> _Parsed:
+        """Read one usable annotation's results into entity spans and stances (rules: module docstring)."""
         schema = self.schema
-        st_from, tgt_from = schema.stance_from_name, schema.target_from_name
-        known_from, to_name, entity_labels = self._known_from, schema.to_name, self._entity_labels
+        kinds, to_name, entity_labels = self._from_kind, schema.to_name, self._entity_labels
         text, bmp_end = ti.text, ti.bmp_end
         names_seen = None if self._config_confirmed else self.from_names_seen
         entities: dict[tuple[int, int, str], str] = {}
@@ -1215,9 +1222,9 @@ class Normaliser:
             fn = r.get("from_name")
             if names_seen is not None and isinstance(fn, str):
                 names_seen[fn] += 1
-            rtype = r.get("type")
-            if fn is None or fn not in known_from:
-                if rtype == "relation":
+            kind = kinds.get(fn)  # "entity", "stance", "target" or None (not a control of the config)
+            if kind is None:
+                if r.get("type") == "relation":
                     reject(ann, where, rejections, "unsupported_result_type", r, "relations are not part of the schema")
                 else:
                     reject(ann, where, rejections, "unknown_from_name", r,
@@ -1230,10 +1237,11 @@ class Normaliser:
             if not isinstance(value, dict):
                 reject(ann, where, rejections, "bad_value", r, f"value is {type(value).__name__}, expected an object")
                 continue
-            if fn == tgt_from:
+            if kind == "target":
                 self.res_rej["target_marker"] += 1  # the pre-marked target is task data, not an annotation
                 continue
-            if fn == st_from:
+            rtype = r.get("type")
+            if kind == "stance":
                 if rtype != "choices":
                     reject(ann, where, rejections, "wrong_result_type", r,
                            f"type {rtype!r} for stance control {fn!r}, expected 'choices'")
@@ -1276,23 +1284,27 @@ class Normaliser:
                 s, e = span
                 sl = text[s:e]
             kept += 1
-            if len(labels) > 1:
-                self.fixes["multi_label_region"] += 1
-            for lab in labels:
-                key = (s, e, lab)
+            if len(labels) == 1:
+                key = (s, e, labels[0])
                 if key in entities:
                     self.fixes["duplicate_span"] += 1
                 entities[key] = sl
+            else:
+                self.fixes["multi_label_region"] += 1
+                for lab in labels:
+                    key = (s, e, lab)
+                    if key in entities:
+                        self.fixes["duplicate_span"] += 1
+                    entities[key] = sl
             region_spans[r.get("id")] = (s, e)
         if identical:
             self.conventions["identical"] += identical
 
         stances: dict[tuple[int, int], str] = {}
-        stance_texts: dict[tuple[int, int], str] = {}
-        conflicted: set[tuple[int, int]] = set()
         if stance_items:
             stance_labels, per_region = self._stance_labels, schema.stance_per_region
-            by_target: dict[tuple[int, int], list[tuple[str, dict]]] = {}
+            first: dict[tuple[int, int], tuple[str, dict]] = {}  # target -> its first (label, result)
+            more: dict[tuple[int, int], list[tuple[str, dict]]] | None = None  # target -> the others
             for rid, r in stance_items:
                 choices = r["value"].get("choices")
                 if not isinstance(choices, list) or len(choices) != 1:
@@ -1314,13 +1326,16 @@ class Normaliser:
                         continue
                 else:
                     tgt = target
-                items = by_target.get(tgt)
-                if items is None:
-                    by_target[tgt] = [(lab, r)]
+                if tgt not in first:
+                    first[tgt] = (lab, r)
+                elif more is None:
+                    more = {tgt: [(lab, r)]}
                 else:
-                    items.append((lab, r))
-            for tgt, items in by_target.items():
-                if len(items) > 1:
+                    more.setdefault(tgt, []).append((lab, r))
+            conflicted: set[tuple[int, int]] = set()
+            for tgt, item in first.items():
+                if more is not None and tgt in more:
+                    items = [item, *more[tgt]]
                     labs = {lab for lab, _ in items}
                     if len(labs) > 1:
                         for lab, r in items:
@@ -1335,8 +1350,9 @@ class Normaliser:
                             "same stance twice",
                         ))
                 kept += 1
-                stances[tgt] = items[0][0]
-                stance_texts[tgt] = text[tgt[0] : tgt[1]]
+                stances[tgt] = item[0]
+        else:
+            conflicted = set()
         self.res_kept += kept
         if schema.stance_per_region:
             if len(stances) < len(region_spans):  # else every kept span has its stance
@@ -1350,7 +1366,7 @@ class Normaliser:
         st = self._stats[annotator]
         st.entities += len(entities)
         st.stances += len(stances)
-        return _Parsed(annotator, ann.get("id"), bool(ann.get("ground_truth")), entities, stances, stance_texts)
+        return _Parsed(annotator, ann.get("id"), bool(ann.get("ground_truth")), entities, stances)
 
     # ---- spans --------------------------------------------------------------------------------
 
