@@ -462,8 +462,8 @@ def parquet_fingerprint(out_dir: str | Path) -> str:
     """sha256 over the bytes of every ``*.parquet`` file under ``out_dir``, concatenated in the
     order of their relative POSIX paths (paths with a part starting with ``.`` skipped).
 
-    The same definition as ``scoring.dataset_fingerprint`` (which a later stage owns and this
-    stage must not import), so the card and the leaderboard show the same fingerprint.
+    ``scoring.dataset_fingerprint`` calls this, so the card and the leaderboard show the same
+    fingerprint.
     """
     root = Path(out_dir)
     files = sorted(

@@ -16,6 +16,10 @@ class InputError(DatasetBuilderError):
     """An input file or row cannot be read (missing, empty, binary, malformed, bad encoding)."""
 
 
+class SegmentParameterError(DatasetBuilderError, ValueError):
+    """A parameter of the segment stage is out of range (also a :class:`ValueError`)."""
+
+
 class SchemaError(DatasetBuilderError):
     """A labelling config or a record does not fit the annotation schema."""
 

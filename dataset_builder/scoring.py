@@ -108,21 +108,14 @@ def dataset_fingerprint(dataset_dir: str | Path) -> str:
     InputError
         ``dataset_dir`` is not a folder or holds no parquet file.
     """
+    from .build import parquet_fingerprint  # the earlier stage owns the definition
+
     root = Path(dataset_dir)
     if not root.is_dir():
         raise InputError(f"{root}: not a folder; pass the dataset folder written by `dataset-builder build`.")
-    files = sorted(
-        (p for p in root.rglob("*.parquet") if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts)),
-        key=lambda p: p.relative_to(root).as_posix(),
-    )
-    if not files:
+    if not any(root.rglob("*.parquet")):
         raise InputError(f"{root}: no *.parquet file; build the dataset first (`dataset-builder build`).")
-    digest = hashlib.sha256()
-    for path in files:
-        with path.open("rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()
+    return parquet_fingerprint(root)
 
 
 def dataset_version(dataset_dir: str | Path) -> str:

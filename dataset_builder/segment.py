@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-from .errors import DatasetBuilderError, InputError, SchemaError
+from .errors import DatasetBuilderError, InputError, SchemaError, SegmentParameterError
 from .jsonl import read_jsonl, write_jsonl
 from .records import SEGMENT_UNITS, Article, Rejection, Segment
 
@@ -224,10 +224,6 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
 # --------------------------------------------------------------------------------------------
 
 _ID_LETTER = {"sentence": "s", "paragraph": "p", "window": "w"}
-
-
-class SegmentParameterError(DatasetBuilderError, ValueError):
-    """A parameter of the segment stage is out of range (also a :class:`ValueError`)."""
 
 
 def _check_params(func: str, unit: Any, window: Any, stride: Any) -> None:
