@@ -1700,8 +1700,17 @@ def push_corpus(
                 if task_id in has_ours:
                     present += 1
                     continue
-                s.call("create annotation", s.client.annotations.create, id=task_id, result=results[sid],
-                       completed_by=uid, ground_truth=ground_truth)
+                # Not resent automatically (a resend could make two annotations); running again resumes.
+                try:
+                    s.client.annotations.create(id=task_id, result=results[sid], completed_by=uid,
+                                                ground_truth=ground_truth, request_options=s.opts)
+                except Exception as exc:  # noqa: BLE001
+                    mapped = s.classify(exc, f"create annotation on task {task_id}")
+                    if isinstance(mapped, _Transient):
+                        raise _give_up(mapped, 0) from None
+                    if mapped is exc:
+                        raise
+                    raise mapped from None
                 added += 1
         else:
             skipped += len(on_existing)

@@ -8,7 +8,6 @@ they do not mirror the reader's arithmetic.
 from __future__ import annotations
 
 import json
-import unicodedata
 from pathlib import Path
 
 import pytest
@@ -473,3 +472,12 @@ def test_label_studio_marks_imported_annotations_ground_truth_unless_told_and_ke
     raw = json.loads(ls.pull_export(conn, "ground truth default", out_dir=tmp_path).export_path.read_bytes())
     assert [(t["annotations"][0]["ground_truth"], t["annotations"][0]["completed_by"]) for t in raw] == [
         (True, uid), (False, uid)]
+
+
+def test_push_corpus_checks_its_options_before_any_request():
+    conn = ls.Connection(url="http://127.0.0.1:9", api_key="k", source="test")
+    with pytest.raises(ValueError, match=r"The 'mode' parameter of push_corpus must be one of annotations, "
+                                         r"predictions\. Got 'gold' instead\."):
+        ls.push_corpus(conn, [], {}, "entities", mode="gold")
+    with pytest.raises(ValueError, match=r"The 'batch_size' parameter of push_corpus must be an int >= 1\. Got 0"):
+        ls.push_corpus(conn, [], {}, "entities", batch_size=0)
