@@ -982,6 +982,18 @@ def render_card(
         f"- Gold data hash at split time: `{manifest.data_sha256}`.",
         "",
     ]
+    pinned = getattr(manifest, "pinned", ())
+    if pinned:  # only with pins, so that a card without any is unchanged
+        split_of = manifest.split_of()
+        per = Counter(split_of[a] for a in pinned)
+        crossings = getattr(manifest, "pinned_crossings", ())
+        L[-1:] = [
+            f"- Pinned to the corpus's official split (placed there whatever the policy above says): {len(pinned)} "
+            f"article(s) ({', '.join(f'{s} {per[s]}' for s in SPLIT_NAMES if per[s])}); unpinned articles are placed "
+            "as above, pinned ones count towards the targets. Near-duplicate clusters across pinned splits (the "
+            f"official split's own overlap, reported, not moved): {len(crossings)}.",
+            "",
+        ]
     for a, reason in manifest.held_out.items():
         L.append(f"  - `{a}`: {reason}")
     if manifest.held_out:

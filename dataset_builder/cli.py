@@ -213,6 +213,10 @@ def split_cmd(gold, articles, out_dir, ratios, salt, near_dup_threshold, reassig
     placed in the order of a salted hash of their id. The manifest lists the article ids per split,
     salt, ratios, the gold data hash, held-out articles and near-duplicate clusters.
 
+    Articles pinned to an official split (meta "split", from 'import-corpus --split') go to that
+    split, always; pass --articles for the pins to be seen. Near-duplicates across pinned splits
+    are the corpus's own: listed (manifest "pinned_crossings"), not moved, and not a --check failure.
+
     \b
     Examples:
       dataset-builder split gold.jsonl --articles articles.jsonl --out splits
@@ -236,8 +240,11 @@ def split_cmd(gold, articles, out_dir, ratios, salt, near_dup_threshold, reassig
         if result.problems:
             click.echo(f"split check failed: {len(result.problems)} problem(s) in {manifest_path}.", err=True)
             raise click.exceptions.Exit(1)
+        official = sum(1 for n in result.notes if n.startswith("near-duplicate cluster crosses pinned splits"))
+        crossing = (f"none crosses splits except {official} across pinned (official) splits, reported above"
+                    if official else "none crosses splits")
         click.echo(f"split check passed: {result.articles_checked} articles, {result.clusters_found} near-duplicate "
-                   f"cluster(s), none crosses splits ({manifest_path}).", err=True)
+                   f"cluster(s), {crossing} ({manifest_path}).", err=True)
         return
     from tqdm import tqdm
 
@@ -262,6 +269,12 @@ def split_cmd(gold, articles, out_dir, ratios, salt, near_dup_threshold, reassig
     r = result.report
     for article_id, reason in r.held_out.items():
         click.echo(f"held out: {article_id}: {reason}", err=True)
+    for c in r.pinned_crossings:
+        click.echo(f"reported: near-duplicates across pinned (official) splits, not moved: "
+                   f"{', '.join(c.articles)}", err=True)
+    if sum(r.pinned.values()):
+        click.echo("pinned (official split, meta split): " + ", ".join(f"{s} {n}" for s, n in r.pinned.items()),
+                   err=True)
     click.echo(
         f"{r.articles_read} articles / {r.segments_read} segments -> "
         + ", ".join(f"{s} {r.articles[s]} / {r.segments[s]}" for s in r.articles)
@@ -604,6 +617,12 @@ def pull_cmd(project_title, out_dir, ls_config, data_dir):
               help="conll/semeval2016 file encoding; auto tries UTF-8, then cp1252.")
 @click.option("--skip-invalid", is_flag=True,
               help="Reject and report a sentence/target/tweet with a problem instead of stopping at the first one.")
+@click.option("--id-prefix", default=None,
+              help="Prefix of the article/segment ids  [default: '<FORMAT>-<file name without .txt/.tsv/.jsonl...>', "
+                   "e.g. conll-eng-train]")
+@click.option("--split", "official_split", type=click.Choice(["train", "validation", "test"]), default=None,
+              help="The file's official split: pins every article to it (meta split in articles.jsonl), and "
+                   "'split --articles' keeps it there, so scores compare with published ones.")
 @click.option("-o", "--out", "out_dir", default=None, type=click.Path(file_okay=False),
               help="Folder for articles.jsonl, segments.jsonl, annotations.jsonl, report.json, push.json  "
                    "[default: out/import-<FORMAT>-<file stem>]")
@@ -613,7 +632,7 @@ def pull_cmd(project_title, out_dir, ls_config, data_dir):
 @click.option("--data-dir", default=None, type=click.Path(file_okay=False),
               help="Folder of the local server started by 'serve', to find its URL and token [default: .ls-data].")
 def import_corpus_cmd(fmt, path, config, project_title, mode, annotator, ground_truth, label_map, scheme, encoding,
-                      skip_invalid, out_dir, no_push, batch_size, ls_config, data_dir):
+                      skip_invalid, id_prefix, official_split, out_dir, no_push, batch_size, ls_config, data_dir):
     """Bring an annotated corpus in: articles, segments and Label Studio tasks carrying its labels.
 
     \b
@@ -630,6 +649,11 @@ def import_corpus_cmd(fmt, path, config, project_title, mode, annotator, ground_
     Example:
       dataset-builder import-corpus conll eng.train --project-title "CoNLL-2003 train"
       dataset-builder import-corpus semeval2016 train.txt --as predictions --annotator semeval-labels
+
+    \b
+    Keep a corpus's official split (one project, one file per split; see docs/import_corpus.md):
+      dataset-builder import-corpus conll eng.train --split train --project-title CoNLL-2003 -o in/train
+      dataset-builder import-corpus conll eng.testb --split test --project-title CoNLL-2003 -o in/test
     """
     from pathlib import Path
 
@@ -640,9 +664,9 @@ def import_corpus_cmd(fmt, path, config, project_title, mode, annotator, ground_
     corpus = corpora.read_corpus(
         fmt, path, config, label_map=label_map, annotator=annotator,
         scheme=scheme if fmt == "conll" else None, encoding=None if fmt == "newsmtsc" else encoding,
-        on_error="skip" if skip_invalid else "raise",
+        on_error="skip" if skip_invalid else "raise", id_prefix=id_prefix, split=official_split,
     )
-    out = Path(out_dir or f"out/import-{fmt}-{corpora.slug(Path(path).stem)}")
+    out = Path(out_dir or f"out/import-{fmt}-{corpora.file_stem(path)}")
     paths = corpora.write_corpus(corpus, out)
     report = corpus.report
     for rejection in report.rejections[:20]:

@@ -66,10 +66,16 @@ does not have: :class:`~dataset_builder.errors.SchemaError`) naming ``file:line`
 the value expected and the fix. With ``on_error="skip"`` the unit holding the problem (sentence,
 target, tweet) is rejected instead and listed in the report with the same message; problems of
 the whole file (undecidable tagging scheme, unreadable bytes, missing header) always raise.
+
+Official splits: ``read_corpus(..., split="train")`` (``import-corpus --split``) pins every article
+of the file to that split (``Article.meta["split"]``, in ``articles.jsonl``); the ``split`` stage
+then keeps it there (see :mod:`dataset_builder.splits`), so a corpus imported file by file
+(CoNLL-2003 ``eng.train``/``eng.testa``/``eng.testb``) keeps its published train/validation/test.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import json
 import math
@@ -82,7 +88,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from .errors import DatasetBuilderError, InputError, SchemaError
 from .jsonl import write_jsonl
-from .records import Annotation, Article, EntitySpan, Rejection, Segment, StanceLabel
+from .records import SPLIT_NAMES, SPLIT_PIN_KEY, Annotation, Article, EntitySpan, Rejection, Segment, StanceLabel
 from .schema import LabelSchema, load_schema
 
 STAGE = "import-corpus"
@@ -142,8 +148,12 @@ class CorpusReport:
     label_counts: Mapping[str, int] = field(default_factory=dict)
     notes: Mapping[str, int] = field(default_factory=dict)
     label_map: Mapping[str, str] = field(default_factory=dict)
+    split: str | None = None
 
     def __post_init__(self) -> None:
+        if self.split is not None and self.split not in SPLIT_NAMES:
+            raise DatasetBuilderError(f"CorpusReport.split must be one of {', '.join(SPLIT_NAMES)} or None; "
+                                      f"got {self.split!r}.")
         if self.read != self.kept + len(self.rejections):
             raise DatasetBuilderError(
                 f"CorpusReport does not add up: {self.unit} read {self.read} != kept {self.kept} + "
@@ -170,7 +180,7 @@ class CorpusReport:
             "articles": self.articles, "segments": self.segments,
             "labels_read": self.labels_read, "labels_kept": self.labels_kept,
             "labels_dropped": dict(self.labels_dropped), "label_counts": dict(self.label_counts),
-            "label_map": dict(self.label_map), "notes": dict(self.notes),
+            "label_map": dict(self.label_map), "notes": dict(self.notes), "split": self.split,
             "rejections": [r.to_dict() for r in self.rejections],
         }
 
@@ -179,10 +189,11 @@ class CorpusReport:
         labels = ", ".join(f"{k} {v}" for k, v in self.label_counts.items()) or "none"
         dropped = sum(self.labels_dropped.values())
         scheme = f", {self.scheme.upper()}" if self.scheme else ""
+        pinned = f"; every article pinned to {self.split}" if self.split else ""
         return (
             f"{self.format} ({self.encoding}{scheme}): {self.read} {self.unit}s read, {self.kept} kept, "
             f"{len(self.rejections)} rejected; {self.articles} articles, {self.segments} segments; "
-            f"labels {self.labels_kept} kept ({labels}), {dropped} dropped"
+            f"labels {self.labels_kept} kept ({labels}), {dropped} dropped{pinned}"
         )
 
 
@@ -321,9 +332,26 @@ def slug(text: str) -> str:
     return slug or "x"
 
 
+GENERIC_SUFFIXES = frozenset({".txt", ".tsv", ".csv", ".json", ".jsonl", ".conll", ".conllu", ".iob", ".bio"})
+"""File name endings that say only the format: dropped from ids. Any other ending is part of the name."""
+
+
+def file_stem(path: str | Path) -> str:
+    """The file's name without a *generic* extension (:data:`GENERIC_SUFFIXES`), as a slug.
+
+    ``train.jsonl`` -> ``train``, but ``eng.train`` -> ``eng-train`` and ``eng.testb`` ->
+    ``eng-testb``: CoNLL-2003's files differ only in what ``Path.stem`` would drop.
+    """
+    name = Path(path).name
+    suffix = Path(name).suffix
+    if suffix.lower() in GENERIC_SUFFIXES and Path(name).stem:
+        name = Path(name).stem
+    return slug(name)
+
+
 def default_id_prefix(fmt: str, path: str | Path) -> str:
     """``"conll"`` + ``eng.train`` -> ``"conll-eng-train"``: ids of two files or corpora never collide."""
-    return f"{fmt}-{slug(Path(path).stem)}"
+    return f"{fmt}-{file_stem(path)}"
 
 
 def _read_bytes(path: Path) -> bytes:
@@ -1117,22 +1145,44 @@ READERS: dict[str, Callable[..., Corpus]] = {
 }
 
 
-def read_corpus(fmt: str, path: str | Path, config: str | Path | LabelSchema | None = None, **options: Any) -> Corpus:
+def read_corpus(fmt: str, path: str | Path, config: str | Path | LabelSchema | None = None, *,
+                split: str | None = None, **options: Any) -> Corpus:
     """Read ``path`` as ``fmt`` (one of :data:`FORMATS`) with that reader's ``options``.
+
+    ``split`` (train, validation or test), when given, pins every article to that official
+    split (:func:`pin_split`).
 
     Raises
     ------
     InputError
-        Unknown format, or an option the reader does not take; whatever the reader raises.
+        Unknown format or split, or an option the reader does not take; whatever the reader raises.
     """
     if fmt not in READERS:
         raise InputError(f"The 'format' parameter of read_corpus must be one of {', '.join(FORMATS)}. Got {fmt!r} instead.")
+    if split is not None:
+        _check_options("read_corpus", split=(split, SPLIT_NAMES))
     reader = READERS[fmt]
     accepted = set(inspect.signature(reader).parameters)
     unknown = sorted(k for k, v in options.items() if k not in accepted and v is not None)
     if unknown:
         raise InputError(f"format {fmt!r} takes no option {', '.join(unknown)}.")
-    return reader(path, config, **{k: v for k, v in options.items() if k in accepted})
+    corpus = reader(path, config, **{k: v for k, v in options.items() if k in accepted})
+    return corpus if split is None else pin_split(corpus, split)
+
+
+def pin_split(corpus: Corpus, split: str) -> Corpus:
+    """The same corpus with every article pinned to the official ``split`` (``meta["split"]``).
+
+    The ``split`` stage puts a pinned article in that split, always; the report records the split.
+
+    Raises
+    ------
+    InputError
+        ``split`` is not train, validation or test.
+    """
+    _check_options("pin_split", split=(split, SPLIT_NAMES))
+    articles = tuple(dataclasses.replace(a, meta={**a.meta, SPLIT_PIN_KEY: split}) for a in corpus.articles)
+    return dataclasses.replace(corpus, articles=articles, report=dataclasses.replace(corpus.report, split=split))
 
 
 OUTPUT_FILES = ("articles.jsonl", "segments.jsonl", "annotations.jsonl", "report.json")

@@ -270,6 +270,9 @@ class Annotation:
 SPLIT_NAMES = ("train", "validation", "test")
 """The dataset's splits, in the order they are listed everywhere."""
 
+SPLIT_PIN_KEY = "split"
+"""``Article.meta`` key of an article's official split (a pin that the ``split`` stage honours)."""
+
 
 @dataclass(frozen=True)
 class NearDuplicateCluster:
@@ -304,6 +307,13 @@ class SplitManifest:
     Invariants: the split names are exactly :data:`SPLIT_NAMES`; each split's ids are sorted and
     unique; no article is in two splits or both in a split and held out; the members of a
     near-duplicate cluster that are not held out share one split; ratios are >= 0 and sum to 1.
+
+    ``pinned`` lists the articles whose split was fixed by their data (an official corpus split,
+    ``Article.meta["split"]``) rather than placed by the splitter; each is in a split.
+    ``pinned_crossings`` are near-duplicate clusters that cross splits *only* through pairs of
+    pinned articles (a property of the official corpus, reported, never fixed by moving a pinned
+    article): each crosses splits, and every pair in two different splits is of two pinned articles.
+    Both are empty (and absent from the JSON) for a split without pins.
     """
 
     salt: str
@@ -314,6 +324,8 @@ class SplitManifest:
     data_sha256: str = ""
     settings: Mapping[str, Any] = field(default_factory=dict)
     format_version: int = 1
+    pinned: tuple[str, ...] = ()
+    pinned_crossings: tuple[NearDuplicateCluster, ...] = ()
 
     def __post_init__(self) -> None:
         _check_str("salt", self.salt, owner="SplitManifest")
@@ -349,6 +361,29 @@ class SplitManifest:
                     f"SplitManifest: near-duplicate cluster [{members}] crosses splits {where}; "
                     "a cluster must be in one split."
                 )
+        pinned = tuple(self.pinned)
+        if list(pinned) != sorted(set(pinned)):
+            raise SchemaError("SplitManifest: the pinned article ids must be sorted and unique.")
+        for article_id in pinned:
+            if article_id not in seen:
+                raise SchemaError(f"SplitManifest: article {article_id!r} is pinned but in no split; a pinned "
+                                  "article is always in its pinned split.")
+        pinned_set = set(pinned)
+        for cluster in self.pinned_crossings:
+            where = {seen.get(a) for a in cluster.articles}
+            if None in where or len(where) < 2:
+                raise SchemaError(
+                    f"SplitManifest: pinned crossing {list(cluster.articles)} must have every article in a split "
+                    f"and span several splits; got {sorted(str(w) for w in where)}."
+                )
+            for a, b, _ in cluster.pairs:
+                if seen[a] != seen[b] and not (a in pinned_set and b in pinned_set):
+                    raise SchemaError(
+                        f"SplitManifest: near-duplicates {a} ({seen[a]}) and {b} ({seen[b]}) are in different splits "
+                        "but not both pinned; only pinned articles may be near-duplicates across splits."
+                    )
+        object.__setattr__(self, "pinned", pinned)
+        object.__setattr__(self, "pinned_crossings", tuple(sorted(self.pinned_crossings, key=lambda c: c.articles)))
         object.__setattr__(self, "ratios", ratios)
         object.__setattr__(self, "splits", splits)
         object.__setattr__(self, "held_out", held_out)
@@ -360,7 +395,7 @@ class SplitManifest:
         return {a: name for name, ids in self.splits.items() for a in ids}
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "format_version": self.format_version,
             "salt": self.salt,
             "ratios": dict(zip(SPLIT_NAMES, self.ratios)),
@@ -371,6 +406,12 @@ class SplitManifest:
             "held_out": dict(self.held_out),
             "near_duplicate_clusters": [c.to_dict() for c in self.near_duplicate_clusters],
         }
+        # only with pins, so that a manifest without any stays byte-identical to earlier versions
+        if self.pinned:
+            out["pinned"] = list(self.pinned)
+        if self.pinned_crossings:
+            out["pinned_crossings"] = [c.to_dict() for c in self.pinned_crossings]
+        return out
 
     @classmethod
     def from_dict(cls, row: Mapping[str, Any]) -> "SplitManifest":
@@ -389,4 +430,9 @@ class SplitManifest:
             data_sha256=row.get("data_sha256", ""),
             settings=row.get("settings") or {},
             format_version=row.get("format_version", 1),
+            pinned=tuple(row.get("pinned") or ()),
+            pinned_crossings=tuple(
+                NearDuplicateCluster(articles=tuple(c["articles"]), pairs=tuple(tuple(p) for p in c["pairs"]))
+                for c in row.get("pinned_crossings") or ()
+            ),
         )

@@ -32,7 +32,17 @@ Policy (the dataset card repeats it):
    to it (train, then test, then validation); after that each group goes to the split where it
    best closes the gap to the target counts ``ratio x total`` over the dimensions *segments* and
    *stances per label* (least squares, each dimension normalised by its total; ties go to train,
-   test, validation). Pinned groups count towards the targets.
+   test, validation). Groups already placed (previous manifest, pins) count towards the targets.
+5. **Pinned articles (official corpus splits).** An article whose record carries
+   ``meta["split"]`` (``train``, ``validation`` or ``test``; written by ``import-corpus --split``,
+   or a ``split`` column at ingest) goes to that split, always: a pin beats placement, and a pin
+   stays a pin (the manifest lists pinned articles, and later runs keep them pinned even without
+   the articles file). A previous manifest that put the article elsewhere is an error (articles
+   never move). Unpinned articles in a cluster with pinned ones join the pinned split, or are held
+   out when the pinned articles are in several splits. Near-duplicates *across* pinned splits are a
+   property of the official corpus: they are not moved but reported (``pinned_crossings`` in the
+   manifest, a note in ``check_splits``), so scores stay comparable with published ones. A
+   near-duplicate pair across splits that involves an unpinned article is still an error.
 
    The trade-off: an article's split is fixed by the manifest, not by a pure function of its id.
    Rebuilding from scratch (``--reassign``) on a grown corpus is deterministic but may move
@@ -40,7 +50,8 @@ Policy (the dataset card repeats it):
    the targets as far as whole groups allow, but a group is never split to improve them.
 
 Invariants: for every output, articles assigned + articles held out = gold articles read, and
-segments likewise; the same inputs and options give the same manifest bytes.
+segments likewise; the same inputs and options give the same manifest bytes; a pinned article is
+in its pinned split; a manifest without pins has no ``pinned`` keys (same bytes as before pins).
 """
 
 from __future__ import annotations
@@ -58,7 +69,8 @@ import numpy as np
 
 from .errors import DatasetBuilderError, InputError
 from .jsonl import read_jsonl
-from .records import GOLD, Annotation, Article, NearDuplicateCluster, SPLIT_NAMES, SplitManifest
+from .records import GOLD, SPLIT_NAMES, Annotation, Article, NearDuplicateCluster, SplitManifest
+from .records import SPLIT_PIN_KEY as PIN_KEY
 
 DEFAULT_RATIOS = (0.8, 0.1, 0.1)
 DEFAULT_SALT = "dataset-builder"
@@ -374,8 +386,12 @@ class SplitReport:
     newly_assigned: int
     previous_not_in_data: int
     text_source: str
+    pinned: Mapping[str, int] | None = None
+    pinned_crossings: tuple[NearDuplicateCluster, ...] = ()
 
     def __post_init__(self) -> None:
+        if self.pinned is None:
+            object.__setattr__(self, "pinned", {s: 0 for s in SPLIT_NAMES})
         if self.articles_read != sum(self.articles.values()) + len(self.held_out):
             raise DatasetBuilderError(f"SplitReport: articles do not add up: {self.to_dict()}")
         if self.segments_read != sum(self.segments.values()) + self.held_out_segments:
@@ -396,6 +412,8 @@ class SplitReport:
             "newly_assigned": self.newly_assigned,
             "previous_not_in_data": self.previous_not_in_data,
             "text_source": self.text_source,
+            "pinned": dict(self.pinned),
+            "pinned_crossings": [c.to_dict() for c in self.pinned_crossings],
         }
 
 
@@ -431,6 +449,58 @@ def _article_texts(gold: Sequence[Annotation], articles: Sequence[Article] | Non
     return {a: by_id[a].text for a in article_ids}, "articles"
 
 
+def pinned_splits(articles: Iterable[Article]) -> dict[str, str]:
+    """Article id -> pinned split, from each article's ``meta["split"]`` (absent, None or ``""``: not pinned).
+
+    Raises
+    ------
+    InputError
+        A ``split`` value other than train, validation or test (names the article and the value).
+    """
+    out: dict[str, str] = {}
+    for a in articles:
+        value = a.meta.get(PIN_KEY)
+        if value is None or value == "":
+            continue
+        if value not in SPLIT_NAMES:
+            raise InputError(
+                f"Article {a.id!r} has meta {PIN_KEY!r} {value!r}; expected one of {', '.join(SPLIT_NAMES)} (its "
+                "official split), or no such key for an article the splitter places. Re-import the file with "
+                "`dataset-builder import-corpus ... --split train|validation|test`, or fix the 'split' column of "
+                "the ingested file."
+            )
+        if out.get(a.id, value) != value:
+            raise InputError(
+                f"Article {a.id!r} is pinned twice, to {out[a.id]} and to {value}: two imported files gave the same "
+                "article id (concatenated articles files?). Import them with distinct --id-prefix values or file "
+                "names, so that ids of two files never collide."
+            )
+        out[a.id] = value
+    return out
+
+
+def _pins(
+    texts: Mapping[str, str], articles: Sequence[Article] | None, previous: SplitManifest | None
+) -> dict[str, str]:
+    """The pins of this run: the previous manifest's (a pin stays a pin) and the articles' own,
+    for gold articles only. A pin that disagrees with the previous manifest is an error."""
+    prev_split = previous.split_of() if previous is not None else {}
+    pins = {a: prev_split[a] for a in (previous.pinned if previous is not None else ()) if a in texts}
+    data = {a: s for a, s in pinned_splits(articles or ()).items() if a in texts}
+    moved = sorted((a, s, prev_split[a]) for a, s in data.items() if a in prev_split and prev_split[a] != s)
+    if moved:
+        a, s, old = moved[0]
+        more = f" (and {len(moved) - 1} more article(s) likewise)" if len(moved) > 1 else ""
+        raise InputError(
+            f"Article {a!r} is pinned to {s} (its articles record has meta split {s!r}, as `import-corpus --split "
+            f"{s}` writes) but the previous manifest put it in {old}{more}; articles never move between runs. "
+            f"Re-import that file with --split {old} to keep the manifest, or re-split from scratch with --reassign "
+            "(moves articles: new major dataset version)."
+        )
+    pins.update(data)
+    return pins
+
+
 def natural_key(text: str) -> tuple:
     """Sort key that orders embedded numbers numerically (``s-2`` before ``s-10``)."""
     parts = re.split(r"(\d+)", text)
@@ -454,7 +524,8 @@ def assign_splits(
     gold : sequence of Annotation
         Gold annotations; their ``article_id`` values are the articles to split.
     articles : sequence of Article, optional
-        Full texts for near-duplicate detection; every gold article must be among them.
+        Full texts for near-duplicate detection; every gold article must be among them. An
+        article with ``meta["split"]`` is pinned to that split (module docstring, point 5).
     ratios : (train, validation, test)
         Target shares of segments and of each stance label.
     salt : str
@@ -462,8 +533,8 @@ def assign_splits(
     near_duplicate_threshold : float
         Exact word-shingle Jaccard similarity from which two articles are near-duplicates.
     previous : SplitManifest, optional
-        The manifest of the last run: its articles keep their split. Must have the same salt
-        and ratios.
+        The manifest of the last run: its articles keep their split, and its pinned articles stay
+        pinned. Must have the same salt and ratios.
     progress : callable, optional
         Called with the name of each phase as it starts.
 
@@ -476,8 +547,9 @@ def assign_splits(
     ------
     InputError
         Bad ratios or threshold, a gold article without a text, a previous manifest with another
-        salt or ratios, or assigned articles that the data now says are near-duplicates across
-        splits (only ``--reassign`` can fix that, by moving articles).
+        salt or ratios, assigned articles that the data now says are near-duplicates across
+        splits unless both are pinned (only ``--reassign`` can fix that, by moving articles), a
+        bad ``meta["split"]`` value, or a pin that disagrees with the previous manifest.
     """
     ratios = parse_ratios(ratios)
     if not gold:
@@ -491,6 +563,7 @@ def assign_splits(
     say = progress or (lambda _phase: None)
     say("near-duplicates")
     texts, text_source = _article_texts(gold, articles)
+    pins = _pins(texts, articles, previous)
     clusters = find_near_duplicates(texts, threshold=near_duplicate_threshold)
 
     say("placing")
@@ -505,13 +578,14 @@ def assign_splits(
     components: list[tuple[str, ...]] = [c.articles for c in clusters]
     components += [(a,) for a in sorted(texts) if a not in in_cluster]
     prev_split = previous.split_of() if previous is not None else {}
+    fixed = {**prev_split, **pins}  # they agree where both name an article (_pins checked)
 
     held_out: dict[str, str] = {}
     placed: dict[str, str] = {}  # article -> split
     new_groups: list[tuple[int, str, tuple[str, ...]]] = []
     for members in components:
-        pinned = {a: prev_split[a] for a in members if a in prev_split}
-        where = sorted(set(pinned.values()))
+        fixed_here = {a: fixed[a] for a in members if a in fixed}
+        where = sorted(set(fixed_here.values()))
         if not where:
             new_groups.append((salted_hash(salt, members[0]), members[0], members))
         elif len(where) == 1:
@@ -519,23 +593,34 @@ def assign_splits(
         else:
             cluster = in_cluster[members[0]]
             for a in members:
-                if a not in pinned:
+                if a not in fixed_here:
                     near = sorted({b if a == x else x for x, b, _ in cluster.pairs if a in (x, b)})
-                    near_desc = ", ".join(f"{b} ({pinned.get(b, 'new')})" for b in near)
+                    near_desc = ", ".join(f"{b} ({fixed_here.get(b, 'new')})" for b in near)
                     held_out[a] = (
                         f"in a near-duplicate cluster whose articles are already in {' and '.join(where)} "
                         f"(similar to {near_desc}); adding it to any split could leak"
                     )
-            sub = _components([p for p in cluster.pairs if p[0] in pinned and p[1] in pinned])
+            sub = _components([p for p in cluster.pairs if p[0] in fixed_here and p[1] in fixed_here])
             for c in sub:
-                if len({pinned[a] for a in c.articles}) > 1:
-                    desc = ", ".join(f"{a} ({pinned[a]})" for a in c.articles)
+                crossing = [p for p in c.pairs if fixed_here[p[0]] != fixed_here[p[1]]]
+                unpinned = [p for p in crossing if not (p[0] in pins and p[1] in pins)]
+                if any(x in pins for p in unpinned for x in p[:2]):
+                    a, b, j = next(p for p in unpinned if p[0] in pins or p[1] in pins)
+                    raise InputError(
+                        f"Articles {a} ({fixed_here[a]}{', pinned' if a in pins else ''}) and {b} ({fixed_here[b]}"
+                        f"{', pinned' if b in pins else ''}) are near-duplicates (J={j}) in different splits, and not "
+                        "both pinned: the unpinned one was placed by an earlier run and cannot move. Re-split from "
+                        "scratch with --reassign (moves articles: new major dataset version), or raise "
+                        "--near-dup-threshold."
+                    )
+                if unpinned:
+                    desc = ", ".join(f"{a} ({fixed_here[a]})" for a in c.articles)
                     raise InputError(
                         f"Articles {desc} are near-duplicates (pairs {list(c.pairs)}) but the previous manifest put "
                         "them in different splits (the texts or the threshold changed). Raise --near-dup-threshold, "
                         "or re-split from scratch with --reassign (moves articles: new major dataset version)."
                     )
-            placed.update(pinned)
+            placed.update(fixed_here)
 
     kept_counts = [counts[a] for a in placed] + [counts[a] for _, _, m in new_groups for a in m]
     dims = sorted({d for c in kept_counts for d in c})
@@ -570,10 +655,12 @@ def assign_splits(
         current[choice].update(vec)
         n_groups[choice] += 1
 
-    kept_clusters = []
+    kept_clusters: list[NearDuplicateCluster] = []
+    crossings: list[NearDuplicateCluster] = []  # across pinned splits: reported, not moved
     for c in clusters:
         kept = [p for p in c.pairs if p[0] not in held_out and p[1] not in held_out]
-        kept_clusters.extend(_components(kept))
+        for sub in _components(kept):
+            (crossings if len({placed[a] for a in sub.articles}) > 1 else kept_clusters).append(sub)
     splits = {s: tuple(sorted(a for a, x in placed.items() if x == s)) for s in SPLIT_NAMES}
     say("hashing")
     manifest = SplitManifest(
@@ -592,6 +679,8 @@ def assign_splits(
             "lsh_bands_rows": list(lsh_params(near_duplicate_threshold)),
             "text_source": text_source,
         },
+        pinned=tuple(sorted(pins)),
+        pinned_crossings=tuple(crossings),
     )
     stance_by_split = {s: {d: current[s][d] for d in dims if d != SEGMENTS_DIM} for s in SPLIT_NAMES}
     report = SplitReport(
@@ -608,6 +697,8 @@ def assign_splits(
         newly_assigned=sum(1 for a in placed if a not in prev_split),
         previous_not_in_data=sum(1 for a in prev_split if a not in texts),
         text_source=text_source,
+        pinned={s: sum(1 for x in pins.values() if x == s) for s in SPLIT_NAMES},
+        pinned_crossings=tuple(crossings),
     )
     return SplitResult(manifest=manifest, report=report)
 
@@ -653,10 +744,16 @@ def check_splits(
     written by ``build``), also checks the ``article_id`` column of every ``<config>/<split>.parquet``
     against the manifest.
 
+    Pinned articles (the manifest's ``pinned`` and, with ``articles``, each article's
+    ``meta["split"]``) must be in their pinned split. A cluster that crosses splits only through
+    pairs of pinned articles is the official corpus's own overlap: reported in ``notes``, not a
+    problem; any cross-split pair with an unpinned article is a problem.
+
     Returns
     -------
     CheckReport
-        ``problems`` names each article or cluster that crosses splits or is unassigned.
+        ``problems`` names each article or cluster that crosses splits or is unassigned, and
+        each pinned article outside its pinned split.
     """
     problems: list[str] = []
     notes: list[str] = []
@@ -666,14 +763,31 @@ def check_splits(
         if a not in split_of and a not in manifest.held_out:
             problems.append(f"article {a} is in the gold data but in no split; run `dataset-builder split` to assign it.")
     threshold = float(manifest.settings.get("near_duplicate_threshold", DEFAULT_NEAR_DUPLICATE_THRESHOLD))
+    pinned = set(manifest.pinned)
+    if articles is not None:
+        for a, want in sorted(pinned_splits(articles).items()):
+            if a not in texts:
+                continue
+            if a in split_of and split_of[a] != want:
+                problems.append(f"article {a} is pinned to {want} (meta split) but the manifest puts it in "
+                                f"{split_of[a]}; re-import it with --split {split_of[a]} or re-split with --reassign.")
+            elif a in split_of and a not in pinned:
+                notes.append(f"article {a} is pinned to {want} in the data but not in the manifest; run "
+                             "`dataset-builder split` to record the pin.")
+            pinned.add(a)
     assigned = {a: t for a, t in texts.items() if a in split_of}
     clusters = find_near_duplicates(assigned, threshold=threshold)
     for c in clusters:
         where = {split_of[a] for a in c.articles}
         if len(where) > 1:
-            members = ", ".join(f"{a} ({split_of[a]})" for a in c.articles)
+            members = ", ".join(f"{a} ({split_of[a]}{', pinned' if a in pinned else ''})" for a in c.articles)
             pairs = "; ".join(f"{a}~{b} J={j}" for a, b, j in c.pairs)
-            problems.append(f"near-duplicate cluster crosses splits: {members} [{pairs}].")
+            official = all(a in pinned and b in pinned for a, b, _ in c.pairs if split_of[a] != split_of[b])
+            if official:
+                notes.append(f"near-duplicate cluster crosses pinned splits (the official split's own overlap, "
+                             f"reported, not a failure): {members} [{pairs}].")
+            else:
+                problems.append(f"near-duplicate cluster crosses splits: {members} [{pairs}].")
     if manifest.settings.get("text_source") and manifest.settings.get("text_source") != text_source:
         notes.append(f"near-duplicates recomputed from {text_source}; the manifest used {manifest.settings['text_source']}.")
     if manifest.data_sha256 and manifest.data_sha256 != gold_sha256(gold):

@@ -481,3 +481,117 @@ def test_push_corpus_checks_its_options_before_any_request():
         ls.push_corpus(conn, [], {}, "entities", mode="gold")
     with pytest.raises(ValueError, match=r"The 'batch_size' parameter of push_corpus must be an int >= 1\. Got 0"):
         ls.push_corpus(conn, [], {}, "entities", batch_size=0)
+
+
+# --------------------------------------------------------------------------------------------
+# Official splits: --split pins every article, and split/build keep it there
+# --------------------------------------------------------------------------------------------
+
+
+def test_read_corpus_with_a_split_pins_every_article_and_says_so():
+    corpus = corpora.read_corpus("conll", FIX / "conll_iob1.txt", split="validation")
+    assert [a.meta["split"] for a in corpus.articles] == ["validation"] * 2
+    assert corpus.report.split == "validation" and corpus.report.to_dict()["split"] == "validation"
+    assert corpus.report.summary().endswith("; every article pinned to validation")
+    # the records are otherwise the ones read without a split
+    plain = corpora.read_corpus("conll", FIX / "conll_iob1.txt")
+    assert "split" not in plain.articles[0].meta and plain.report.split is None
+    assert (corpus.segments, corpus.annotations) == (plain.segments, plain.annotations)
+    with pytest.raises(InputError, match=r"The 'split' parameter of read_corpus must be one of train, validation, "
+                                         r"test\. Got 'dev' instead\."):
+        corpora.read_corpus("conll", FIX / "conll_iob1.txt", split="dev")
+
+
+def test_cli_split_option_writes_the_pin_into_articles_jsonl(tmp_path):
+    out = CliRunner().invoke(cli, ["import-corpus", "semeval2016", str(FIX / "semeval2016_cp1252.tsv"), "--no-push",
+                                   "--split", "test", "-o", str(tmp_path / "out")])
+    assert out.exit_code == 0, out.output
+    rows = [json.loads(x) for x in (tmp_path / "out" / "articles.jsonl").read_text("utf-8").splitlines()]
+    assert len(rows) == 4 and {r["meta"]["split"] for r in rows} == {"test"}
+    bad = CliRunner().invoke(cli, ["import-corpus", "conll", str(FIX / "conll_iob1.txt"), "--no-push",
+                                   "--split", "dev", "-o", str(tmp_path / "bad")])
+    assert bad.exit_code == 2 and "'dev' is not one of 'train', 'validation', 'test'" in bad.output
+
+
+@pytest.mark.parametrize("name, prefix", [
+    ("eng.train", "conll-eng-train"), ("eng.testa", "conll-eng-testa"), ("eng.testb", "conll-eng-testb"),
+    ("conll_iob1.txt", "conll-conll-iob1"), ("train.JSONL", "conll-train"),
+])
+def test_default_id_prefix_keeps_what_tells_conll_files_apart(name, prefix):
+    # CoNLL-2003's files differ only in their extension: Path.stem would give all three "eng"
+    assert corpora.default_id_prefix("conll", Path("/data") / name) == prefix
+
+
+def test_two_files_pinned_differently_with_one_id_are_refused_by_split():
+    from dataset_builder.splits import pinned_splits
+
+    a = corpora.read_corpus("conll", FIX / "conll_iob1.txt", split="train", id_prefix="same").articles
+    b = corpora.read_corpus("conll", FIX / "conll_iob2.txt", split="test", id_prefix="same").articles
+    with pytest.raises(InputError, match=r"Article 'same-d00001' is pinned twice, to train and to test.*--id-prefix"):
+        pinned_splits(a + b)
+
+
+CONLL_TRAIN = """-DOCSTART- -X- -X- O
+
+EU NNP B-NP I-ORG
+rejects VBZ B-VP O
+German JJ B-NP I-MISC
+call NN I-NP O
+. . O O
+
+Peter NNP B-NP I-PER
+Blackburn NNP I-NP I-PER
+
+-DOCSTART- -X- -X- O
+
+BRUSSELS NNP B-NP I-LOC
+1996-08-22 CD I-NP O
+"""
+
+CONLL_TEST = """-DOCSTART- -X- -X- O
+
+SOCCER NN B-NP O
+- : O O
+JAPAN NNP B-NP I-LOC
+GET VB B-VP O
+LUCKY NNP B-NP O
+WIN NNP I-NP O
+. . O O
+
+Nadim NNP B-NP I-PER
+Ladki NNP I-NP I-PER
+"""
+
+
+@pytest.mark.label_studio
+def test_official_splits_survive_import_split_and_build(label_studio, tmp_path):
+    """import eng.train-like and eng.testb-like files with --split, then pull, normalise, split, build:
+    the dataset's test split holds exactly the test file's sentences, and its train split the train file's."""
+    import pyarrow.parquet as pq
+
+    env = {"LABEL_STUDIO_URL": label_studio.url, "LABEL_STUDIO_API_KEY": label_studio.api_key}
+    files = {"train": write(tmp_path, "eng.train", CONLL_TRAIN), "test": write(tmp_path, "eng.testb", CONLL_TEST)}
+    runner = CliRunner()
+    for split, path in files.items():
+        res = runner.invoke(cli, ["import-corpus", "conll", str(path), "--split", split, "--project-title",
+                                  "official splits", "-o", str(tmp_path / split), "--data-dir", str(tmp_path / "none")],
+                            env=env)
+        assert res.exit_code == 0, res.output
+    _pull_normalise(label_studio.connection(), "official splits", "entities", tmp_path)
+    articles = tmp_path / "articles.jsonl"
+    articles.write_bytes(b"".join((tmp_path / s / "articles.jsonl").read_bytes() for s in files))
+    gold = tmp_path / "norm" / "gold.jsonl"
+    res = runner.invoke(cli, ["split", str(gold), "--articles", str(articles), "--out", str(tmp_path / "splits")])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(cli, ["build", str(gold), "--config", "entities", "--splits",
+                              str(tmp_path / "splits" / "manifest.json"), "-o", str(tmp_path / "dataset")])
+    assert res.exit_code == 0, res.output
+
+    for split, path in files.items():
+        expected = sorted(s.text for s in read_conll(path).segments)
+        table = pq.read_table(tmp_path / "dataset" / "ner" / f"{split}.parquet", columns=["text"])
+        assert sorted(table.column("text").to_pylist()) == expected, split
+    assert pq.read_table(tmp_path / "dataset" / "ner" / "validation.parquet").num_rows == 0
+    card = (tmp_path / "dataset" / "DATASET_CARD.md").read_text("utf-8")
+    assert "Pinned to the corpus's official split (placed there whatever the policy above says): 3 article(s) " \
+           "(train 2, test 1)" in card

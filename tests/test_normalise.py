@@ -722,3 +722,211 @@ def test_round_trip_push_annotate_pull_normalise(label_studio, tmp_path):
     assert report.counts["offsets_convention"].get("utf16") == 2  # rt-emoji: its 2 spans (stances reuse them)
     assert not report.results.rejected and not report.counts["span_fixes"]
     lsmod.delete_project(conn, title)
+
+
+# --------------------------------------------------------------------------------------------
+# The streaming reader: batches, chunk boundaries, errors
+# --------------------------------------------------------------------------------------------
+
+import re  # noqa: E402
+
+import dataset_builder.normalise as normalise_module  # noqa: E402
+from dataset_builder.jsonl import dumps as jsonl_dumps  # noqa: E402
+
+# Strings that look like structure: a reader that cut the file at '}' / ',' / '{"id": ...' without
+# decoding would split tasks inside them.
+TRICKY = [
+    '}, {"id": 7, "annotations": [', "]", "[", ",", "}", "{", '"', "\\", '\\"', "\\u", "} ,\n{", "😀🇫🇷", "é中",
+    "\r\n\t", "\u2028", '"}]', "",
+]
+
+
+def _tricky_tasks(n: int) -> list[dict]:
+    tasks = []
+    for i in range(n):
+        s = TRICKY[i % len(TRICKY)] + TRICKY[(3 * i + 1) % len(TRICKY)]
+        tasks.append({
+            "id": i + 1,
+            "annotations": [{"id": 10 * i + k, "completed_by": k + 1, "result": [{"value": {"text": s, "n": [i, -k, 1.5]}}]}
+                            for k in range(i % 3)],
+            # a nested object that opens like a task: a boundary guess there must be caught
+            "data": {"text": s or "x", "nested": [{"x": 1}, {"id": 3, "annotations": []}] if i % 4 == 1 else None},
+        })
+    return tasks
+
+
+def _write(path, tasks, style: int) -> bytes:
+    if style == 0:
+        raw = json.dumps(tasks, ensure_ascii=False)
+    elif style == 1:
+        raw = json.dumps(tasks, ensure_ascii=True, separators=(",", ":"))
+    elif style == 2:
+        raw = json.dumps(tasks, ensure_ascii=False, indent=2)
+    else:  # whitespace of every kind between items, around the brackets, and a BOM
+        raw = "\ufeff \r\n[ " + " ,\n\t".join(json.dumps(t, ensure_ascii=False) for t in tasks) + "\n] \n"
+    data = raw.encode("utf-8")
+    path.write_bytes(data)
+    return data
+
+
+@pytest.mark.parametrize("chunk,batch", [(1, 1), (7, 64), (64, 1), (4096, 700), (1 << 21, 1 << 14)])
+@pytest.mark.parametrize("style", [0, 1, 2, 3])
+def test_reader_gives_the_items_json_gives_whatever_the_chunk_and_batch_sizes(chunk, batch, style, tmp_path, monkeypatch):
+    monkeypatch.setattr(normalise_module, "_CHUNK", chunk)
+    monkeypatch.setattr(normalise_module, "_BATCH", batch)
+    tasks = _tricky_tasks(23)
+    _write(tmp_path / "e.json", tasks, style)
+    got = list(iter_export(tmp_path / "e.json"))
+    assert [i for i, _ in got] == list(range(len(tasks)))
+    assert [t for _, t in got] == tasks
+
+
+def test_reader_hands_over_to_the_exact_reader_when_a_batch_does_not_decode(tmp_path, monkeypatch):
+    """A nested object that opens like a task makes a wrong cut: orjson refuses it, nothing is lost."""
+    monkeypatch.setattr(normalise_module, "_BATCH", 1)
+    handed_over = []
+    exact = normalise_module._iter_exact
+    monkeypatch.setattr(normalise_module, "_iter_exact", lambda *a: (handed_over.append(a[2]), exact(*a))[1])
+    tasks = [{"id": 1, "annotations": [], "data": {"l": [{"x": 1}, {"id": 2, "annotations": []}]}},
+             {"id": 2, "annotations": [], "data": {}}]
+    _write(tmp_path / "e.json", tasks, 0)
+    assert [t for _, t in iter_export(tmp_path / "e.json")] == tasks
+    assert handed_over == [1]  # from the first task's first byte
+
+
+def test_reader_reads_the_whole_file_for_the_checksum(tmp_path, monkeypatch):
+    import hashlib
+
+    monkeypatch.setattr(normalise_module, "_CHUNK", 5)
+    data = _write(tmp_path / "e.json", _tricky_tasks(5), 2)
+    readers = []
+    list(iter_export(tmp_path / "e.json", reader_hook=readers.append))
+    # (the BOM-less file: the checksum is of every byte after a BOM)
+    assert readers[0].sha256.hexdigest() == hashlib.sha256(data).hexdigest()
+    assert readers[0].pos == len(data)
+
+
+def _complete_before(text: str, cut: int) -> int:
+    """How many array items of ``text`` end within its first ``cut`` bytes."""
+    dec, pos, n = json.JSONDecoder(), text.index("[") + 1, 0
+    while True:
+        while text[pos] in " \t\r\n,":
+            pos += 1
+        if text[pos] == "]":
+            return n
+        _, pos = dec.raw_decode(text, pos)
+        if len(text[:pos].encode("utf-8")) > cut:
+            return n
+        n += 1
+
+
+@pytest.mark.parametrize("chunk", [3, 1 << 21])
+def test_truncated_anywhere_gives_the_malformed_error_with_the_complete_task_count(chunk, tmp_path, monkeypatch):
+    monkeypatch.setattr(normalise_module, "_CHUNK", chunk)
+    monkeypatch.setattr(normalise_module, "_BATCH", 100)
+    tasks = _tricky_tasks(6)
+    text = json.dumps(tasks, ensure_ascii=False)
+    data = text.encode("utf-8")
+    path = tmp_path / "cut.json"
+    for cut in range(1, len(data), 7):
+        path.write_bytes(data[:cut])
+        k = _complete_before(text, cut)
+        with pytest.raises(ExportError, match=rf"malformed JSON after {k} complete task\(s\), before byte \d+ .*truncated"):
+            list(iter_export(path))
+
+
+@pytest.mark.parametrize("raw,match", [
+    (b'[{"data": {}}] x', r"malformed JSON after 1 complete task\(s\), before byte 15 \(extra data after the array\)"),
+    (b'[{"data": {}},]', r"malformed JSON after 1 complete task\(s\), before byte 14 \(expecting a value\)"),
+    (b'[{"data": {}} {"data": {}}]', r"malformed JSON after 1 complete task\(s\), before byte 14 \(expected ',' or ']'"),
+    (b'[{"data": {"x": NaN}}]', r"malformed JSON after 0 complete task\(s\).*NaN is not a JSON value"),
+    (b'[{"data": {"x": "a\tb"}}]', r"malformed JSON after 0 complete task\(s\), before byte 18 \(Invalid control"),
+    (b"[", r"malformed JSON after 0 complete task\(s\), before byte 1 \(premature end of file\)"),
+    (b'[{"data": {}}, {"data": {"t": "\xe9"}}]', r"not valid UTF-8 after 1 complete task\(s\), before byte 31 "),
+    (b"\xef\xbb\xbf" + b'[{"data": {}}, {"data": {"t": "\xe9"}}]', r"not valid UTF-8 after 1 complete task\(s\), before byte 34 "),
+])
+def test_malformed_json_errors_name_the_task_count_and_the_byte(raw, match, tmp_path):
+    path = tmp_path / "bad.json"
+    path.write_bytes(raw)
+    with pytest.raises(ExportError, match=match):
+        list(iter_export(path))
+
+
+def test_invalid_utf8_far_into_the_file_still_yields_the_tasks_before_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(normalise_module, "_CHUNK", 64)
+    tasks = _tricky_tasks(9)
+    text = json.dumps(tasks, ensure_ascii=False)
+    data = text.encode("utf-8")
+    bad_at = len(text[: text.index('"id": 8')].encode("utf-8"))
+    (tmp_path / "bad.json").write_bytes(data[:bad_at] + b"\xff" + data[bad_at:])
+    seen = []
+    with pytest.raises(ExportError, match=rf"not valid UTF-8 after 7 complete task\(s\), before byte {bad_at} "):
+        for _, t in iter_export(tmp_path / "bad.json"):
+            seen.append(t)
+    assert seen == tasks[:7]
+
+
+def test_lone_surrogate_escapes_become_question_marks_as_before(tmp_path):
+    (tmp_path / "e.json").write_bytes(b'[{"data": {"text": "a\\ud800b \\ud83d\\ude00", "k\\udc00": 1}}]')
+    ((_, task),) = iter_export(tmp_path / "e.json")
+    assert task == {"data": {"text": "a?b 😀", "k?": 1}}
+
+
+@pytest.mark.parametrize("config", CONFIGS)
+@pytest.mark.parametrize("offsets", ["auto", "utf16", "codepoints"])
+def test_export_lines_are_the_records_json(config, offsets, tmp_path):
+    """normalise_export writes its lines without building records: they must be the records' JSON."""
+    schema = load_schema(config)
+    normalise_export(EXPORTS / f"{config}.json", schema, tmp_path, offsets=offsets)
+    results, _ = normalise_tasks(load_export(config), schema, offsets=offsets, source=f"{config}.json")
+    want_ann = "".join(jsonl_dumps(a.to_dict()) + "\n" for r in results for a in r.annotations)
+    want_gold = "".join(jsonl_dumps(r.gold.to_dict()) + "\n" for r in results if r.gold is not None)
+    want_rej = "".join(jsonl_dumps(x.to_dict()) + "\n" for r in results for x in r.rejections)
+    assert (tmp_path / "annotations.jsonl").read_text(encoding="utf-8") == want_ann
+    assert (tmp_path / "gold.jsonl").read_text(encoding="utf-8") == want_gold
+    assert (tmp_path / "rejections.jsonl").read_text(encoding="utf-8") == want_rej
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(
+    texts=st.lists(st.text(st.sampled_from(list("ab \r\n😀é\"\\{}[],:")), min_size=1, max_size=12),
+                   min_size=1, max_size=6),
+    spans=st.lists(st.tuples(st.integers(0, 12), st.integers(1, 6), st.sampled_from(["PER", "ORG", "LOC"]),
+                             st.sampled_from(["favor", "against", None])), max_size=8),
+    chunk=st.sampled_from([1, 5, 1 << 21]),
+)
+def test_property_export_lines_are_the_records_json(texts, spans, chunk, tmp_path, monkeypatch):
+    monkeypatch.setattr(normalise_module, "_CHUNK", chunk)
+    monkeypatch.setattr(normalise_module, "_BATCH", 50)
+    tasks = []
+    for i, text in enumerate(texts):
+        anns = [[], []]
+        for k, (start, length, label, stance_label) in enumerate(spans):
+            start = min(start, len(text) - 1)
+            end = min(start + length, len(text))
+            rid = f"r{k}"
+            anns[k % 2].append(span(rid, start, end, text[start:end], label))
+            if stance_label:
+                anns[(k // 2) % 2].append(stance(rid, stance_label))
+        tasks.append(task(text, *anns, task_id=i + 1, segment_id=f"s{i}"))
+    path = tmp_path / "e.json"
+    path.write_text(json.dumps(tasks, ensure_ascii=False), encoding="utf-8")
+    out = tmp_path / "out"
+    normalise_export(path, ES, out)
+    results, _ = normalise_tasks(tasks, ES, source="e.json")
+    assert (out / "annotations.jsonl").read_text(encoding="utf-8") == "".join(
+        jsonl_dumps(a.to_dict()) + "\n" for r in results for a in r.annotations)
+    assert (out / "gold.jsonl").read_text(encoding="utf-8") == "".join(
+        jsonl_dumps(r.gold.to_dict()) + "\n" for r in results if r.gold is not None)
+    assert (out / "rejections.jsonl").read_text(encoding="utf-8") == "".join(
+        jsonl_dumps(x.to_dict()) + "\n" for r in results for x in r.rejections)
+    assert (out / "unresolved.jsonl").read_text(encoding="utf-8") == "".join(
+        jsonl_dumps(dict(u)) + "\n" for r in results for u in r.unresolved)
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 4])
+def test_a_number_cut_by_a_chunk_end_is_decoded_whole(chunk, tmp_path, monkeypatch):
+    monkeypatch.setattr(normalise_module, "_CHUNK", chunk)
+    (tmp_path / "n.json").write_bytes(b"[12345, 6]")
+    with pytest.raises(ExportError, match=r"holds int values, not task objects \(first item: 12345\)"):
+        list(iter_export(tmp_path / "n.json"))

@@ -405,3 +405,152 @@ def test_cli_split_keeps_existing_manifest_and_refuses_another_salt(tmp_path):
     refused = runner.invoke(cli, ["split", *args, "--salt", "y"])
     assert refused.exit_code == 1
     assert refused.output.startswith("error: The previous manifest used salt 'x'") and "Traceback" not in refused.output
+
+
+# --------------------------------------------------------------------------- pinned (official) splits
+
+
+def pin(articles, pins: dict[str, str]):
+    """The articles with ``meta["split"]`` set for the ids in ``pins`` (as ``import-corpus --split`` does)."""
+    return [Article(id=a.id, text=a.text, meta={**a.meta, "split": pins[a.id]}) if a.id in pins else a
+            for a in articles]
+
+
+def test_pinned_articles_land_in_their_split_and_the_others_are_placed_as_before():
+    rng = random.Random(21)
+    spec = {f"a{i:02d}": words_of(rng, 60) for i in range(30)}
+    articles, gold = corpus(spec)
+    free = assign_splits(gold, articles).manifest.split_of()
+    # pin some articles to a split they would NOT have got, so the test fails if pins are ignored
+    pins = {a: next(s for s in ("test", "validation", "train") if s != free[a]) for a in sorted(spec)[:10]}
+    result = assign_splits(gold, pin(articles, pins))
+    split_of = result.manifest.split_of()
+    assert {a: split_of[a] for a in pins} == pins
+    assert result.manifest.pinned == tuple(sorted(pins))
+    assert dict(result.report.pinned) == {s: sum(1 for x in pins.values() if x == s) for s in SPLIT_NAMES}
+    assert set(split_of) == set(spec) and not result.manifest.held_out  # unpinned ones are all placed
+    assert result.manifest.to_dict()["pinned"] == sorted(pins)
+    # and the manifest round-trips through JSON with its pins
+    assert SplitManifest.from_dict(json.loads(json.dumps(result.manifest.to_dict()))) == result.manifest
+
+
+def test_a_manifest_without_pins_has_no_pinned_keys():
+    rng = random.Random(22)
+    articles, gold = corpus({f"a{i}": words_of(rng, 40) for i in range(5)})
+    result = assign_splits(gold, articles)
+    d = result.manifest.to_dict()
+    assert "pinned" not in d and "pinned_crossings" not in d
+    assert result.manifest.pinned == () and sum(result.report.pinned.values()) == 0
+
+
+def test_a_fully_pinned_corpus_keeps_the_official_split_whatever_the_ratios():
+    rng = random.Random(23)
+    spec = {f"t{i}": words_of(rng, 40) for i in range(6)} | {f"e{i}": words_of(rng, 40) for i in range(2)}
+    articles, gold = corpus(spec)
+    pins = {a: "train" if a.startswith("t") else "test" for a in spec}
+    manifest = assign_splits(gold, pin(articles, pins), ratios=(0.34, 0.33, 0.33)).manifest
+    assert manifest.splits == {"train": tuple(sorted(a for a in spec if a[0] == "t")), "validation": (),
+                               "test": ("e0", "e1")}
+
+
+def test_a_pin_that_contradicts_the_previous_manifest_is_an_error_naming_the_article_and_the_fix():
+    rng = random.Random(24)
+    articles, gold = corpus({"a": words_of(rng, 40), "b": words_of(rng, 40)})
+    previous = SplitManifest(salt="dataset-builder", ratios=(0.8, 0.1, 0.1),
+                             splits={"train": ("a", "b"), "validation": (), "test": ()})
+    with pytest.raises(InputError, match=r"Article 'b' is pinned to test .* but the previous manifest put it in "
+                                         r"train; .*Re-import that file with --split train .*--reassign"):
+        assign_splits(gold, pin(articles, {"b": "test"}), previous=previous)
+    # agreeing with the manifest is fine, and the pin is recorded
+    kept = assign_splits(gold, pin(articles, {"b": "train"}), previous=previous)
+    assert kept.manifest.pinned == ("b",) and kept.report.kept_from_previous == 2
+
+
+def test_a_pin_stays_a_pin_in_later_runs_even_without_the_articles_file():
+    rng = random.Random(25)
+    articles, gold = corpus({"a": words_of(rng, 40), "b": words_of(rng, 40), "c": words_of(rng, 40)})
+    first = assign_splits(gold, pin(articles, {"b": "validation"})).manifest
+    again = assign_splits(gold, None, previous=first).manifest
+    assert again.pinned == ("b",) and again.split_of()["b"] == "validation"
+
+
+def test_a_bad_split_value_is_an_error_naming_the_article():
+    rng = random.Random(26)
+    articles, gold = corpus({"a": words_of(rng, 40)})
+    bad = [Article(id="a", text=articles[0].text, meta={"split": "dev"})]
+    with pytest.raises(InputError, match=r"Article 'a' has meta 'split' 'dev'; expected one of train, validation, "
+                                         r"test .*--split train\|validation\|test"):
+        assign_splits(gold, bad)
+
+
+def test_near_duplicates_across_pinned_splits_are_reported_not_moved_and_check_passes_with_a_note(tmp_path):
+    rng = random.Random(27)
+    base = words_of(rng, 120)
+    spec = {"p1": base, "p2": edited(base, rng), "u": edited(base, rng)} | {f"x{i}": words_of(rng, 60) for i in range(4)}
+    articles, gold = corpus(spec)
+    pins = {"p1": "train", "p2": "test"}
+    result = assign_splits(gold, pin(articles, pins))
+    m = result.manifest
+    split_of = m.split_of()
+    assert (split_of["p1"], split_of["p2"]) == ("train", "test")  # pins beat keeping the cluster together
+    # the unpinned copy would leak into either split: held out, with the reason
+    assert set(m.held_out) == {"u"} and "already in test and train" in m.held_out["u"]
+    assert [c.articles for c in m.pinned_crossings] == [("p1", "p2")]
+    assert [c.articles for c in result.report.pinned_crossings] == [("p1", "p2")]
+    assert all("p1" not in c.articles for c in m.near_duplicate_clusters)
+    check = check_splits(m, gold, pin(articles, pins))
+    assert check.ok, check.problems
+    assert any(n.startswith("near-duplicate cluster crosses pinned splits") and "p1 (train, pinned)" in n
+               for n in check.notes)
+    # without the pins, the same crossing is a leak
+    unpinned = SplitManifest(salt=m.salt, ratios=m.ratios, splits=m.splits, held_out=m.held_out)
+    assert not check_splits(unpinned, gold, articles).ok
+
+    # the CLI: split reports the crossing, --check passes and says why
+    write_jsonl(tmp_path / "gold.jsonl", [g.to_dict() for g in gold])
+    write_jsonl(tmp_path / "articles.jsonl", [a.to_dict() for a in pin(articles, pins)])
+    args = [str(tmp_path / "gold.jsonl"), "--articles", str(tmp_path / "articles.jsonl"), "--out", str(tmp_path / "s")]
+    runner = CliRunner()
+    out = runner.invoke(cli, ["split", *args])
+    assert out.exit_code == 0, out.output
+    assert "reported: near-duplicates across pinned (official) splits, not moved: p1, p2" in out.output
+    assert "pinned (official split, meta split): train 1, validation 0, test 1" in out.output
+    assert read_manifest(tmp_path / "s" / "manifest.json") == m
+    ok = runner.invoke(cli, ["split", *args, "--check"])
+    assert ok.exit_code == 0, ok.output
+    assert "except 1 across pinned (official) splits" in ok.output
+
+
+def test_a_pinned_article_near_a_previously_placed_unpinned_one_in_another_split_is_an_error():
+    rng = random.Random(28)
+    base = words_of(rng, 120)
+    articles, gold = corpus({"old": base, "new": edited(base, rng)})
+    previous = SplitManifest(salt="dataset-builder", ratios=(0.8, 0.1, 0.1),
+                             splits={"train": ("old",), "validation": (), "test": ()})
+    with pytest.raises(InputError, match=r"Articles new \(test, pinned\) and old \(train\) are near-duplicates .*"
+                                         r"not both pinned.*--reassign"):
+        assign_splits(gold, pin(articles, {"new": "test"}), previous=previous)
+
+
+def test_check_names_a_pinned_article_outside_its_split():
+    rng = random.Random(29)
+    articles, gold = corpus({"a": words_of(rng, 40), "b": words_of(rng, 40)})
+    manifest = SplitManifest(salt="dataset-builder", ratios=(0.8, 0.1, 0.1),
+                             splits={"train": ("a", "b"), "validation": (), "test": ()})
+    check = check_splits(manifest, gold, pin(articles, {"a": "test"}))
+    assert check.problems == ("article a is pinned to test (meta split) but the manifest puts it in train; "
+                              "re-import it with --split train or re-split with --reassign.",)
+
+
+def test_manifest_refuses_a_crossing_that_is_not_between_pinned_articles():
+    from dataset_builder.records import NearDuplicateCluster
+    from dataset_builder.errors import SchemaError
+
+    cluster = NearDuplicateCluster(articles=("a", "b"), pairs=(("a", "b", 0.9),))
+    splits = {"train": ("a",), "validation": (), "test": ("b",)}
+    SplitManifest(salt="s", ratios=(0.8, 0.1, 0.1), splits=splits, pinned=("a", "b"), pinned_crossings=(cluster,))
+    with pytest.raises(SchemaError, match=r"near-duplicates a \(train\) and b \(test\) are in different splits but "
+                                          r"not both pinned"):
+        SplitManifest(salt="s", ratios=(0.8, 0.1, 0.1), splits=splits, pinned=("a",), pinned_crossings=(cluster,))
+    with pytest.raises(SchemaError, match=r"article 'c' is pinned but in no split"):
+        SplitManifest(salt="s", ratios=(0.8, 0.1, 0.1), splits=splits, pinned=("a", "c"))
