@@ -3,16 +3,20 @@
 Input
     Label Studio's standard ``JSON`` export (a top-level array of tasks, each with ``data``,
     ``annotations[]``, ``drafts``, ``predictions``) and the :class:`~dataset_builder.schema.LabelSchema`
-    of the labelling config the project used. The export is read *streaming* (``ijson``), one task
-    at a time, so memory does not grow with the size of the tasks' text and results; what does grow
-    is a few bytes per task and per stance item for duplicate detection and agreement.
+    of the labelling config the project used. The export is read *streaming*: a few tasks at a time
+    are cut out of a buffer of a few megabytes and decoded at C speed (``orjson``; the standard
+    library's decoder where exact error positions are needed, see :func:`_iter_array`), so memory
+    does not grow with the size of the export; what does grow is a few bytes per task and per
+    stance item for duplicate detection and agreement.
 Output
     Per-annotator :class:`Annotation` records, one adjudicated ``GOLD`` record per resolved task,
     :class:`Rejection` records, unresolved ties, and a :class:`NormaliseReport` whose counts add up:
     for tasks, annotations and results, ``read == kept + sum(rejected.values())``.
 Invariants
     Offsets are half-open ``[start, end)`` Python code points of the task text and every span's
-    text equals ``text[start:end]`` (the records check it). Label names come from the schema only.
+    text equals ``text[start:end]`` (the records check it; :func:`normalise_export` writes the same
+    records' JSON without building them, and the tests hold the two to the same bytes). Label names
+    come from the schema only.
     Identical input gives identical records in identical order (export order; annotators sorted).
 
 Rules (each case is counted in the report under the name in brackets)
@@ -138,7 +142,7 @@ class _CountingReader:
         self.on_read = None
 
     def read(self, n: int = -1) -> bytes:
-        if n == 0:  # ijson probes with read(0) to learn whether the stream gives bytes or str
+        if n == 0:
             return b""
         if self._prefix:
             if n is None or n < 0:
@@ -251,6 +255,7 @@ _NEAR_END = 16
 _BATCH = 1 << 14  # bytes of items the fast reader hands to orjson at once (a few tasks: their objects die young)
 _MAX_SPAN = 1 << 24  # no item boundary found within this many bytes: the exact reader takes over
 _JWS = rb"[ \t\n\r]*"
+_skip_ws = re.compile(_JWS).match
 # How a task opens: {"<key>": <integer>, "<key>": ... (Label Studio: {"id": 12, "annotations": ...)
 _OPENING = re.compile(
     rb'\{' + _JWS + rb'"([A-Za-z_][A-Za-z0-9_]{0,63})"' + _JWS + rb":" + _JWS + rb"-?[0-9]+" + _JWS + rb"," + _JWS
@@ -293,11 +298,11 @@ def _iter_array(reader: _CountingReader) -> Iterator[Any]:
     buf = read(_CHUNK)
     eof = not buf
     base = 0  # stream offset of buf[0]
-    p = re.compile(_JWS).match(buf).end()
+    p = _skip_ws(buf).end()
     if buf[p : p + 1] != b"[":
         yield from _iter_exact(reader, buf, 0, -1)
         return
-    p = re.compile(_JWS).match(buf, p + 1).end()
+    p = _skip_ws(buf, p + 1).end()
     state = 0  # 0: at the first item (or ']'), 1: after a comma
     opening = _OPENING.match(buf, p)
     if opening is None:
@@ -335,7 +340,7 @@ def _iter_array(reader: _CountingReader) -> Iterator[Any]:
         except decode_error:
             yield from _iter_exact(reader, buf[p:], base + p, state)
             return
-        if nxt is None and state == 1 and not items:  # "[..., ]": a trailing comma
+        if nxt is None and state == 1 and not items:  # "[..., ]" (cannot pass the boundary check; kept safe)
             yield from _iter_exact(reader, buf[p:], base + p, state)
             return
         yield from items
@@ -463,8 +468,9 @@ def _iter_exact(reader: _CountingReader, pending: bytes, offset: int, state: int
 def iter_export(path: str | Path, *, reader_hook: Any = None) -> Iterator[tuple[int, Any]]:
     """Yield ``(index, task)`` for each item of a Label Studio JSON export, streaming.
 
-    Items are decoded one at a time by the standard library's C decoder from a buffer of a few
-    megabytes (see :func:`_iter_array`), so memory does not grow with the number of tasks.
+    Items are decoded a few at a time from a buffer of a few megabytes (see :func:`_iter_array`),
+    so memory does not grow with the number of tasks. Differences from a plain ``json.load``: NaN
+    and Infinity are refused, lone UTF-16 surrogates (``"\\ud800"``) become ``?``.
 
     Parameters
     ----------
@@ -810,30 +816,29 @@ class _TaskOut:
         )
         body = f', "text": {enc(text)}, "entities": ['
         ent_json: dict[tuple[int, int, str], str] = {}  # a span's JSON, written once per task
-        st_json: dict[tuple[int, int, str], str] = {}
+        st_json: dict[tuple[tuple[int, int], str], str] = {}
 
-        def entity(key: tuple[int, int, str]) -> str:
-            j = ent_json.get(key)
-            if j is None:
-                s, e, lab = key
-                j = ent_json[key] = f'{{"start": {s}, "end": {e}, "label": {enc(lab)}, "text": {enc(text[s:e])}}}'
-            return j
-
-        def stance(tgt: tuple[int, int], lab: str) -> str:
-            key = (tgt[0], tgt[1], lab)
-            j = st_json.get(key)
-            if j is None:
-                s, e = tgt
-                j = st_json[key] = (
-                    f'{{"target_start": {s}, "target_end": {e}, "target_text": {enc(text[s:e])}, "label": {enc(lab)}}}'
-                )
-            return j
-
-        def line(annotator: str, ents: Iterable[tuple[int, int, str]], sts: Iterable[tuple[tuple[int, int], str]]) -> str:
-            return (
-                f'{head}{enc(annotator)}{body}{", ".join([entity(k) for k in ents])}], "stances": '
-                f'[{", ".join([stance(t, lab) for t, lab in sts])}]}}\n'
-            )
+        def line(
+            annotator: str, ents: Iterable[tuple[int, int, str]], sts: Iterable[tuple[tuple[int, int], str]]
+        ) -> str:
+            ent_parts = []
+            for key in ents:
+                j = ent_json.get(key)
+                if j is None:
+                    s, e, lab = key
+                    j = ent_json[key] = f'{{"start": {s}, "end": {e}, "label": {enc(lab)}, "text": {enc(text[s:e])}}}'
+                ent_parts.append(j)
+            st_parts = []
+            for item in sts:
+                j = st_json.get(item)
+                if j is None:
+                    (s, e), lab = item
+                    j = st_json[item] = (
+                        f'{{"target_start": {s}, "target_end": {e}, "target_text": {enc(text[s:e])}, '
+                        f'"label": {enc(lab)}}}'
+                    )
+                st_parts.append(j)
+            return f'{head}{enc(annotator)}{body}{", ".join(ent_parts)}], "stances": [{", ".join(st_parts)}]}}\n'
 
         ann_lines = "".join([line(p.annotator, sorted(p.entities), sorted(p.stances.items())) for p in self.parsed])
         gold_line = ""
@@ -889,7 +894,9 @@ class Normaliser:
         self._from_kind = {
             name: kind
             for name, kind in (
-                (schema.entity_from_name, "entity"), (schema.stance_from_name, "stance"), (schema.target_from_name, "target")
+                (schema.entity_from_name, "entity"),
+                (schema.stance_from_name, "stance"),
+                (schema.target_from_name, "target"),
             )
             if name
         }
@@ -937,15 +944,15 @@ class Normaliser:
             )
         if task_id in self._seen_task_ids:
             return self._reject_whole(
-                task_id, index, anns_raw, "duplicate_task_id", f"{where}: task id {task_id} appeared earlier in the export",
-                rejections,
+                task_id, index, anns_raw, "duplicate_task_id",
+                f"{where}: task id {task_id} appeared earlier in the export", rejections,
             )
         self._seen_task_ids.add(task_id)
         data = task.get("data")
         if not isinstance(data, dict):
             return self._reject_whole(
-                task_id, index, anns_raw, "missing_data", f"{where}: 'data' is {type(data).__name__}, expected an object",
-                rejections,
+                task_id, index, anns_raw, "missing_data",
+                f"{where}: 'data' is {type(data).__name__}, expected an object", rejections,
             )
         text_field = self.schema.text_field
         text = data.get(text_field)
@@ -1128,7 +1135,8 @@ class Normaliser:
         self.task_rej[reason] += 1
         src = f"{self.source} task {task_id}" if task_id is not None else f"{self.source} item {index}"
         rejections.append(Rejection(STAGE, src, reason, detail))
-        return _TaskOut(task_id if isinstance(task_id, int) else None, index, None, None, None, (), None, rejections, ())
+        task_id = task_id if isinstance(task_id, int) else None
+        return _TaskOut(task_id, index, None, None, None, (), None, rejections, ())
 
     def _task_target(self, data: Mapping[str, Any], text: str) -> tuple[int, int] | str:
         t, ts, te = data.get("target"), data.get("target_start"), data.get("target_end")
@@ -1152,7 +1160,8 @@ class Normaliser:
                 self.ann_rej["bad_annotation"] += 1
                 rejections.append(Rejection(STAGE, where, "bad_annotation", "annotation is not an object with a result list"))
                 continue
-            annotator = _annotator(ann.get("completed_by"))
+            cb = ann.get("completed_by")
+            annotator = str(cb) if type(cb) is int else _annotator(cb)  # (a user id, most of the time)
             if annotator is None:
                 self._drop_annotation(ann, "no_annotator", where, rejections)
                 continue
@@ -1178,8 +1187,9 @@ class Normaliser:
                     self._drop_annotation(old, "superseded", where, rejections)
             latest = versions[-1]
             lt = latest.get("lead_time")
-            if isinstance(lt, (int, float)) and not isinstance(lt, bool) and math.isfinite(lt):
-                stats.lead_times.append(float(lt))
+            if type(lt) is float or isinstance(lt, (int, float)) and not isinstance(lt, bool):
+                if math.isfinite(lt):
+                    stats.lead_times.append(float(lt))
             chosen.append((latest, annotator))
         self.ann_kept += len(chosen)
         return chosen
@@ -1318,11 +1328,13 @@ class Normaliser:
                     continue
                 if per_region:
                     if rid not in region_spans:
-                        reject(ann, where, rejections, "stance_orphan", r, f"no entity region with id {rid!r} in this annotation")
+                        reject(ann, where, rejections, "stance_orphan", r,
+                               f"no entity region with id {rid!r} in this annotation")
                         continue
                     tgt = region_spans[rid]
                     if tgt is None:
-                        reject(ann, where, rejections, "stance_target_rejected", r, f"its entity region {rid!r} was rejected")
+                        reject(ann, where, rejections, "stance_target_rejected", r,
+                               f"its entity region {rid!r} was rejected")
                         continue
                 else:
                     tgt = target
@@ -1610,7 +1622,9 @@ class Normaliser:
             if len(set(la) | set(lb)) >= 2:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", RuntimeWarning)
-                    kappa = cohen_kappa_score(list(la), list(lb), labels=list(range(k)))
+                    kappa = cohen_kappa_score(
+                        np.frombuffer(la, dtype=np.int8), np.frombuffer(lb, dtype=np.int8), labels=list(range(k))
+                    )
             kappas.append({"a": a, "b": b, "kappa": _r(kappa), "n": len(la)})
         return {
             "krippendorff_alpha": _r(alpha),
