@@ -988,28 +988,19 @@ def task_data(schema: LabelSchema, segment: Segment, row: Mapping[str, Any],
 
 def _existing_segments(s: _Session, project_id: int, page_size: int = 5000) -> dict[str, str]:
     """``segment_id -> sha256(text)`` of the project's tasks, read from the server (with retries)."""
-    attempt = 0
-    while True:
-        try:
-            out: dict[str, str] = {}
-            pager = s.client.tasks.list(project=project_id, fields="task_only", include="id,data",
-                                        page_size=page_size, request_options=s.opts)
-            for task in pager:
-                data = task.data or {}
-                sid = data.get("segment_id")
-                if isinstance(sid, str):
-                    out[sid] = _text_digest(str(data.get("text", "")))
-            return out
-        except Exception as exc:  # noqa: BLE001
-            mapped = s.classify(exc, "list tasks")
-            if not isinstance(mapped, _Transient):
-                if mapped is exc:
-                    raise
-                raise mapped from None
-            if attempt >= s.retry.retries:
-                raise _give_up(mapped, attempt) from None
-            s.sleep(s.retry.delay(attempt))
-            attempt += 1
+
+    def read(request_options: Any) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for task in s.client.tasks.list(project=project_id, fields="task_only", include="id,data",
+                                        page_size=page_size, request_options=request_options):
+            data = task.data or {}
+            sid = data.get("segment_id")
+            if isinstance(sid, str):
+                out[sid] = _text_digest(str(data.get("text", "")))
+        return out
+
+    # The whole listing is retried, not one page: a half-read listing is never used.
+    return s.call("list tasks", read)
 
 
 def _read_articles_meta(path: str | Path | None) -> dict[str, dict[str, Any]]:
