@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from . import baselines, build, ingest, label_studio, normalise, segment, splits
+from .jsonl import write_jsonl
 from .schema import load_schema
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -95,8 +96,6 @@ def run_all(
 
     articles_path = out / "articles.jsonl"
     arts, ingest_report = ingest.ingest([articles])
-    from .jsonl import write_jsonl
-
     write_jsonl(articles_path, (a.to_dict() for a in arts))
     _save(out / "articles.report.json", ingest_report.to_dict())
     report.stages["ingest"] = {"read": ingest_report.read, "kept": ingest_report.kept, "rejected": len(ingest_report.rejected)}

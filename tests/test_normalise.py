@@ -728,7 +728,6 @@ def test_round_trip_push_annotate_pull_normalise(label_studio, tmp_path):
 # The streaming reader: batches, chunk boundaries, errors
 # --------------------------------------------------------------------------------------------
 
-import re  # noqa: E402
 
 import dataset_builder.normalise as normalise_module  # noqa: E402
 from dataset_builder.jsonl import dumps as jsonl_dumps  # noqa: E402
