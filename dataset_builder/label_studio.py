@@ -505,19 +505,11 @@ def _terminate(pid: int, *, grace: float = 20.0) -> bool:
     """SIGTERM then, after ``grace`` seconds, SIGKILL. Returns True when SIGKILL was needed."""
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline:
-        _reap(pid)
-        if not _pid_alive(pid):
-            return False
-        time.sleep(0.2)
+    if _wait_gone(pid, grace, 0.2):
+        return False
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
-    for _ in range(50):
-        _reap(pid)
-        if not _pid_alive(pid):
-            break
-        time.sleep(0.1)
+    _wait_gone(pid, 5.0, 0.1)
     return True
 
 
@@ -526,17 +518,25 @@ def _reap(pid: int) -> None:
         os.waitpid(pid, os.WNOHANG)
 
 
+def _wait_gone(pid: int, timeout: float, interval: float) -> bool:
+    """Reap and poll ``pid`` until it is gone (True) or ``timeout`` seconds pass (False)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        _reap(pid)
+        if not _pid_alive(pid):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval)
+
+
 def kill_server(data_dir: str | Path) -> int | None:
     """SIGKILL the recorded server at once, as a crash would (for tests). Returns its pid."""
     state = _read_state(Path(data_dir).absolute())
     pid = state.get("pid")
     if isinstance(pid, int) and _pid_alive(pid) and _is_our_server(pid):
         os.kill(pid, signal.SIGKILL)
-        for _ in range(100):
-            _reap(pid)
-            if not _pid_alive(pid):
-                break
-            time.sleep(0.05)
+        _wait_gone(pid, 5.0, 0.05)
         return pid
     return None
 
