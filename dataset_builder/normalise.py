@@ -185,9 +185,9 @@ def _sniff(head: bytes, where: str) -> None:
         line = ""
     if line.startswith("-DOCSTART-") or re.fullmatch(r"\S+ -X- _ \S+", line):
         found = "CONLL2003"
-    elif "\t" in line:
+    elif _header_like(line, "\t"):
         found = "TSV"
-    elif "," in line:
+    elif _header_like(line, ","):
         found = "CSV"
     elif line.startswith("<"):
         found = "XML/HTML"
@@ -197,6 +197,15 @@ def _sniff(head: bytes, where: str) -> None:
         f"{where}: this is {found}, not Label Studio's JSON export; export the project again with export "
         "type JSON (not JSON_MIN, CSV, TSV or CONLL2003)."
     )
+
+
+_HEADER_FIELD = re.compile(r'"?[\w.-]+"?')
+
+
+def _header_like(line: str, sep: str) -> bool:
+    """A CSV/TSV header row: two or more bare or quoted column names (prose has spaces in its fields)."""
+    fields = line.split(sep)
+    return len(fields) > 1 and all(_HEADER_FIELD.fullmatch(f.strip()) for f in fields)
 
 
 def _top_level_keys(head: bytes) -> list[str]:

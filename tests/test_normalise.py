@@ -929,3 +929,11 @@ def test_a_number_cut_by_a_chunk_end_is_decoded_whole(chunk, tmp_path, monkeypat
     (tmp_path / "n.json").write_bytes(b"[12345, 6]")
     with pytest.raises(ExportError, match=r"holds int values, not task objects \(first item: 12345\)"):
         list(iter_export(tmp_path / "n.json"))
+
+
+def test_prose_with_commas_is_not_taken_for_csv(tmp_path):
+    """A wire story given by mistake is reported as not JSON, not as a CSV export."""
+    path = tmp_path / "story.txt"
+    path.write_text("Venezuelan President Nicolas Maduro, whose government is under pressure, said so.\n", encoding="utf-8")
+    with pytest.raises(ExportError, match=r"story\.txt: this is not JSON \(it starts with 'Venezuelan President Nicolas M'\)"):
+        list(iter_export(path))
