@@ -1135,11 +1135,7 @@ def push_segments(
         for where, sid, task in pending:
             if sid in existing:
                 if existing[sid] != _text_digest(task["data"]["text"]):
-                    rejections.append(Rejection(
-                        "push", where, "conflicts_with_existing_task",
-                        f"project {project.id} has a task for segment {sid!r} with another text; "
-                        "segment ids must be stable, or push into a new project",
-                    ))
+                    rejections.append(_conflict(project.id, where, sid))
                 else:
                     already += 1
             else:
@@ -1149,9 +1145,7 @@ def push_segments(
             on_batch(settled_early)
 
         imported = failed = 0
-        for i in range(0, len(todo), batch_size):
-            batch = todo[i : i + batch_size]
-            done, bad, present = _import_batch(s, project.id, batch, rejections)
+        for batch, done, bad, present in _import_in_batches(s, project.id, todo, batch_size, rejections):
             imported += len(done)
             failed += bad
             already += present
@@ -1164,6 +1158,23 @@ def push_segments(
         read=read, already_present=already, imported=imported, failed=failed, predictions=n_preds,
         rejections=tuple(rejections),
     )
+
+
+def _conflict(project_id: int, where: str, sid: str) -> Rejection:
+    """The project already has a task for ``sid`` with another text: never imported again."""
+    return Rejection(
+        "push", where, "conflicts_with_existing_task",
+        f"project {project_id} has a task for segment {sid!r} with another text; "
+        "segment ids must be stable, or push into a new project",
+    )
+
+
+def _import_in_batches(s: _Session, project_id: int, todo: list[tuple[str, str, dict[str, Any]]], batch_size: int,
+                       rejections: list[Rejection]) -> Iterator[tuple[list[Any], list[Any], int, int]]:
+    """Import ``todo`` in batches; yield ``(batch, done, failed, already_present)`` per batch."""
+    for i in range(0, len(todo), batch_size):
+        batch = todo[i : i + batch_size]
+        yield (batch, *_import_batch(s, project_id, batch, rejections))
 
 
 def _import_batch(s: _Session, project_id: int, batch: list[tuple[str, str, dict[str, Any]]],
@@ -1644,11 +1655,7 @@ def push_corpus(
             if sid not in existing:
                 todo.append((where, sid, task))
             elif existing[sid] != _text_digest(task["data"]["text"]):
-                rejections.append(Rejection(
-                    "push", where, "conflicts_with_existing_task",
-                    f"project {project.id} has a task for segment {sid!r} with another text; "
-                    "segment ids must be stable, or push into a new project",
-                ))
+                rejections.append(_conflict(project.id, where, sid))
                 skipped += sid in labels
             else:
                 already += 1
@@ -1657,9 +1664,7 @@ def push_corpus(
         if on_batch is not None and read - len(todo):
             on_batch(read - len(todo))
         imported = failed = 0
-        for k in range(0, len(todo), batch_size):
-            batch = todo[k : k + batch_size]
-            done, bad, found = _import_batch(s, project.id, batch, rejections)
+        for batch, done, bad, found in _import_in_batches(s, project.id, todo, batch_size, rejections):
             imported += len(done)
             failed += bad
             already += found
