@@ -94,11 +94,15 @@ from __future__ import annotations
 import bisect
 import codecs
 import hashlib
+import io
 import json
 import math
 import os
 import re
+import shutil
+import sqlite3
 import statistics
+import tempfile
 import warnings
 from array import array
 from collections import Counter, defaultdict
@@ -106,6 +110,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 from itertools import combinations
+from operator import itemgetter
 from json.encoder import encode_basestring
 from pathlib import Path
 from typing import Any, BinaryIO, Iterable, Iterator, Mapping, Sequence
@@ -283,54 +288,54 @@ def _unlone(obj: Any) -> Any:
     return obj
 
 
-def _iter_array(reader: _CountingReader) -> Iterator[Any]:
-    """Yield the items of the JSON array that ``reader`` holds, one at a time, in batches.
+def _cut_batches(reader: _CountingReader, size: int) -> Iterator[tuple[bytes | None, Any]]:
+    """Cut the JSON array that ``reader`` holds into batches of whole items, for ``orjson``.
 
-    Fast path: the bytes are cut into batches of about :data:`_BATCH` bytes at item boundaries
-    and each batch is decoded by ``orjson`` as ``[`` + batch + ``]``. A boundary is found by the
-    opening every task shares (learned from the first one, see :data:`_OPENING`): ``}``, a comma,
-    then ``{"id": <int>, "annotations":``. Such a cut is only a guess (the pattern could occur in a
-    nested object), but a wrong one cannot decode: a cut inside a string leaves the string
-    unterminated, a cut inside a nested value leaves brackets unbalanced, so ``[`` + batch + ``]``
-    decodes only when every item in it is complete, and then into exactly those items. At the
-    first batch orjson refuses (malformed or truncated JSON, invalid UTF-8, a lone surrogate, NaN,
-    no opening pattern...), :func:`_iter_exact` takes over from that batch's first item and reads
-    the rest item by item, with exact error positions. Memory is a few batches plus the largest
-    task, whatever the number of tasks.
-
-    Raises
-    ------
-    _Malformed
-        From :func:`_iter_exact`.
+    Yields ``(batch, resume)``: ``batch`` is ``b"[" + items + b"]"`` with about ``size`` bytes of
+    items, cut at an item boundary. A boundary is found by the opening every task shares
+    (learned from the first one, see :data:`_OPENING`): ``}``, a comma, then ``{"id": <int>,
+    "annotations":``. Such a cut is only a guess (the pattern could occur in a nested object),
+    but a wrong one cannot decode: a cut inside a string leaves the string unterminated, a cut
+    inside a nested value leaves brackets unbalanced, so a batch decodes only when every item in
+    it is complete, and then into exactly those items. When no cut can be made (no ``[``, no
+    opening pattern, no boundary within :data:`_MAX_SPAN` bytes, a trailing comma or anything but
+    ``]`` at the end) ``batch`` is None and the cutting stops. ``resume()``, called before the
+    next batch is asked for, returns ``(pending bytes, their stream offset, parser state)`` for
+    :func:`_iter_exact` to read the rest from this batch's first item on.
     """
     read = reader.read
     buf = read(_CHUNK)
     eof = not buf
     base = 0  # stream offset of buf[0]
+    p = 0
+    state = -1  # -1: before '[', 0: at the first item (or ']'), 1: after a comma
+
+    def resume() -> tuple[bytes, int, int]:
+        return buf[p:], base + p, state
+
     p = _skip_ws(buf).end()
     if buf[p : p + 1] != b"[":
-        yield from _iter_exact(reader, buf, 0, -1)
+        yield None, resume
         return
     p = _skip_ws(buf, p + 1).end()
-    state = 0  # 0: at the first item (or ']'), 1: after a comma
+    state = 0
     opening = _OPENING.match(buf, p)
     if opening is None:
-        yield from _iter_exact(reader, buf[p:], base + p, state)
+        yield None, resume
         return
     k1, k2 = (re.escape(k) for k in opening.groups())
     boundary = re.compile(
         rb"\}" + _JWS + rb"," + _JWS + rb'(?=\{' + _JWS + rb'"' + k1 + rb'"' + _JWS + rb":" + _JWS + rb"-?[0-9]+"
         + _JWS + rb"," + _JWS + rb'"' + k2 + rb'"' + _JWS + rb":)"
     )
-    loads, decode_error = orjson.loads, orjson.JSONDecodeError
     while True:
-        target = p + _BATCH
+        target = p + size
         while True:
             m = boundary.search(buf, target) if target < len(buf) else None
             if m is not None or eof:
                 break
             if len(buf) - p > _MAX_SPAN:
-                yield from _iter_exact(reader, buf[p:], base + p, state)
+                yield None, resume
                 return
             data = read(_CHUNK)
             eof = not data
@@ -338,24 +343,42 @@ def _iter_array(reader: _CountingReader) -> Iterator[Any]:
             p = 0
         if m is None:  # the rest of the file: items, ']', whitespace
             end = len(buf.rstrip(b" \t\n\r")) - 1
-            if end < p or buf[end] != 0x5D:  # not ']'
-                yield from _iter_exact(reader, buf[p:], base + p, state)
+            if end < p or buf[end] != 0x5D or (state == 1 and not buf[p:end].strip()):  # not ']', or "[..., ]"
+                yield None, resume
                 return
-            cut, nxt = end, None
-        else:
-            cut, nxt = m.start() + 1, m.end()
-        try:
-            items = loads(b"[" + buf[p:cut] + b"]")
-        except decode_error:
-            yield from _iter_exact(reader, buf[p:], base + p, state)
+            yield b"[" + buf[p:end] + b"]", resume
             return
-        if nxt is None and state == 1 and not items:  # "[..., ]" (cannot pass the boundary check; kept safe)
-            yield from _iter_exact(reader, buf[p:], base + p, state)
-            return
-        yield from items
-        if nxt is None:
-            return
-        p, state = nxt, 1
+        yield b"[" + buf[p : m.start() + 1] + b"]", resume
+        p, state = m.end(), 1
+
+
+def _iter_array(reader: _CountingReader) -> Iterator[Any]:
+    """Yield the items of the JSON array that ``reader`` holds, one at a time, in batches.
+
+    Fast path: batches of about :data:`_BATCH` bytes (a few tasks, whose objects die young) from
+    :func:`_cut_batches`, each decoded by ``orjson``. At the first batch that cannot be cut or
+    that orjson refuses (malformed or truncated JSON, invalid UTF-8, a lone surrogate, NaN...),
+    :func:`_iter_exact` takes over from that batch's first item and reads the rest item by item,
+    with exact error positions. Memory is a few batches plus the largest task, whatever the
+    number of tasks.
+
+    Raises
+    ------
+    _Malformed
+        From :func:`_iter_exact`.
+    """
+    loads, decode_error = orjson.loads, orjson.JSONDecodeError
+    for batch, resume in _cut_batches(reader, _BATCH):
+        if batch is not None:
+            try:
+                items = loads(batch)
+            except decode_error:
+                pass
+            else:
+                yield from items
+                continue
+        yield from _iter_exact(reader, *resume())
+        return
 
 
 def _iter_exact(reader: _CountingReader, pending: bytes, offset: int, state: int) -> Iterator[Any]:
@@ -731,6 +754,175 @@ class TaskResult:
 
 
 # --------------------------------------------------------------------------------------------
+# State that grows with the export: bounded by moving it to disk
+# --------------------------------------------------------------------------------------------
+
+# Task ids (and as many segment ids) kept in Python sets before they move to SQLite (~25 MB here)
+_SEEN_IN_MEMORY = 200_000
+# Lead times kept in memory before they move to SQLite (8 bytes each)
+_LEAD_IN_MEMORY = 1_000_000
+
+
+class _Spill:
+    """An SQLite database in a temporary folder, made on first use, for state that outgrows memory.
+
+    One uncommitted transaction (nothing needs to survive the run); SQLite keeps a page cache of
+    16 MB and sorts on disk, so memory stays flat whatever goes in. :meth:`close` deletes it.
+    """
+
+    def __init__(self, directory: str | Path | None) -> None:
+        self.directory = directory
+        self.db: sqlite3.Connection | None = None
+        self._folder: str | None = None
+
+    def connect(self) -> sqlite3.Connection:
+        if self.db is None:
+            if self.directory is not None:
+                Path(self.directory).mkdir(parents=True, exist_ok=True)
+            self._folder = tempfile.mkdtemp(prefix=".normalise-spill-", dir=self.directory)
+            self.db = sqlite3.connect(os.path.join(self._folder, "spill.sqlite"), isolation_level=None)
+            for pragma in ("journal_mode=OFF", "synchronous=OFF", "cache_size=-16384", "temp_store=FILE"):
+                self.db.execute(f"PRAGMA {pragma}")
+            self.db.execute("BEGIN")
+        return self.db
+
+    def close(self) -> None:
+        if self.db is not None:
+            self.db.close()
+            self.db = None
+        if self._folder is not None:
+            shutil.rmtree(self._folder, ignore_errors=True)
+            self._folder = None
+
+
+class _SeenKeys:
+    """Exact duplicate detection for task ids and segment ids, in Python sets, then in SQLite.
+
+    Up to :data:`_SEEN_IN_MEMORY` task ids the keys are in two sets (about 130 bytes a task);
+    past that they all move to two SQLite tables (primary keys, ``INSERT OR IGNORE``), about
+    4 microseconds a task more, with flat memory.
+    """
+
+    def __init__(self, spill: _Spill) -> None:
+        self._tasks: set[int] = set()
+        self._segments: set[str] = set()
+        self._spill = spill
+        self._db: sqlite3.Connection | None = None
+
+    def add_task(self, task_id: int) -> bool:
+        """Remember ``task_id``; False if it was already there."""
+        if self._db is None:
+            if task_id in self._tasks:
+                return False
+            self._tasks.add(task_id)
+            if len(self._tasks) > _SEEN_IN_MEMORY:
+                self._move()
+            return True
+        return self._db.execute("INSERT OR IGNORE INTO task VALUES (?)", (str(task_id),)).rowcount == 1
+
+    def add_segment(self, segment_id: str) -> bool:
+        """Remember ``segment_id``; False if it was already there."""
+        if self._db is None:
+            if segment_id in self._segments:
+                return False
+            self._segments.add(segment_id)
+            return True
+        return self._db.execute("INSERT OR IGNORE INTO segment VALUES (?)", (segment_id,)).rowcount == 1
+
+    def add_batch(self, task_ids: Sequence[int], segment_ids: Sequence[str]) -> bool:
+        """Remember all of them if none was there yet (each list has no repeats) and say True; else add nothing."""
+        if self._db is None:
+            if not self._tasks.isdisjoint(task_ids) or not self._segments.isdisjoint(segment_ids):
+                return False
+            self._tasks.update(task_ids)
+            self._segments.update(segment_ids)
+            if len(self._tasks) > _SEEN_IN_MEMORY:
+                self._move()
+            return True
+        db = self._db
+        db.execute("SAVEPOINT batch")
+        added = db.executemany("INSERT OR IGNORE INTO task VALUES (?)", [(str(t),) for t in task_ids]).rowcount
+        added += db.executemany("INSERT OR IGNORE INTO segment VALUES (?)", [(s,) for s in segment_ids]).rowcount
+        if added != len(task_ids) + len(segment_ids):
+            db.execute("ROLLBACK TO batch")
+            db.execute("RELEASE batch")
+            return False
+        db.execute("RELEASE batch")
+        return True
+
+    def tasks_in_memory(self) -> list[int]:
+        return list(self._tasks)
+
+    def segments_in_memory(self) -> list[str]:
+        return list(self._segments)
+
+    def _move(self) -> None:
+        db = self._db = self._spill.connect()
+        db.execute("CREATE TABLE task (k TEXT PRIMARY KEY) WITHOUT ROWID")
+        db.execute("CREATE TABLE segment (k TEXT PRIMARY KEY) WITHOUT ROWID")
+        db.executemany("INSERT INTO task VALUES (?)", [(str(t),) for t in self._tasks])
+        db.executemany("INSERT INTO segment VALUES (?)", [(s,) for s in self._segments])
+        self._tasks, self._segments = set(), set()
+
+
+class _LeadTimes:
+    """Each annotator's lead times, for an exact median: arrays up to :data:`_LEAD_IN_MEMORY`, then SQLite."""
+
+    def __init__(self, spill: _Spill) -> None:
+        self._mem: dict[str, array] = {}
+        self._n = 0
+        self._spill = spill
+        self._db: sqlite3.Connection | None = None
+
+    def add(self, annotator: str, value: float) -> None:
+        if self._db is None:
+            values = self._mem.get(annotator)
+            if values is None:
+                values = self._mem[annotator] = array("d")
+            values.append(value)
+            self._n += 1
+            if self._n > _LEAD_IN_MEMORY:
+                self._move()
+        else:
+            self._db.execute("INSERT INTO lead VALUES (?, ?)", (annotator, value))
+
+    def extend(self, annotator: str, values: Sequence[float]) -> None:
+        if self._db is None:
+            mine = self._mem.get(annotator)
+            if mine is None:
+                mine = self._mem[annotator] = array("d")
+            mine.extend(values)
+            self._n += len(values)
+            if self._n > _LEAD_IN_MEMORY:
+                self._move()
+        else:
+            self._db.executemany("INSERT INTO lead VALUES (?, ?)", [(annotator, v) for v in values])
+
+    def in_memory(self) -> dict[str, array]:
+        return self._mem
+
+    def median(self, annotator: str) -> float | None:
+        """``statistics.median`` of the annotator's lead times (None without any)."""
+        if self._db is None:
+            values = self._mem.get(annotator)
+            return statistics.median(values) if values else None
+        (n,) = self._db.execute("SELECT count(*) FROM lead WHERE a = ?", (annotator,)).fetchone()
+        if not n:
+            return None
+        mid = [v for (v,) in self._db.execute(
+            "SELECT v FROM lead WHERE a = ? ORDER BY v LIMIT ? OFFSET ?", (annotator, 2 - n % 2, (n - 1) // 2)
+        )]
+        return mid[0] if n % 2 else (mid[0] + mid[1]) / 2
+
+    def _move(self) -> None:
+        db = self._db = self._spill.connect()
+        db.execute("CREATE TABLE lead (a TEXT, v REAL)")
+        for annotator, values in self._mem.items():
+            db.executemany("INSERT INTO lead VALUES (?, ?)", [(annotator, v) for v in values])
+        self._mem = {}
+
+
+# --------------------------------------------------------------------------------------------
 # The normaliser
 # --------------------------------------------------------------------------------------------
 
@@ -742,7 +934,6 @@ class _AnnStats:
     superseded: int = 0
     entities: int = 0
     stances: int = 0
-    lead_times: array = field(default_factory=lambda: array("d"))
     gold_tp: int = 0
     gold_pred: int = 0
     gold_true: int = 0
@@ -870,6 +1061,10 @@ class Normaliser:
         How to read ``value.start``/``value.end`` (see the module docstring).
     source : str
         Name used in rejections and the report (normally the export path).
+    spill_dir : str or Path, optional
+        Where duplicate detection and lead times move to an SQLite file once they outgrow
+        memory (see :class:`_Spill`); default: the system's temporary folder. Call
+        :meth:`close` when done.
 
     Raises
     ------
@@ -877,7 +1072,10 @@ class Normaliser:
         Invalid options, or a config normalise cannot turn into entity spans / targeted stance.
     """
 
-    def __init__(self, schema: Any, *, min_annotators: int = 1, offsets: str = "auto", source: str = "export") -> None:
+    def __init__(
+        self, schema: Any, *, min_annotators: int = 1, offsets: str = "auto", source: str = "export",
+        spill_dir: str | Path | None = None,
+    ) -> None:
         if offsets not in OFFSET_MODES:
             raise SchemaError(
                 f"The 'offsets' parameter of normalise must be one of {', '.join(OFFSET_MODES)}. Got {offsets!r} instead."
@@ -899,6 +1097,7 @@ class Normaliser:
         self._stance_labels = frozenset(schema.stance_labels)
         self._stance_index = {lab: i for i, lab in enumerate(schema.stance_labels)}
         self._known_from = {n for n in (schema.entity_from_name, schema.stance_from_name, schema.target_from_name) if n}
+        # the controls whose results _parse_annotation's fast path takes (a name shared by two controls: none)
         # what each control's results are (on a name clash: target marker, then stance, then entity)
         self._from_kind = {
             name: kind
@@ -909,6 +1108,10 @@ class Normaliser:
             )
             if name
         }
+        self._entity_from = schema.entity_from_name if self._from_kind.get(schema.entity_from_name) == "entity" else None
+        self._stance_from = schema.stance_from_name if self._from_kind.get(schema.stance_from_name) == "stance" else None
+        if self._entity_from is not None and self._entity_from == self._stance_from:  # pragma: no cover - dict keys
+            self._entity_from = self._stance_from = None
         self.tasks_read = 0
         self.tasks_kept = 0
         self.task_rej: Counter[str] = Counter()
@@ -924,12 +1127,17 @@ class Normaliser:
         self.gold_counts: Counter[str] = Counter()
         self.from_names_seen: Counter[str] = Counter()
         self._config_confirmed = False
-        self._seen_task_ids: set[int] = set()
-        self._seen_segment_ids: set[str] = set()
+        self._index_used = False  # a message named a task by its position (see _normalise_parallel)
+        self._spill = _Spill(spill_dir)
+        self._seen = _SeenKeys(self._spill)  # task ids and segment ids met so far
+        self._lead = _LeadTimes(self._spill)  # annotator -> lead times of the annotations kept
         self._stats: dict[str, _AnnStats] = defaultdict(_AnnStats)
         self._pair_f1: dict[tuple[str, str], list[int]] = {}
-        self._pair_kappa: dict[tuple[str, str], tuple[array, array]] = {}
-        self._alpha_rows = array("H")  # flattened units x n_stance_labels counts
+        # (a, b) -> k*k counts: how often a gave label i and b label j to the same target
+        self._pair_kappa: dict[tuple[str, str], list[int]] = {}
+        # alpha units grouped by their value counts (a row of k counts -> number of units with it):
+        # a few hundred distinct rows at most, whatever the number of units
+        self._alpha_units: Counter[tuple[int, ...]] = Counter()
 
     # ---- public -----------------------------------------------------------------------------
 
@@ -944,19 +1152,22 @@ class Normaliser:
         if not isinstance(task, dict):
             return self._reject_task(None, index, "not_a_task", f"item is {type(task).__name__}", rejections)
         task_id = task.get("id")
-        where = f"{self.source} task {task_id}" if task_id is not None else f"{self.source} item {index}"
+        if task_id is None:
+            self._index_used = True
+            where = f"{self.source} item {index}"
+        else:
+            where = f"{self.source} task {task_id}"
         anns_raw = task.get("annotations")
         if not isinstance(task_id, int) or isinstance(task_id, bool):
             return self._reject_whole(
                 task_id, index, anns_raw, "bad_task_id", f"{where}: 'id' is {task_id!r}, expected an integer task id",
                 rejections,
             )
-        if task_id in self._seen_task_ids:
+        if not self._seen.add_task(task_id):
             return self._reject_whole(
                 task_id, index, anns_raw, "duplicate_task_id",
                 f"{where}: task id {task_id} appeared earlier in the export", rejections,
             )
-        self._seen_task_ids.add(task_id)
         data = task.get("data")
         if not isinstance(data, dict):
             return self._reject_whole(
@@ -983,12 +1194,11 @@ class Normaliser:
         if not isinstance(segment_id, str) or not segment_id:
             segment_id = f"ls-task-{task_id}"
             self.notes["segment_id_from_task_id"] += 1
-        if segment_id in self._seen_segment_ids:
+        if not self._seen.add_segment(segment_id):
             return self._reject_whole(
                 task_id, index, anns_raw, "duplicate_segment_id",
                 f"{where}: segment {segment_id!r} is also in an earlier task; delete one task", rejections,
             )
-        self._seen_segment_ids.add(segment_id)
         article_id = data.get("article_id")
         if not isinstance(article_id, str) or not article_id:
             article_id = segment_id
@@ -1093,7 +1303,7 @@ class Normaliser:
                 "superseded": s.superseded,
                 "entities": s.entities,
                 "stances": s.stances,
-                "median_lead_time": _r(statistics.median(s.lead_times)) if s.lead_times else None,
+                "median_lead_time": _r(self._lead.median(name)),
                 "gold_entity_f1": _r(2 * s.gold_tp / (s.gold_pred + s.gold_true)) if s.gold_pred + s.gold_true else None,
                 "gold_stance_accuracy": _r(s.gold_stance_ok / s.gold_stance_n) if s.gold_stance_n else None,
                 "gold_stance_n": s.gold_stance_n,
@@ -1142,7 +1352,11 @@ class Normaliser:
 
     def _reject_task(self, task_id: Any, index: int, reason: str, detail: str, rejections: list) -> _TaskOut:
         self.task_rej[reason] += 1
-        src = f"{self.source} task {task_id}" if task_id is not None else f"{self.source} item {index}"
+        if task_id is None:
+            self._index_used = True
+            src = f"{self.source} item {index}"
+        else:
+            src = f"{self.source} task {task_id}"
         rejections.append(Rejection(STAGE, src, reason, detail))
         task_id = task_id if isinstance(task_id, int) else None
         return _TaskOut(task_id, index, None, None, None, (), None, rejections, ())
@@ -1198,7 +1412,7 @@ class Normaliser:
             lt = latest.get("lead_time")
             if type(lt) is float or isinstance(lt, (int, float)) and not isinstance(lt, bool):
                 if math.isfinite(lt):
-                    stats.lead_times.append(float(lt))
+                    self._lead.add(annotator, float(lt))
             chosen.append((latest, annotator))
         self.ann_kept += len(chosen)
         return chosen
@@ -1233,10 +1447,47 @@ class Normaliser:
         self.res_read += len(results)
         reject = self._reject_result
         kept = identical = 0
+        entity_from, stance_from = self._entity_from, self._stance_from
+        fields, span_fields = _RESULT_FIELDS, _SPAN_FIELDS
 
         for r in results:
+            # Fast path: a well-formed result of the entity control with one known label whose offsets
+            # are decided as _span would decide them (ints inside the text with no character outside
+            # the BMP before the end, so both conventions agree; value.text equal to the slice, nothing
+            # to trim), or one of the stance control. Anything else takes the general path below.
+            try:
+                fn, tn, rtype, value, rid = fields(r)
+                if tn == to_name and type(value) is dict and type(rid) is str:
+                    if fn == entity_from and rtype == "labels":
+                        s, e, vt, labels = span_fields(value)
+                        if (
+                            type(labels) is list and len(labels) == 1 and type(s) is int and type(e) is int
+                            and 0 <= s < e <= bmp_end and type(vt) is str and text[s:e] == vt
+                            and not vt[0].isspace() and not vt[-1].isspace() and labels[0] in entity_labels
+                        ):
+                            if names_seen is not None:
+                                names_seen[fn] += 1
+                            key = (s, e, labels[0])
+                            if key in entities:
+                                self.fixes["duplicate_span"] += 1
+                            entities[key] = vt
+                            region_spans[rid] = (s, e)
+                            identical += 1
+                            kept += 1
+                            continue
+                    elif fn == stance_from and rtype == "choices":
+                        if names_seen is not None:
+                            names_seen[fn] += 1
+                        stance_items.append((rid, r))
+                        continue
+            except (KeyError, TypeError):
+                pass
             if not isinstance(r, dict):
                 reject(ann, where, rejections, "bad_result", r, f"result is {type(r).__name__}, expected an object")
+                continue
+            rid = r.get("id")
+            if rid is not None and (not isinstance(rid, (str, int)) or isinstance(rid, bool)):
+                reject(ann, where, rejections, "bad_region_id", r, f"id is {rid!r}, expected a string")
                 continue
             fn = r.get("from_name")
             if names_seen is not None and isinstance(fn, str):
@@ -1545,6 +1796,7 @@ class Normaliser:
         if len(parsed) < 2:
             return
         pair_f1, pair_kappa, index = self._pair_f1, self._pair_kappa, self._stance_index
+        width = len(index)
         for a, b in combinations(parsed, 2):
             key = (a.annotator, b.annotator)
             acc = pair_f1.get(key)
@@ -1559,26 +1811,23 @@ class Normaliser:
             if ast and bst:
                 common = ast.keys() & bst.keys()
                 if common:
-                    pair = pair_kappa.get(key)
-                    if pair is None:
-                        pair = pair_kappa[key] = (array("b"), array("b"))
-                    pa, pb = pair
+                    cells = pair_kappa.get(key)
+                    if cells is None:
+                        cells = pair_kappa[key] = [0] * (width * width)
                     for tgt in common:
-                        pa.append(index[ast[tgt]])
-                        pb.append(index[bst[tgt]])
-        if self._stance_labels:
+                        cells[index[ast[tgt]] * width + index[bst[tgt]]] += 1
+        if width:
             units: dict[tuple[int, int], list[int]] = {}
-            width = len(index)
             for p in parsed:
                 for tgt, lab in p.stances.items():
                     row = units.get(tgt)
                     if row is None:
                         row = units[tgt] = [0] * width
                     row[index[lab]] += 1
-            rows = self._alpha_rows
+            alpha_units = self._alpha_units
             for row in units.values():
                 if sum(row) >= 2:  # a unit with one value is unpairable and does not change alpha
-                    rows.extend(row)
+                    alpha_units[tuple(row)] += 1
 
     def _measure_against_gold(self, parsed: Sequence[_Parsed], gold_ents: list, gold_st: Mapping) -> None:
         g = set(gold_ents)
@@ -1607,40 +1856,121 @@ class Normaliser:
         return out
 
     def _stance_agreement(self) -> dict[str, Any]:
-        import numpy as np
-
         k = len(self._stance_index)
-        counts = np.frombuffer(self._alpha_rows, dtype=np.uint16).reshape(-1, k) if self._alpha_rows else None
+        patterns = self._alpha_units
+        units = sum(patterns.values())
         alpha = None
         note = None
-        if counts is None or counts.shape[0] == 0:
+        if not units:
             note = "no unit labelled by two or more annotators"
-        elif int((counts.sum(axis=0) > 0).sum()) < 2:
+        elif sum(1 for i in range(k) if any(row[i] for row in patterns)) < 2:
             note = "only one stance label used: alpha is undefined"
         else:
-            import krippendorff
-
-            alpha = krippendorff.alpha(value_counts=counts.astype(float), level_of_measurement="nominal")
+            alpha = _krippendorff_alpha(patterns)
         kappas = []
-        from sklearn.metrics import cohen_kappa_score
-
-        for (a, b), (la, lb) in sorted(
+        for (a, b), cells in sorted(
             self._pair_kappa.items(), key=lambda kv: (_annotator_key(kv[0][0]), _annotator_key(kv[0][1]))
         ):
-            kappa = None
-            if len(set(la) | set(lb)) >= 2:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", RuntimeWarning)
-                    kappa = cohen_kappa_score(
-                        np.frombuffer(la, dtype=np.int8), np.frombuffer(lb, dtype=np.int8), labels=list(range(k))
-                    )
-            kappas.append({"a": a, "b": b, "kappa": _r(kappa), "n": len(la)})
-        return {
-            "krippendorff_alpha": _r(alpha),
-            "units": 0 if counts is None else int(counts.shape[0]),
-            "note": note,
-            "pairwise_cohen_kappa": kappas,
-        }
+            kappas.append({"a": a, "b": b, "kappa": _r(_cohen_kappa(cells, k)), "n": sum(cells)})
+        return {"krippendorff_alpha": _r(alpha), "units": units, "note": note, "pairwise_cohen_kappa": kappas}
+
+    # ---- merging the state of batches normalised elsewhere (see _normalise_parallel) ------------
+
+    _SUMMED = ("tasks_read", "tasks_kept", "ann_read", "ann_kept", "res_read", "res_kept")
+    _COUNTED = ("task_rej", "ann_rej", "res_rej", "fixes", "conventions", "notes", "gold_counts", "from_names_seen",
+                "_alpha_units")
+
+    def _batch_state(self) -> dict[str, Any]:
+        """Everything :meth:`_absorb` adds up, of a Normaliser that read one batch (picklable)."""
+        state = {name: getattr(self, name) for name in self._SUMMED + self._COUNTED}
+        state.update(
+            confirmed=self._config_confirmed, stats=dict(self._stats), pair_f1=self._pair_f1,
+            pair_kappa=self._pair_kappa, lead=self._lead.in_memory(), task_ids=self._seen.tasks_in_memory(),
+            segment_ids=self._seen.segments_in_memory(),
+        )
+        return state
+
+    def _absorb(self, state: Mapping[str, Any]) -> None:
+        """Add a batch's :meth:`_batch_state` to this one (its keys were checked by :meth:`_SeenKeys.add_batch`)."""
+        for name in self._SUMMED:
+            setattr(self, name, getattr(self, name) + state[name])
+        for name in self._COUNTED:
+            getattr(self, name).update(state[name])
+        self._config_confirmed = self._config_confirmed or state["confirmed"]
+        for name, theirs in state["stats"].items():
+            mine = self._stats[name]
+            for f in _ANN_STATS_FIELDS:
+                setattr(mine, f, getattr(mine, f) + getattr(theirs, f))
+        for table, theirs in ((self._pair_f1, state["pair_f1"]), (self._pair_kappa, state["pair_kappa"])):
+            for key, cells in theirs.items():
+                mine = table.get(key)
+                if mine is None:
+                    table[key] = list(cells)
+                else:
+                    for i, v in enumerate(cells):
+                        mine[i] += v
+        for name, values in state["lead"].items():
+            self._lead.extend(name, values)
+
+    def close(self) -> None:
+        """Delete the spill file, if one was made (the report must have been taken before)."""
+        self._spill.close()
+
+
+_RESULT_FIELDS = itemgetter("from_name", "to_name", "type", "value", "id")
+_SPAN_FIELDS = itemgetter("start", "end", "text", "labels")
+_ANN_STATS_FIELDS = tuple(f for f in _AnnStats.__dataclass_fields__)
+# Below this many units Krippendorff's alpha is computed by the krippendorff package from the units
+# themselves (it builds units x k x k float arrays); above it, from their k x k coincidence matrix.
+_ALPHA_LIBRARY_UNITS = 100_000
+
+
+def _krippendorff_alpha(patterns: Mapping[tuple[int, ...], int]) -> float:
+    """Krippendorff's alpha (nominal) of units given as ``{value counts of a unit: number of such units}``.
+
+    Up to :data:`_ALPHA_LIBRARY_UNITS` units, ``krippendorff.alpha`` computes it from the units
+    (rows expanded in sorted order, so the float sums are always done in the same order). Beyond,
+    its arrays would grow with the export (about 200 bytes per unit), so the same statistic is
+    computed from the units' coincidence matrix, which is what the library sums: each unit with
+    counts ``r`` (``m = sum(r)`` values) adds ``(r r^T - diag(r)) / (m - 1)``; with ``n_v`` its
+    column sums and ``n`` their total, ``e = (n_v n_v^T - diag(n_v)) / (n - 1)`` and
+    ``alpha = 1 - sum(o * d) / sum(e * d)`` with ``d`` the nominal distance (1 off the diagonal).
+    The tests hold both to the library on random units.
+    """
+    import numpy as np
+
+    rows = sorted(patterns)
+    reps = np.array([patterns[r] for r in rows], dtype=np.int64)
+    values = np.array(rows, dtype=np.float64)
+    if int(reps.sum()) <= _ALPHA_LIBRARY_UNITS:
+        import krippendorff
+
+        return float(krippendorff.alpha(value_counts=np.repeat(values, reps, axis=0), level_of_measurement="nominal"))
+    m = values.sum(axis=1)
+    per_unit = (values[:, :, None] * values[:, None, :] - values[:, None, :] * np.eye(values.shape[1])) / (m - 1)[:, None, None]
+    o = (per_unit * reps[:, None, None]).sum(axis=0)
+    n_v = o.sum(axis=0)
+    e = (np.outer(n_v, n_v) - np.diagflat(n_v)) / (n_v.sum() - 1)
+    d = 1.0 - np.eye(len(n_v))
+    return float(1.0 - (o * d).sum() / (e * d).sum())
+
+
+def _cohen_kappa(cells: Sequence[int], k: int) -> float | None:
+    """Cohen's kappa (``sklearn.metrics.cohen_kappa_score``) of a k x k table of label pairs; None if undefined."""
+    import numpy as np
+
+    pairs = [(i // k, i % k, n) for i, n in enumerate(cells) if n]
+    if len({i for i, _, _ in pairs} | {j for _, j, _ in pairs}) < 2:
+        return None
+    from sklearn.metrics import cohen_kappa_score
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        kappa = cohen_kappa_score(
+            np.array([i for i, _, _ in pairs]), np.array([j for _, j, _ in pairs]), labels=list(range(k)),
+            sample_weight=np.array([n for _, _, n in pairs], dtype=np.float64),
+        )
+    return None if math.isnan(kappa) else float(kappa)
 
 
 def _annotator(completed_by: Any) -> str | None:
@@ -1697,6 +2027,341 @@ def normalise_tasks(
 
 
 OUTPUT_FILES = ("annotations.jsonl", "gold.jsonl", "rejections.jsonl", "unresolved.jsonl", "report.json", "report.txt")
+_LINE_FILES = OUTPUT_FILES[:4]
+
+
+def _run_batch(norm: Normaliser, batch: bytes, first_index: int) -> tuple[int, bytes, bytes, bytes, bytes] | None:
+    """Normalise the tasks of one ``[...]`` batch with ``norm``; the four JSONL files' bytes, or None if orjson refuses it.
+
+    Returns ``(tasks, annotations.jsonl, gold.jsonl, rejections.jsonl, unresolved.jsonl)``: the
+    lines :func:`normalise_export` writes for these tasks when it reads them one by one. The
+    batch is decoded :data:`_BATCH` bytes at a time (:func:`_cut_batches` again): a few tasks'
+    objects at once stay in the CPU's caches, half a megabyte of them does not (1.7x slower).
+    """
+    process = norm._process
+    ann_parts: list[str] = []
+    gold_parts: list[str] = []
+    rej_parts: list[str] = []
+    unres_parts: list[str] = []
+    loads, decode_error = orjson.loads, orjson.JSONDecodeError
+    i = first_index
+    for piece, _ in _cut_batches(io.BytesIO(batch), _BATCH):
+        if piece is None:
+            return None
+        try:
+            items = loads(piece)
+        except decode_error:
+            return None
+        for task in items:
+            res = process(task, i)
+            i += 1
+            ann_lines, gold_line = res.lines()
+            if ann_lines:
+                ann_parts.append(ann_lines)
+            if gold_line:
+                gold_parts.append(gold_line)
+            for rej in res.rejections:
+                rej_parts.append(_encode(rej.to_dict()) + "\n")
+            for u in res.unresolved:
+                unres_parts.append(_encode(dict(u)) + "\n")
+    return (i - first_index, "".join(ann_parts).encode(), "".join(gold_parts).encode(), "".join(rej_parts).encode(),
+            "".join(unres_parts).encode())
+
+
+# --------------------------------------------------------------------------------------------
+# Several processes
+# --------------------------------------------------------------------------------------------
+
+_PARALLEL_BATCH = 1 << 19  # bytes of tasks per batch handed to a worker process
+_PARALLEL_MIN_BYTES = 8 << 20  # smaller exports are read in this process (starting workers costs ~0.2 s)
+_WORKER: dict[str, Any] = {}
+
+
+class _Fallback(Exception):
+    """The parallel reading met something only the one-process reader decides (see :func:`_normalise_parallel`)."""
+
+
+def _worker_init(options: dict[str, Any]) -> None:
+    # The objects inherited from the parent are never garbage here: keep the collector off them, or
+    # each collection writes to all of them and the kernel copies their pages (+30% CPU measured).
+    import gc
+
+    gc.freeze()
+    _WORKER.clear()
+    _WORKER.update(options)
+
+
+def _boundary_pattern(k1: bytes, k2: bytes) -> bytes:
+    """The regex of an item boundary: ``}``, a comma, then the opening every task shares (``{"k1": <int>, "k2":``)."""
+    k1, k2 = re.escape(k1), re.escape(k2)
+    return (
+        rb"\}" + _JWS + rb"," + _JWS + rb'(?=\{' + _JWS + rb'"' + k1 + rb'"' + _JWS + rb":" + _JWS + rb"-?[0-9]+"
+        + _JWS + rb"," + _JWS + rb'"' + k2 + rb'"' + _JWS + rb":)"
+    )
+
+
+_MARGIN = 4096  # bytes read past a boundary before it is trusted (its lookahead must not be cut off)
+
+
+def _range_items(fd: int, size: int, boundary: Any, start: int, end: int, first: bool) -> tuple[int, int, bytes] | None:
+    """The items of the export whose boundary falls in ``[start, end)``: ``(offset, end offset, their bytes)``.
+
+    An item belongs to the range that holds the ``}`` of the boundary before it (the first item:
+    to the range that starts at it, ``first``). So the items start after the first boundary at or
+    after ``start`` and end at the first boundary at or after ``end`` (read as far as needed), or
+    at the closing ``]`` when there is none, which must then be followed by whitespace only. Both
+    ranges that meet at a boundary find it with the same regex in the same bytes, each with at
+    least :data:`_MARGIN` bytes read past it, so the ranges split the items exactly. None: nothing
+    can be cut here (the caller falls back); empty bytes: no boundary in the range, its items belong
+    to the range before.
+    """
+    data = b""
+
+    def fill(upto: int) -> None:
+        """Make ``data`` reach ``upto + _MARGIN`` bytes past ``start``, or the end of the file."""
+        nonlocal data
+        need = upto + _MARGIN - len(data)
+        if need > 0 and start + len(data) < size:
+            data += os.pread(fd, max(need, 1 << 16), start + len(data))
+
+    def find(pos: int) -> Any:
+        """The first boundary at or after ``pos`` (None: there is none before the end of the file)."""
+        fill(pos)
+        while True:
+            m = boundary.search(data, pos)
+            if start + len(data) >= size or (m is not None and m.start() + _MARGIN <= len(data)):
+                return m
+            if len(data) > end - start + _MAX_SPAN:
+                raise _Fallback("no task boundary within 16 MB")
+            fill(len(data))
+
+    span = end - start
+    fill(span)
+    try:
+        if first:
+            lo = 0
+        else:
+            m = find(0)
+            if m is None or m.start() >= span:
+                return start, start, b""
+            lo = m.end()
+        m = find(max(lo, span))
+    except _Fallback:
+        return None
+    if m is not None:
+        hi = m.start() + 1
+    else:
+        body = data.rstrip(b" \t\n\r")
+        if not body.endswith(b"]"):
+            return None
+        hi = len(body) - 1
+        if not data[lo:hi].strip():
+            return None  # "[..., ]" or "[ ]": for the exact reader
+    return start + lo, start + hi, data[lo:hi]
+
+
+def _worker_range(path: str, pattern: bytes, start: int, end: int, first: bool, confirmed: bool) -> tuple | None:
+    """In a worker process: normalise the tasks of one byte range of the export with a fresh :class:`Normaliser`."""
+    import resource
+
+    opts = _WORKER
+    if opts.get("path") != path:
+        if "fd" in opts:
+            os.close(opts["fd"])
+        opts["fd"] = os.open(path, os.O_RDONLY)
+        opts["size"] = os.fstat(opts["fd"]).st_size
+        opts["path"] = path
+    if opts.get("pattern") != pattern:
+        opts["boundary"] = re.compile(pattern)
+        opts["pattern"] = pattern
+    cut = _range_items(opts["fd"], opts["size"], opts["boundary"], start, end, first)
+    if cut is None:
+        return None
+    lo, hi, items = cut
+    norm = Normaliser(opts["schema"], min_annotators=opts["min_annotators"], offsets=opts["offsets"],
+                      source=opts["source"])
+    norm._config_confirmed = confirmed
+    try:
+        batch = b"[" + items + b"]"
+        if first:  # the first task's checks (JSON_MIN, not tasks...) belong to the one-process reader
+            head = next(_cut_batches(io.BytesIO(batch), _BATCH))[0]
+            if head is None:
+                return None
+            _check_first_task(orjson.loads(head)[0], opts["source"])
+        out = _run_batch(norm, batch, 0) if items else (0, b"", b"", b"", b"")
+        if out is None:
+            return None
+        state = norm._batch_state()
+    finally:
+        norm.close()
+    # the lines go to this worker's spool file; the parent copies them into place (os.copy_file_range)
+    spool = opts.get("spool")
+    if spool is None:
+        spool = opts["spool"] = open(os.path.join(opts["spool_dir"], f".normalise-spool-{os.getpid()}"), "ab")
+    at = spool.tell()
+    for data in out[1:]:
+        spool.write(data)
+    spool.flush()
+    ref = (spool.name, at, tuple(len(data) for data in out[1:]))
+    return lo, hi, (out[0], ref), state, norm._index_used, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def default_workers() -> int:
+    """Worker processes :func:`normalise_export` uses by default: the CPUs this process may run on (at most 8)."""
+    try:
+        n = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        n = os.cpu_count() or 1
+    return max(1, min(n, 8))
+
+
+def _start_pool(workers: int, norm_options: dict[str, Any]) -> Any:
+    """A ``multiprocessing`` pool of ``workers`` processes for :func:`_normalise_parallel`.
+
+    ``fork`` where the platform has it: the workers start at once, from the state of this
+    process, without importing anything again (``spawn`` and ``forkserver`` would run the caller's
+    script again unless it has an ``if __name__ == "__main__"`` guard). The pool is made before
+    any progress bar, whose monitor thread must not be running when this process forks.
+    """
+    import multiprocessing
+
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    return multiprocessing.get_context(method).Pool(workers, initializer=_worker_init, initargs=(norm_options,))
+
+
+def _normalise_parallel(
+    export_path: Path, reader: _CountingReader, bom: int, norm: Normaliser, write: Mapping[str, Any],
+    copy: Mapping[str, Any], pool: Any, workers: int, info: dict[str, Any],
+) -> None:
+    """Normalise the export with a pool of ``workers`` processes; the same lines and state as one process.
+
+    The export is split into byte ranges of :data:`_PARALLEL_BATCH` bytes; each worker reads its
+    range itself (from the page cache), cuts it at task boundaries (:func:`_range_items`),
+    normalises its tasks with a fresh Normaliser and sends back their JSONL bytes and its state.
+    This process only hands out ranges, reads the whole file once in a thread for the sha256 and
+    the progress bar, and takes the results back in order: it writes their lines and adds their
+    state to ``norm`` (:meth:`Normaliser._absorb`). A worker cannot know two things: the task and
+    segment ids of earlier ranges, and the position in the export of its first task. So the ids of
+    each range are checked against all earlier ones (:meth:`_SeenKeys.add_batch`), and when one
+    was already there, or when a message had to name a task by its position (a task without an
+    id), the range is normalised again here, with ``norm`` itself, which then decides exactly as
+    one process would. Anything else out of the ordinary (no task opening to cut at, a range that
+    does not decode, a first item that is not a task, an error in a worker) raises
+    :class:`_Fallback`: the caller starts again with one process, whose reader gives exact error
+    positions. At most ``2 * workers`` ranges are in flight, so memory does not grow with the export.
+    """
+    import threading
+    from collections import deque
+
+    stat = export_path.stat()
+    size = stat.st_size
+    head = reader.read(65536)  # (after the BOM, if any: bom bytes)
+    m = re.compile(rb"\[" + _JWS).match(head, _skip_ws(head).end())
+    opening = _OPENING.match(head, m.end()) if m else None
+    if opening is None:
+        raise _Fallback("the export does not open with a task the parallel reader can cut at")
+    pattern = _boundary_pattern(*opening.groups())
+    first_item = bom + m.end()
+
+    failure: list[BaseException] = []
+
+    def hash_rest() -> None:  # the sha256 (and the progress bar) read the whole file once
+        try:
+            while reader.read(1 << 20):
+                pass
+        except BaseException as exc:  # pragma: no cover - reported below
+            failure.append(exc)
+
+    hasher = threading.Thread(target=hash_rest, name="normalise-sha256", daemon=True)
+    hasher.start()
+
+    peak = 0
+    batches = index = reruns = 0
+    pending: deque = deque()
+    spools: set[str] = set()
+    sources: dict[str, BinaryIO] = {}
+
+    def take() -> None:
+        nonlocal index, reruns, peak, batches
+        job = pending.popleft()
+        try:
+            res = job.get()
+        except Exception as exc:  # raised in the worker: the one-process reader says it properly
+            raise _Fallback(f"a worker failed: {type(exc).__name__}: {exc}") from None
+        if res is None:
+            raise _Fallback("a range could not be cut or decoded")
+        lo, hi, (n_tasks, (spool, at, sizes)), state, index_used, rss = res
+        peak = max(peak, rss)
+        spools.add(spool)
+        if lo == hi and not n_tasks:
+            return  # no task starts in this range
+        batches += 1
+        if index_used or not norm._seen.add_batch(state["task_ids"], state["segment_ids"]):
+            reruns += 1
+            with export_path.open("rb") as fh:
+                fh.seek(lo)
+                out = _run_batch(norm, b"[" + fh.read(hi - lo) + b"]", index)
+            if out is None:  # pragma: no cover - it decoded in the worker
+                raise _Fallback("a range did not decode")
+            index += out[0]
+            for name, data in zip(_LINE_FILES, out[1:]):
+                if data:
+                    write[name](data)
+            return
+        norm._absorb(state)
+        index += n_tasks
+        src = sources.get(spool)
+        if src is None:
+            src = sources[spool] = open(spool, "rb")
+        for name, n in zip(_LINE_FILES, sizes):
+            if n:
+                copy[name](src, at, n)
+            at += n
+
+    try:
+        for lo in range(first_item, size, _PARALLEL_BATCH):
+            hi = min(lo + _PARALLEL_BATCH, size)
+            pending.append(pool.apply_async(
+                _worker_range, (str(export_path), pattern, lo, hi, lo == first_item, norm._config_confirmed)))
+            while len(pending) >= 2 * workers or (pending and pending[0].ready()):
+                take()
+        while pending:
+            take()
+    finally:
+        pool.terminate()  # (also closes the workers' spool files)
+        for fh in sources.values():
+            fh.close()
+        for spool in spools:
+            Path(spool).unlink(missing_ok=True)
+    hasher.join()
+    if failure:  # pragma: no cover - a read error
+        raise failure[0]
+    after = export_path.stat()
+    if (after.st_size, after.st_mtime_ns) != (stat.st_size, stat.st_mtime_ns) or reader.pos + bom != size:
+        raise ExportError(f"{export_path}: the file changed while it was being read; normalise it again.")
+    info.update(workers=workers, ranges=batches, ranges_rerun=reruns, worker_peak_rss_mb=round(peak / 1024, 1))
+
+
+def _copier(fh: BinaryIO) -> Any:
+    """``copy(src, offset, n)``: append ``n`` bytes of file ``src`` from ``offset`` to the buffered file ``fh``.
+
+    In the kernel (``os.copy_file_range``) where it can, else read and written here.
+    """
+    def copy(src: BinaryIO, offset: int, n: int) -> None:
+        fh.flush()
+        out_fd, src_fd = fh.fileno(), src.fileno()
+        while n:
+            try:
+                done = os.copy_file_range(src_fd, out_fd, n, offset)
+            except (AttributeError, OSError):
+                done = 0
+            if not done:  # not supported here (or across file systems): copy through memory
+                fh.write(os.pread(src_fd, n, offset))
+                return
+            offset += done
+            n -= done
+
+    return copy
 
 
 def normalise_export(
@@ -1707,13 +2372,16 @@ def normalise_export(
     min_annotators: int = 1,
     offsets: str = "auto",
     progress: bool = False,
+    workers: int | None = None,
+    info: dict[str, Any] | None = None,
 ) -> NormaliseReport:
     """Normalise a Label Studio JSON export file into ``out_dir``, streaming.
 
     Writes ``annotations.jsonl`` (per-annotator :meth:`Annotation.to_dict`, export order, then
     annotator), ``gold.jsonl`` (one ``annotator == "gold"`` record per resolved task),
     ``rejections.jsonl`` (:class:`Rejection` records), ``unresolved.jsonl`` (ties to adjudicate),
-    ``report.json`` and ``report.txt``. Identical inputs give byte-identical files.
+    ``report.json`` and ``report.txt``. Identical inputs give byte-identical files, whatever the
+    number of workers.
 
     Parameters
     ----------
@@ -1727,6 +2395,14 @@ def normalise_export(
         See :class:`Normaliser`.
     progress : bool
         Show a tqdm progress bar (bytes read) on stderr.
+    workers : int, optional
+        Processes that normalise batches of tasks (:func:`_normalise_parallel`); default
+        :func:`default_workers`. With 1, or for an export under 8 MB, everything happens in this
+        process. Any export the parallel reader cannot take as it is (malformed, lone surrogates...)
+        is read again by one process, which gives the exact error.
+    info : dict, optional
+        Filled with how the export was read (``mode``, ``workers``, ``batches``,
+        ``batches_rerun``, ``worker_peak_rss_mb``, ``fallback``), for benchmarks and debugging.
 
     Returns
     -------
@@ -1741,15 +2417,52 @@ def normalise_export(
     """
     export_path = Path(export_path)
     out = Path(out_dir)
-    norm = Normaliser(schema, min_annotators=min_annotators, offsets=offsets, source=export_path.name)
+    info = {} if info is None else info
+    if workers is None:
+        workers = default_workers()
+    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
+        raise SchemaError(f"The 'workers' parameter of normalise must be an int >= 1. Got {workers!r} instead.")
+    parallel = workers > 1 and export_path.is_file() and export_path.stat().st_size >= _PARALLEL_MIN_BYTES
+    Normaliser(schema, min_annotators=min_annotators, offsets=offsets)  # bad options fail before any file is made
     out.mkdir(parents=True, exist_ok=True)
-    readers: list[_CountingReader] = []
+    pool = None
+    if parallel:
+        pool = _start_pool(workers, {"schema": schema, "min_annotators": min_annotators, "offsets": offsets,
+                                     "source": export_path.name, "spool_dir": str(out)})
     bar = None
-    if progress:
-        from tqdm import tqdm
+    try:
+        if progress:
+            from tqdm import tqdm
 
-        bar = tqdm(total=export_path.stat().st_size if export_path.is_file() else None, unit="B", unit_scale=True,
-                   desc="normalise", disable=None)
+            bar = tqdm(total=export_path.stat().st_size if export_path.is_file() else None, unit="B",
+                       unit_scale=True, desc="normalise", disable=None)
+        if pool is not None:
+            try:
+                report = _normalise_into(export_path, schema, out, min_annotators, offsets, bar, (pool, workers), info)
+                info["mode"] = "parallel"
+                return report
+            except _Fallback as exc:
+                info.update(mode="one process after parallel", fallback=str(exc))
+                if bar is not None:
+                    bar.reset()
+        else:
+            info["mode"] = "one process"
+        return _normalise_into(export_path, schema, out, min_annotators, offsets, bar, None, info)
+    finally:
+        if pool is not None:
+            pool.terminate()
+            pool.join()
+        if bar is not None:
+            bar.close()
+
+
+def _normalise_into(
+    export_path: Path, schema: Any, out: Path, min_annotators: int, offsets: str, bar: Any,
+    parallel: tuple[Any, int] | None, info: dict[str, Any],
+) -> NormaliseReport:
+    """One attempt of :func:`normalise_export`; with ``parallel`` = (pool, workers) it may raise :class:`_Fallback`."""
+    norm = Normaliser(schema, min_annotators=min_annotators, offsets=offsets, source=export_path.name, spill_dir=out)
+    readers: list[_CountingReader] = []
 
     def hook(reader: _CountingReader) -> None:
         readers.append(reader)
@@ -1759,25 +2472,35 @@ def normalise_export(
     # Written under temporary names and moved into place only when the whole export was read, so a
     # failed run never leaves half an output next to an older complete one.
     partial = {name: out / f".{name}.partial" for name in OUTPUT_FILES}
-    files = {
-        name: partial[name].open("w", encoding="utf-8", newline="\n", buffering=1 << 20) for name in OUTPUT_FILES[:4]
-    }
+    files = {name: partial[name].open("wb", buffering=1 << 20) for name in _LINE_FILES}
     ok = False
     try:
-        process = norm._process
-        write_ann, write_gold = files["annotations.jsonl"].write, files["gold.jsonl"].write
-        for index, task in iter_export(export_path, reader_hook=hook):
-            res = process(task, index)
-            # the records' JSON lines, written without building the records (same bytes, see _TaskOut.lines)
-            ann_lines, gold_line = res.lines()
-            if ann_lines:
-                write_ann(ann_lines)
-            if gold_line:
-                write_gold(gold_line)
-            for rej in res.rejections:
-                files["rejections.jsonl"].write(_encode(rej.to_dict()) + "\n")
-            for u in res.unresolved:
-                files["unresolved.jsonl"].write(_encode(dict(u)) + "\n")
+        write = {name: fh.write for name, fh in files.items()}
+        if parallel is not None:
+            with export_path.open("rb") as fh:
+                head = fh.read(65536)
+                bom = 3 if head.startswith(b"\xef\xbb\xbf") else 0
+                _sniff(head[bom:], str(export_path))
+                reader = _CountingReader(fh, prefix=head[bom:])
+                hook(reader)
+                copy = {name: _copier(f) for name, f in files.items()}
+                _normalise_parallel(export_path, reader, bom, norm, write, copy, *parallel, info)
+        else:
+            process = norm._process
+            write_ann, write_gold = write["annotations.jsonl"], write["gold.jsonl"]
+            write_rej, write_unres = write["rejections.jsonl"], write["unresolved.jsonl"]
+            for index, task in iter_export(export_path, reader_hook=hook):
+                res = process(task, index)
+                # the records' JSON lines, written without building the records (same bytes, see _TaskOut.lines)
+                ann_lines, gold_line = res.lines()
+                if ann_lines:
+                    write_ann(ann_lines.encode())
+                if gold_line:
+                    write_gold(gold_line.encode())
+                for rej in res.rejections:
+                    write_rej((_encode(rej.to_dict()) + "\n").encode())
+                for u in res.unresolved:
+                    write_unres((_encode(dict(u)) + "\n").encode())
         for fh in files.values():
             fh.close()
         report = norm.report(sha256=readers[0].sha256.hexdigest() if readers else None)
@@ -1791,8 +2514,7 @@ def normalise_export(
     finally:
         for fh in files.values():
             fh.close()
-        if bar is not None:
-            bar.close()
+        norm.close()
         if not ok:
             for path in partial.values():
                 path.unlink(missing_ok=True)
