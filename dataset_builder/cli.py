@@ -165,7 +165,11 @@ def segment_cmd(articles: str, output: str, unit: str, window: int, stride: int)
 @click.option("--offsets", type=click.Choice(["auto", "codepoints", "utf16"]), default="auto", show_default=True,
               help="How value.start/end count: code points, UTF-16 units (JavaScript), or decided per span by "
                    "value.text (auto).")
-def normalise_cmd(export: str, config: str, out_dir: str, min_annotators: int, offsets: str) -> None:
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Processes that normalise tasks in parallel (default: one per CPU, at most 8; exports under "
+                   "8 MB always use one). The files are the same bytes whatever the number.")
+def normalise_cmd(export: str, config: str, out_dir: str, min_annotators: int, offsets: str,
+                  workers: int | None) -> None:
     """Turn EXPORT (Label Studio's JSON export, e.g. from 'pull') into per-annotator and gold annotations.
 
     Streams the export; offsets become Python code points of the segment text; value.text is a
@@ -183,7 +187,7 @@ def normalise_cmd(export: str, config: str, out_dir: str, min_annotators: int, o
     from .schema import load_schema
 
     report = normalise_export(export, load_schema(config), out_dir, min_annotators=min_annotators, offsets=offsets,
-                              progress=True)
+                              progress=True, workers=workers)
     click.echo(report.summary().rstrip("\n"), err=True)
     click.echo(f"-> {out_dir}", err=True)
 

@@ -766,8 +766,9 @@ _LEAD_IN_MEMORY = 1_000_000
 class _Spill:
     """An SQLite database in a temporary folder, made on first use, for state that outgrows memory.
 
-    One uncommitted transaction (nothing needs to survive the run); SQLite keeps a page cache of
-    16 MB and sorts on disk, so memory stays flat whatever goes in. :meth:`close` deletes it.
+    One uncommitted transaction without a journal (nothing needs to survive the run, and nothing
+    is ever rolled back); SQLite keeps a page cache of 16 MB and sorts on disk, so memory stays
+    flat whatever goes in. :meth:`close` deletes it.
     """
 
     def __init__(self, directory: str | Path | None) -> None:
@@ -803,11 +804,12 @@ class _SeenKeys:
     4 microseconds a task more, with flat memory.
     """
 
-    def __init__(self, spill: _Spill) -> None:
+    def __init__(self, spill: _Spill, limit: float | None = None) -> None:
         self._tasks: set[int] = set()
         self._segments: set[str] = set()
         self._spill = spill
         self._db: sqlite3.Connection | None = None
+        self.limit = _SEEN_IN_MEMORY if limit is None else limit
 
     def add_task(self, task_id: int) -> bool:
         """Remember ``task_id``; False if it was already there."""
@@ -815,7 +817,7 @@ class _SeenKeys:
             if task_id in self._tasks:
                 return False
             self._tasks.add(task_id)
-            if len(self._tasks) > _SEEN_IN_MEMORY:
+            if len(self._tasks) > self.limit:
                 self._move()
             return True
         return self._db.execute("INSERT OR IGNORE INTO task VALUES (?)", (str(task_id),)).rowcount == 1
@@ -836,18 +838,19 @@ class _SeenKeys:
                 return False
             self._tasks.update(task_ids)
             self._segments.update(segment_ids)
-            if len(self._tasks) > _SEEN_IN_MEMORY:
+            if len(self._tasks) > self.limit:
                 self._move()
             return True
         db = self._db
-        db.execute("SAVEPOINT batch")
-        added = db.executemany("INSERT OR IGNORE INTO task VALUES (?)", [(str(t),) for t in task_ids]).rowcount
-        added += db.executemany("INSERT OR IGNORE INTO segment VALUES (?)", [(s,) for s in segment_ids]).rowcount
-        if added != len(task_ids) + len(segment_ids):
-            db.execute("ROLLBACK TO batch")
-            db.execute("RELEASE batch")
-            return False
-        db.execute("RELEASE batch")
+        tasks = [str(t) for t in task_ids]
+        for table, keys in (("task", tasks), ("segment", segment_ids)):
+            for i in range(0, len(keys), 500):  # (no ROLLBACK without a journal: look before adding)
+                part = keys[i : i + 500]
+                found = db.execute(f"SELECT 1 FROM {table} WHERE k IN ({','.join('?' * len(part))}) LIMIT 1", part)
+                if found.fetchone() is not None:
+                    return False
+        db.executemany("INSERT INTO task VALUES (?)", [(t,) for t in tasks])
+        db.executemany("INSERT INTO segment VALUES (?)", [(k,) for k in segment_ids])
         return True
 
     def tasks_in_memory(self) -> list[int]:
@@ -868,11 +871,12 @@ class _SeenKeys:
 class _LeadTimes:
     """Each annotator's lead times, for an exact median: arrays up to :data:`_LEAD_IN_MEMORY`, then SQLite."""
 
-    def __init__(self, spill: _Spill) -> None:
+    def __init__(self, spill: _Spill, limit: float | None = None) -> None:
         self._mem: dict[str, array] = {}
         self._n = 0
         self._spill = spill
         self._db: sqlite3.Connection | None = None
+        self.limit = _LEAD_IN_MEMORY if limit is None else limit
 
     def add(self, annotator: str, value: float) -> None:
         if self._db is None:
@@ -881,7 +885,7 @@ class _LeadTimes:
                 values = self._mem[annotator] = array("d")
             values.append(value)
             self._n += 1
-            if self._n > _LEAD_IN_MEMORY:
+            if self._n > self.limit:
                 self._move()
         else:
             self._db.execute("INSERT INTO lead VALUES (?, ?)", (annotator, value))
@@ -893,7 +897,7 @@ class _LeadTimes:
                 mine = self._mem[annotator] = array("d")
             mine.extend(values)
             self._n += len(values)
-            if self._n > _LEAD_IN_MEMORY:
+            if self._n > self.limit:
                 self._move()
         else:
             self._db.executemany("INSERT INTO lead VALUES (?, ?)", [(annotator, v) for v in values])
@@ -2181,6 +2185,8 @@ def _worker_range(path: str, pattern: bytes, start: int, end: int, first: bool, 
     norm = Normaliser(opts["schema"], min_annotators=opts["min_annotators"], offsets=opts["offsets"],
                       source=opts["source"])
     norm._config_confirmed = confirmed
+    # a range's ids and lead times all go back to the parent in _batch_state: none may move to disk here
+    norm._seen.limit = norm._lead.limit = math.inf
     try:
         batch = b"[" + items + b"]"
         if first:  # the first task's checks (JSON_MIN, not tasks...) belong to the one-process reader
@@ -2216,17 +2222,22 @@ def default_workers() -> int:
 
 
 def _start_pool(workers: int, norm_options: dict[str, Any]) -> Any:
-    """A ``multiprocessing`` pool of ``workers`` processes for :func:`_normalise_parallel`.
+    """A process pool of ``workers`` processes for :func:`_normalise_parallel`, its processes started.
 
     ``fork`` where the platform has it: the workers start at once, from the state of this
     process, without importing anything again (``spawn`` and ``forkserver`` would run the caller's
-    script again unless it has an ``if __name__ == "__main__"`` guard). The pool is made before
-    any progress bar, whose monitor thread must not be running when this process forks.
+    script again unless it has an ``if __name__ == "__main__"`` guard). A first trivial job starts
+    them all now, before any progress bar or reading thread exists, which must not be running
+    when this process forks.
     """
     import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
 
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    return multiprocessing.get_context(method).Pool(workers, initializer=_worker_init, initargs=(norm_options,))
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method), initializer=_worker_init,
+                               initargs=(norm_options,))
+    pool.submit(int).result()
+    return pool
 
 
 def _normalise_parallel(
@@ -2278,21 +2289,19 @@ def _normalise_parallel(
     peak = 0
     batches = index = reruns = 0
     pending: deque = deque()
-    spools: set[str] = set()
     sources: dict[str, BinaryIO] = {}
 
     def take() -> None:
         nonlocal index, reruns, peak, batches
         job = pending.popleft()
         try:
-            res = job.get()
+            res = job.result()
         except Exception as exc:  # raised in the worker: the one-process reader says it properly
             raise _Fallback(f"a worker failed: {type(exc).__name__}: {exc}") from None
         if res is None:
             raise _Fallback("a range could not be cut or decoded")
         lo, hi, (n_tasks, (spool, at, sizes)), state, index_used, rss = res
         peak = max(peak, rss)
-        spools.add(spool)
         if lo == hi and not n_tasks:
             return  # no task starts in this range
         batches += 1
@@ -2309,6 +2318,8 @@ def _normalise_parallel(
                     write[name](data)
             return
         norm._absorb(state)
+        if not norm._config_confirmed and sum(norm.from_names_seen.values()) >= 50:
+            raise _Fallback("results of another labelling config")  # for the exact error one process gives
         index += n_tasks
         src = sources.get(spool)
         if src is None:
@@ -2321,18 +2332,18 @@ def _normalise_parallel(
     try:
         for lo in range(first_item, size, _PARALLEL_BATCH):
             hi = min(lo + _PARALLEL_BATCH, size)
-            pending.append(pool.apply_async(
-                _worker_range, (str(export_path), pattern, lo, hi, lo == first_item, norm._config_confirmed)))
-            while len(pending) >= 2 * workers or (pending and pending[0].ready()):
+            pending.append(pool.submit(
+                _worker_range, str(export_path), pattern, lo, hi, lo == first_item, norm._config_confirmed))
+            while len(pending) >= 2 * workers or (pending and pending[0].done()):
                 take()
         while pending:
             take()
+        if not norm._config_confirmed and norm.from_names_seen:
+            raise _Fallback("results of another labelling config")
     finally:
-        pool.terminate()  # (also closes the workers' spool files)
+        pool.shutdown(wait=True, cancel_futures=True)  # (their spool files go with their folder: normalise_export)
         for fh in sources.values():
             fh.close()
-        for spool in spools:
-            Path(spool).unlink(missing_ok=True)
     hasher.join()
     if failure:  # pragma: no cover - a read error
         raise failure[0]
@@ -2425,10 +2436,12 @@ def normalise_export(
     parallel = workers > 1 and export_path.is_file() and export_path.stat().st_size >= _PARALLEL_MIN_BYTES
     Normaliser(schema, min_annotators=min_annotators, offsets=offsets)  # bad options fail before any file is made
     out.mkdir(parents=True, exist_ok=True)
-    pool = None
+    pool = spool_dir = None
     if parallel:
+        # the workers' output goes to files in a folder of this run's own, deleted at the end
+        spool_dir = tempfile.mkdtemp(prefix=".normalise-spool-", dir=out)
         pool = _start_pool(workers, {"schema": schema, "min_annotators": min_annotators, "offsets": offsets,
-                                     "source": export_path.name, "spool_dir": str(out)})
+                                     "source": export_path.name, "spool_dir": spool_dir})
     bar = None
     try:
         if progress:
@@ -2450,8 +2463,8 @@ def normalise_export(
         return _normalise_into(export_path, schema, out, min_annotators, offsets, bar, None, info)
     finally:
         if pool is not None:
-            pool.terminate()
-            pool.join()
+            pool.shutdown(wait=True, cancel_futures=True)
+            shutil.rmtree(spool_dir, ignore_errors=True)
         if bar is not None:
             bar.close()
 
