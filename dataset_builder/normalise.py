@@ -5,9 +5,16 @@ Input
     ``annotations[]``, ``drafts``, ``predictions``) and the :class:`~dataset_builder.schema.LabelSchema`
     of the labelling config the project used. The export is read *streaming*: a few tasks at a time
     are cut out of a buffer of a few megabytes and decoded at C speed (``orjson``; the standard
-    library's decoder where exact error positions are needed, see :func:`_iter_array`), so memory
-    does not grow with the size of the export; what does grow is a few bytes per task and per
-    stance item for duplicate detection and agreement.
+    library's decoder where exact error positions are needed, see :func:`_iter_array`). Exports of
+    8 MB and more are normalised by worker processes, one byte range each, with the same output
+    byte for byte (:func:`_normalise_parallel`); anything unusual is read again by one process.
+Memory
+    Flat whatever the size of the export: a few batches of tasks, the per-annotator and per-pair
+    tallies, agreement kept as tallies (a k x k table per annotator pair for kappa; alpha units
+    grouped by their value counts, a few hundred distinct rows at most), and what must remember
+    every task exactly (task and segment ids for duplicates, lead times for the median) in memory
+    up to 100,000 tasks / 250,000 lead times, then in an SQLite file next to the output
+    (:class:`_Spill`), deleted at the end.
 Output
     Per-annotator :class:`Annotation` records, one adjudicated ``GOLD`` record per resolved task,
     :class:`Rejection` records, unresolved ties, and a :class:`NormaliseReport` whose counts add up:
@@ -50,6 +57,7 @@ Spans (a ``labels`` result of the entity control):
     once in the segment [realigned], or exactly once within ``max(32, len)`` code points of the
     given start [realigned_nearby]; else rejected [text_not_found] / [text_ambiguous]. Leading and
     trailing whitespace is trimmed [trimmed]; a whitespace-only span is rejected [whitespace_only].
+    A result whose region ``id`` is neither a string nor an integer [bad_region_id].
     No/empty labels [no_label]; a label not in the schema [unknown_label]; a region with several
     labels gives one span per label [multi_label_region]; the same span twice in one annotation is
     kept once [duplicate_span]. Overlapping and nested spans are kept as they are.
@@ -82,9 +90,10 @@ Tasks and gold:
     a tie for first place is unresolved. Unresolved items are never guessed: they are listed (see
     :attr:`TaskResult.unresolved`) so that an adjudicator can add a ground-truth annotation.
 Agreement:
-    stance: Krippendorff's alpha (nominal, ``krippendorff``) over (task, target) units and pairwise
-    Cohen's kappa (``sklearn.metrics.cohen_kappa_score``) over the targets both annotators
-    labelled; entities: pairwise exact-span F1 (micro over the tasks both annotated, spans compared
+    stance: Krippendorff's alpha (nominal, ``krippendorff``; past 100,000 units from the same
+    coincidence matrix the library sums, see :func:`_krippendorff_alpha`) over (task, target) units
+    and pairwise Cohen's kappa (``sklearn.metrics.cohen_kappa_score`` on the table of label pairs,
+    as sample weights) over the targets both annotators labelled; entities: pairwise exact-span F1 (micro over the tasks both annotated, spans compared
     as ``(start, end, label)``); per annotator: counts, median ``lead_time``, F1/accuracy against
     gold (gold is partly made of the annotator's own votes, so this is optimistic).
 """
@@ -757,17 +766,17 @@ class TaskResult:
 # State that grows with the export: bounded by moving it to disk
 # --------------------------------------------------------------------------------------------
 
-# Task ids (and as many segment ids) kept in Python sets before they move to SQLite (~25 MB here)
-_SEEN_IN_MEMORY = 200_000
+# Task ids (and as many segment ids) kept in Python sets before they move to SQLite (~18 MB here)
+_SEEN_IN_MEMORY = 100_000
 # Lead times kept in memory before they move to SQLite (8 bytes each)
-_LEAD_IN_MEMORY = 1_000_000
+_LEAD_IN_MEMORY = 250_000
 
 
 class _Spill:
     """An SQLite database in a temporary folder, made on first use, for state that outgrows memory.
 
     One uncommitted transaction without a journal (nothing needs to survive the run, and nothing
-    is ever rolled back); SQLite keeps a page cache of 16 MB and sorts on disk, so memory stays
+    is ever rolled back); SQLite keeps a page cache of 8 MB and sorts on disk, so memory stays
     flat whatever goes in. :meth:`close` deletes it.
     """
 
@@ -782,7 +791,7 @@ class _Spill:
                 Path(self.directory).mkdir(parents=True, exist_ok=True)
             self._folder = tempfile.mkdtemp(prefix=".normalise-spill-", dir=self.directory)
             self.db = sqlite3.connect(os.path.join(self._folder, "spill.sqlite"), isolation_level=None)
-            for pragma in ("journal_mode=OFF", "synchronous=OFF", "cache_size=-16384", "temp_store=FILE"):
+            for pragma in ("journal_mode=OFF", "synchronous=OFF", "cache_size=-8192", "temp_store=FILE"):
                 self.db.execute(f"PRAGMA {pragma}")
             self.db.execute("BEGIN")
         return self.db
@@ -1453,6 +1462,9 @@ class Normaliser:
         kept = identical = 0
         entity_from, stance_from = self._entity_from, self._stance_from
         fields, span_fields = _RESULT_FIELDS, _SPAN_FIELDS
+        auto = self.offsets == "auto"
+        cp_fast = auto or self.offsets == "codepoints"
+        n_text = ti.n
 
         for r in results:
             # Fast path: a well-formed result of the entity control with one known label whose offsets
@@ -1466,9 +1478,28 @@ class Normaliser:
                         s, e, vt, labels = span_fields(value)
                         if (
                             type(labels) is list and len(labels) == 1 and type(s) is int and type(e) is int
-                            and 0 <= s < e <= bmp_end and type(vt) is str and text[s:e] == vt
-                            and not vt[0].isspace() and not vt[-1].isspace() and labels[0] in entity_labels
+                            and 0 <= s < e and type(vt) is str and vt and not vt[0].isspace()
+                            and not vt[-1].isspace() and labels[0] in entity_labels
                         ):
+                            # the offsets as _span/_auto decide (and count) them when value.text is
+                            # exactly one reading's slice; anything else: the general path
+                            if e <= bmp_end and text[s:e] == vt:  # no char outside the BMP before the end
+                                identical += 1
+                            elif cp_fast and e <= n_text and text[s:e] == vt:
+                                both = False
+                                if auto:
+                                    us, ue = ti.u16_to_cp(s), ti.u16_to_cp(e)
+                                    both = (us is not None and ue is not None and ue > us and (us, ue) != (s, e)
+                                            and text[us:ue] == vt)
+                                self.conventions["both_fit_chose_codepoints" if both else "codepoints"] += 1
+                            elif auto:
+                                us, ue = ti.u16_to_cp(s), ti.u16_to_cp(e)
+                                if us is None or ue is None or ue <= us or (us, ue) == (s, e) or text[us:ue] != vt:
+                                    raise TypeError
+                                self.conventions["utf16"] += 1
+                                s, e = us, ue
+                            else:
+                                raise TypeError
                             if names_seen is not None:
                                 names_seen[fn] += 1
                             key = (s, e, labels[0])
@@ -1476,7 +1507,6 @@ class Normaliser:
                                 self.fixes["duplicate_span"] += 1
                             entities[key] = vt
                             region_spans[rid] = (s, e)
-                            identical += 1
                             kept += 1
                             continue
                     elif fn == stance_from and rtype == "choices":
@@ -1632,7 +1662,8 @@ class Normaliser:
         self.res_kept += kept
         if schema.stance_per_region:
             if len(stances) < len(region_spans):  # else every kept span has its stance
-                targets = {v for v in region_spans.values() if v is not None}
+                targets = set(region_spans.values())
+                targets.discard(None)
                 n = len(targets - stances.keys() - conflicted)
                 if n:
                     self.notes["span_without_stance"] += n
@@ -1743,11 +1774,9 @@ class Normaliser:
         if n == 1:  # one voter: everything it marked has 1 > 1/2 votes
             (p,) = voters
             return sorted(p.entities), {tgt: p.stances[tgt] for tgt in sorted(p.stances)}, unresolved
-        ent_votes: dict[tuple[int, int, str], int] = {}
-        get = ent_votes.get
+        ent_votes: Counter[tuple[int, int, str]] = Counter()
         for p in voters:
-            for key in p.entities:
-                ent_votes[key] = get(key, 0) + 1
+            ent_votes.update(p.entities.keys())
         gold_ents = []
         for key in sorted(ent_votes):
             k = ent_votes[key]

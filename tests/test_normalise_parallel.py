@@ -259,3 +259,22 @@ def test_kappa_from_the_table_is_kappa_of_the_pairs(pairs):
         assert got is None
     else:
         assert got == pytest.approx(want, abs=1e-12)
+
+
+def test_cli_workers_option(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from dataset_builder.cli import cli
+
+    monkeypatch.setattr(normalise_module, "_PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(normalise_module, "_PARALLEL_BATCH", 3000)
+    path = write(tmp_path / "export.json", scaled("entities_stance", 4), "ls")
+    runner = CliRunner()
+    for n in ("1", "2"):
+        res = runner.invoke(cli, ["normalise", str(path), "--config", "entities_stance", "-o", str(tmp_path / n),
+                                  "--workers", n])
+        assert res.exit_code == 0, res.output
+    for name in OUTPUT_FILES:
+        assert (tmp_path / "1" / name).read_bytes() == (tmp_path / "2" / name).read_bytes(), name
+    res = runner.invoke(cli, ["normalise", str(path), "--config", "entities_stance", "--workers", "0"])
+    assert res.exit_code == 2 and "Traceback" not in res.output and "--workers" in res.output
