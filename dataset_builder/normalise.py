@@ -1774,9 +1774,11 @@ class Normaliser:
         if n == 1:  # one voter: everything it marked has 1 > 1/2 votes
             (p,) = voters
             return sorted(p.entities), {tgt: p.stances[tgt] for tgt in sorted(p.stances)}, unresolved
-        ent_votes: Counter[tuple[int, int, str]] = Counter()
+        ent_votes: dict[tuple[int, int, str], int] = {}
+        get = ent_votes.get
         for p in voters:
-            ent_votes.update(p.entities.keys())
+            for key in p.entities:
+                ent_votes[key] = get(key, 0) + 1
         gold_ents = []
         for key in sorted(ent_votes):
             k = ent_votes[key]
@@ -2055,8 +2057,11 @@ def normalise_tasks(
         Bad options, or no result belongs to the config (see :meth:`Normaliser.report`).
     """
     norm = Normaliser(schema, min_annotators=min_annotators, offsets=offsets, source=source)
-    results = [norm.process(task, i) for i, task in enumerate(tasks)]
-    return results, norm.report()
+    try:
+        results = [norm.process(task, i) for i, task in enumerate(tasks)]
+        return results, norm.report()
+    finally:
+        norm.close()
 
 
 OUTPUT_FILES = ("annotations.jsonl", "gold.jsonl", "rejections.jsonl", "unresolved.jsonl", "report.json", "report.txt")
@@ -2277,10 +2282,11 @@ def _normalise_parallel(
 
     The export is split into byte ranges of :data:`_PARALLEL_BATCH` bytes; each worker reads its
     range itself (from the page cache), cuts it at task boundaries (:func:`_range_items`),
-    normalises its tasks with a fresh Normaliser and sends back their JSONL bytes and its state.
+    normalises its tasks with a fresh Normaliser, writes their JSONL lines to its own spool file
+    and sends back where they are, with its state.
     This process only hands out ranges, reads the whole file once in a thread for the sha256 and
-    the progress bar, and takes the results back in order: it writes their lines and adds their
-    state to ``norm`` (:meth:`Normaliser._absorb`). A worker cannot know two things: the task and
+    the progress bar, and takes the results back in order: it copies their lines into the output
+    files (:func:`_copier`, in the kernel) and adds their state to ``norm`` (:meth:`Normaliser._absorb`). A worker cannot know two things: the task and
     segment ids of earlier ranges, and the position in the export of its first task. So the ids of
     each range are checked against all earlier ones (:meth:`_SeenKeys.add_batch`), and when one
     was already there, or when a message had to name a task by its position (a task without an
