@@ -166,7 +166,7 @@ def segment_cmd(articles: str, output: str, unit: str, window: int, stride: int)
               help="How value.start/end count: code points, UTF-16 units (JavaScript), or decided per span by "
                    "value.text (auto).")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
-              help="Processes that normalise tasks in parallel (default: one per CPU, at most 8; exports under "
+              help="Processes that normalise tasks in parallel (default: one per CPU, at most 4; exports under "
                    "8 MB always use one). The files are the same bytes whatever the number.")
 def normalise_cmd(export: str, config: str, out_dir: str, min_annotators: int, offsets: str,
                   workers: int | None) -> None:
