@@ -1030,34 +1030,51 @@ class _TaskOut:
         body = f', "text": {enc(text)}, "entities": ['
         ent_json: dict[tuple[int, int, str], str] = {}  # a span's JSON, written once per task
         st_json: dict[tuple[tuple[int, int], str], str] = {}
+        # the JSON of a whole list, written once per task: annotators who agree (and the gold that
+        # follows them) share it
+        ents_done: dict[tuple, str] = {}
+        sts_done: dict[tuple, str] = {}
 
-        def line(
-            annotator: str, ents: Iterable[tuple[int, int, str]], sts: Iterable[tuple[tuple[int, int], str]]
-        ) -> str:
-            ent_parts = []
-            for key in ents:
-                j = ent_json.get(key)
-                if j is None:
-                    s, e, lab = key
-                    j = ent_json[key] = f'{{"start": {s}, "end": {e}, "label": {enc(lab)}, "text": {enc(text[s:e])}}}'
-                ent_parts.append(j)
-            st_parts = []
-            for item in sts:
-                j = st_json.get(item)
-                if j is None:
-                    (s, e), lab = item
-                    j = st_json[item] = (
-                        f'{{"target_start": {s}, "target_end": {e}, "target_text": {enc(text[s:e])}, '
-                        f'"label": {enc(lab)}}}'
-                    )
-                st_parts.append(j)
-            return f'{head}{enc(annotator)}{body}{", ".join(ent_parts)}], "stances": [{", ".join(st_parts)}]}}\n'
+        def ents_list(keys: tuple[tuple[int, int, str], ...]) -> str:
+            joined = ents_done.get(keys)
+            if joined is None:
+                parts = []
+                for key in keys:
+                    j = ent_json.get(key)
+                    if j is None:
+                        s, e, lab = key
+                        j = ent_json[key] = (
+                            f'{{"start": {s}, "end": {e}, "label": {enc(lab)}, "text": {enc(text[s:e])}}}')
+                    parts.append(j)
+                joined = ents_done[keys] = ", ".join(parts)
+            return joined
 
-        ann_lines = "".join([line(p.annotator, sorted(p.entities), sorted(p.stances.items())) for p in self.parsed])
+        def sts_list(items: tuple[tuple[tuple[int, int], str], ...]) -> str:
+            joined = sts_done.get(items)
+            if joined is None:
+                parts = []
+                for item in items:
+                    j = st_json.get(item)
+                    if j is None:
+                        (s, e), lab = item
+                        j = st_json[item] = (
+                            f'{{"target_start": {s}, "target_end": {e}, "target_text": {enc(text[s:e])}, '
+                            f'"label": {enc(lab)}}}'
+                        )
+                    parts.append(j)
+                joined = sts_done[items] = ", ".join(parts)
+            return joined
+
+        ann_lines = "".join([
+            f'{head}{enc(p.annotator)}{body}{ents_list(tuple(sorted(p.entities)))}], "stances": '
+            f'[{sts_list(tuple(sorted(p.stances.items())))}]}}\n'
+            for p in self.parsed
+        ])
         gold_line = ""
         if self.gold is not None:
             gold_ents, gold_st = self.gold
-            gold_line = line(GOLD, sorted(gold_ents), sorted(gold_st.items()))
+            gold_line = (f'{head}{enc(GOLD)}{body}{ents_list(tuple(sorted(gold_ents)))}], "stances": '
+                         f'[{sts_list(tuple(sorted(gold_st.items())))}]}}\n')
         return ann_lines, gold_line
 
 
