@@ -2292,7 +2292,11 @@ def _start_pool(workers: int, norm_options: dict[str, Any]) -> Any:
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method), initializer=_worker_init,
                                initargs=(norm_options,))
-    pool.submit(int).result()
+    try:
+        pool.submit(int).result()
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
     return pool
 
 
@@ -2497,8 +2501,13 @@ def normalise_export(
     if parallel:
         # the workers' output goes to files in a folder of this run's own, deleted at the end
         spool_dir = tempfile.mkdtemp(prefix=".normalise-spool-", dir=out)
-        pool = _start_pool(workers, {"schema": schema, "min_annotators": min_annotators, "offsets": offsets,
-                                     "source": export_path.name, "spool_dir": spool_dir})
+        try:
+            pool = _start_pool(workers, {"schema": schema, "min_annotators": min_annotators, "offsets": offsets,
+                                         "source": export_path.name, "spool_dir": spool_dir})
+        except Exception as exc:  # no processes to be had here (limits, sandbox): one process does it all
+            shutil.rmtree(spool_dir, ignore_errors=True)
+            pool = spool_dir = None
+            info["fallback"] = f"no worker processes: {type(exc).__name__}: {exc}"
     bar = None
     try:
         if progress:

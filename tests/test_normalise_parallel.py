@@ -278,3 +278,19 @@ def test_cli_workers_option(tmp_path, monkeypatch):
         assert (tmp_path / "1" / name).read_bytes() == (tmp_path / "2" / name).read_bytes(), name
     res = runner.invoke(cli, ["normalise", str(path), "--config", "entities_stance", "--workers", "0"])
     assert res.exit_code == 2 and "Traceback" not in res.output and "--workers" in res.output
+
+
+def test_no_worker_processes_means_one_process(tmp_path, monkeypatch):
+    def refuse(*args):
+        raise OSError("fork refused")
+
+    monkeypatch.setattr(normalise_module, "_PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(normalise_module, "_start_pool", refuse)
+    path = write(tmp_path / "export.json", scaled("entities", 3), "ls")
+    info: dict = {}
+    normalise_export(path, load_schema("entities"), tmp_path / "a", workers=2, info=info)
+    normalise_export(path, load_schema("entities"), tmp_path / "b", workers=1)
+    assert info["mode"] == "one process" and "fork refused" in info["fallback"]
+    for name in OUTPUT_FILES:
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == sorted(OUTPUT_FILES)
