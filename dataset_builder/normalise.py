@@ -155,6 +155,9 @@ class _CountingReader:
         self.pos = 0
         self.on_read = None
 
+    def fileno(self) -> int:
+        return self._fh.fileno()
+
     def read(self, n: int = -1) -> bytes:
         if n == 0:
             return b""
@@ -2348,12 +2351,13 @@ def _normalise_parallel(
     hasher.start()
 
     peak = 0
-    batches = index = reruns = 0
+    batches = index = reruns = last_end = 0
     pending: deque = deque()
+    fd = reader.fileno()
     sources: dict[str, BinaryIO] = {}
 
     def take() -> None:
-        nonlocal index, reruns, peak, batches
+        nonlocal index, reruns, peak, batches, last_end
         job = pending.popleft()
         try:
             res = job.result()
@@ -2365,6 +2369,11 @@ def _normalise_parallel(
         peak = max(peak, rss)
         if lo == hi and not n_tasks:
             return  # no task starts in this range
+        # the ranges' items must follow one another with only a comma between them: then no item
+        # was read twice or skipped, whatever the workers' cuts
+        if lo != (first_item if not batches else _separated(fd, last_end, lo, _COMMA)):
+            raise _Fallback("the ranges' items do not follow one another")
+        last_end = hi
         batches += 1
         if index_used or not norm._seen.add_batch(state["task_ids"], state["segment_ids"]):
             reruns += 1
@@ -2399,6 +2408,8 @@ def _normalise_parallel(
                 take()
         while pending:
             take()
+        if not batches or _separated(fd, last_end, size, _CLOSING) != size:
+            raise _Fallback("the last range does not end at the closing bracket")
         if not norm._config_confirmed and norm.from_names_seen:
             raise _Fallback("results of another labelling config")
     finally:
@@ -2412,6 +2423,17 @@ def _normalise_parallel(
     if (after.st_size, after.st_mtime_ns) != (stat.st_size, stat.st_mtime_ns) or reader.pos + bom != size:
         raise ExportError(f"{export_path}: the file changed while it was being read; normalise it again.")
     info.update(workers=workers, ranges=batches, ranges_rerun=reruns, worker_peak_rss_mb=round(peak / 1024, 1))
+
+
+_COMMA = re.compile(_JWS + rb"," + _JWS)
+_CLOSING = re.compile(_JWS + rb"\]" + _JWS)
+
+
+def _separated(fd: int, start: int, end: int, separator: Any) -> int:
+    """``end`` if the file's bytes ``[start, end)`` are exactly ``separator`` (whitespace around ``,`` or ``]``), else -1."""
+    if end < start or end - start > 1 << 16:
+        return -1
+    return end if separator.fullmatch(os.pread(fd, end - start, start)) else -1
 
 
 def _copier(fh: BinaryIO) -> Any:

@@ -294,3 +294,24 @@ def test_no_worker_processes_means_one_process(tmp_path, monkeypatch):
     for name in OUTPUT_FILES:
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
     assert sorted(p.name for p in (tmp_path / "a").iterdir()) == sorted(OUTPUT_FILES)
+
+
+def test_ranges_that_skip_or_repeat_items_are_caught(tmp_path, monkeypatch):
+    """Whatever a worker's cut, the parent only accepts ranges whose items follow one another."""
+    real = normalise_module._range_items
+
+    def skips_an_item(fd, size, boundary, start, end, first):
+        got = real(fd, size, boundary, start, end, first)
+        if got is None or first or not got[2]:
+            return got
+        lo, hi, items = got
+        m = boundary.search(items)  # drop this range's first item
+        if m is None:
+            return got
+        return lo + m.end(), hi, items[m.end():]
+
+    path = write(tmp_path / "export.json", scaled("entities_stance", 6), "ls")
+    monkeypatch.setattr(normalise_module, "_range_items", skips_an_item)
+    one, par = both(path, load_schema("entities_stance"), tmp_path, monkeypatch, batch=6000)
+    assert par["mode"] == "one process after parallel"
+    assert "do not follow" in par["fallback"]
