@@ -1031,53 +1031,42 @@ class _TaskOut:
             f'"task_id": {"null" if self.task_id is None else int.__repr__(self.task_id)}, "annotator": '
         )
         body = f', "text": {enc(text)}, "entities": ['
-        ent_json: dict[tuple[int, int, str], str] = {}  # a span's JSON, written once per task
-        st_json: dict[tuple[tuple[int, int], str], str] = {}
-        # the JSON of a whole list, written once per task: annotators who agree (and the gold that
-        # follows them) share it
-        ents_done: dict[tuple, str] = {}
-        sts_done: dict[tuple, str] = {}
+        # an entity's or a stance's JSON, and the JSON of a whole list, each written once per task:
+        # annotators who agree (and the gold that follows them) share them
+        item_json: dict[tuple, str] = {}
+        list_json: dict[tuple, str] = {}
 
-        def ents_list(keys: tuple[tuple[int, int, str], ...]) -> str:
-            joined = ents_done.get(keys)
-            if joined is None:
-                parts = []
-                for key in keys:
-                    j = ent_json.get(key)
-                    if j is None:
-                        s, e, lab = key
-                        j = ent_json[key] = (
-                            f'{{"start": {s}, "end": {e}, "label": {enc(lab)}, "text": {enc(text[s:e])}}}')
-                    parts.append(j)
-                joined = ents_done[keys] = ", ".join(parts)
-            return joined
+        def entity(key: tuple[int, int, str]) -> str:
+            s, e, lab = key
+            return f'{{"start": {s}, "end": {e}, "label": {enc(lab)}, "text": {enc(text[s:e])}}}'
 
-        def sts_list(items: tuple[tuple[tuple[int, int], str], ...]) -> str:
-            joined = sts_done.get(items)
-            if joined is None:
+        def stance(item: tuple[tuple[int, int], str]) -> str:
+            (s, e), lab = item
+            return f'{{"target_start": {s}, "target_end": {e}, "target_text": {enc(text[s:e])}, "label": {enc(lab)}}}'
+
+        def joined(items: tuple, write: Any) -> str:
+            out = list_json.get(items)
+            if out is None:
                 parts = []
                 for item in items:
-                    j = st_json.get(item)
+                    j = item_json.get(item)
                     if j is None:
-                        (s, e), lab = item
-                        j = st_json[item] = (
-                            f'{{"target_start": {s}, "target_end": {e}, "target_text": {enc(text[s:e])}, '
-                            f'"label": {enc(lab)}}}'
-                        )
+                        j = item_json[item] = write(item)
                     parts.append(j)
-                joined = sts_done[items] = ", ".join(parts)
-            return joined
+                out = list_json[items] = ", ".join(parts)
+            return out
 
-        ann_lines = "".join([
-            f'{head}{enc(p.annotator)}{body}{ents_list(tuple(sorted(p.entities)))}], "stances": '
-            f'[{sts_list(tuple(sorted(p.stances.items())))}]}}\n'
-            for p in self.parsed
-        ])
+        def line(
+            annotator: str, ents: Iterable[tuple[int, int, str]], sts: Iterable[tuple[tuple[int, int], str]]
+        ) -> str:
+            return (f'{head}{enc(annotator)}{body}{joined(tuple(sorted(ents)), entity)}], "stances": '
+                    f'[{joined(tuple(sorted(sts)), stance)}]}}\n')
+
+        ann_lines = "".join([line(p.annotator, p.entities, p.stances.items()) for p in self.parsed])
         gold_line = ""
         if self.gold is not None:
             gold_ents, gold_st = self.gold
-            gold_line = (f'{head}{enc(GOLD)}{body}{ents_list(tuple(sorted(gold_ents)))}], "stances": '
-                         f'[{sts_list(tuple(sorted(gold_st.items())))}]}}\n')
+            gold_line = line(GOLD, gold_ents, gold_st.items())
         return ann_lines, gold_line
 
 
