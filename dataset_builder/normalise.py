@@ -891,16 +891,7 @@ class _LeadTimes:
         self.limit = _LEAD_IN_MEMORY if limit is None else limit
 
     def add(self, annotator: str, value: float) -> None:
-        if self._db is None:
-            values = self._mem.get(annotator)
-            if values is None:
-                values = self._mem[annotator] = array("d")
-            values.append(value)
-            self._n += 1
-            if self._n > self.limit:
-                self._move()
-        else:
-            self._db.execute("INSERT INTO lead VALUES (?, ?)", (annotator, value))
+        self.extend(annotator, (value,))
 
     def extend(self, annotator: str, values: Sequence[float]) -> None:
         if self._db is None:
