@@ -354,6 +354,14 @@ def default_id_prefix(fmt: str, path: str | Path) -> str:
     return f"{fmt}-{file_stem(path)}"
 
 
+def _reader_options(
+    fmt: str, path: Path, annotator: str | None, id_prefix: str | None, label_map: Any
+) -> tuple[str, str, dict[Any, str]]:
+    """``(annotator, article id prefix, label map)`` of a reader: what was given, over the format's defaults."""
+    return (annotator or DEFAULT_ANNOTATORS[fmt], id_prefix or default_id_prefix(fmt, path),
+            {**DEFAULT_LABEL_MAPS[fmt], **parse_label_map(label_map)})
+
+
 def _read_bytes(path: Path) -> bytes:
     if not path.is_file():
         raise InputError(f"{path}: no such file.")
@@ -655,9 +663,7 @@ def read_conll(
             f"config {schema.name!r} has no entity labels, so it cannot hold CoNLL entity tags; "
             "use --config entities or entities_stance."
         )
-    annotator = annotator or DEFAULT_ANNOTATORS[fmt]
-    prefix = id_prefix or default_id_prefix(fmt, path)
-    lmap = {**DEFAULT_LABEL_MAPS[fmt], **parse_label_map(label_map)}
+    annotator, prefix, lmap = _reader_options(fmt, path, annotator, id_prefix, label_map)
     allowed = frozenset(schema.entity_labels)
     text, enc = decode(_read_bytes(path), path, encoding)
     docs, has_docstart = _conll_documents(_lines(text))
@@ -872,9 +878,7 @@ def read_newsmtsc(
     path = Path(path)
     src = str(path)
     schema = _stance_schema(fmt, config)
-    annotator = annotator or DEFAULT_ANNOTATORS[fmt]
-    prefix = id_prefix or default_id_prefix(fmt, path)
-    lmap = {**DEFAULT_LABEL_MAPS[fmt], **parse_label_map(label_map)}
+    annotator, prefix, lmap = _reader_options(fmt, path, annotator, id_prefix, label_map)
     allowed = frozenset(schema.stance_labels)
     text, enc = decode(_read_bytes(path), path, "utf-8")
     ledger = _Ledger(src, on_error)
@@ -1060,9 +1064,7 @@ def read_semeval2016(
     path = Path(path)
     src = str(path)
     schema = _stance_schema(fmt, config)
-    annotator = annotator or DEFAULT_ANNOTATORS[fmt]
-    prefix = id_prefix or default_id_prefix(fmt, path)
-    lmap = {**DEFAULT_LABEL_MAPS[fmt], **parse_label_map(label_map)}
+    annotator, prefix, lmap = _reader_options(fmt, path, annotator, id_prefix, label_map)
     allowed = frozenset(schema.stance_labels)
     data = _read_bytes(path)
     text, enc = decode(data, path, encoding)
