@@ -1444,6 +1444,26 @@ def ensure_users(conn: Connection, emails: Sequence[str]) -> dict[str, int]:
         return out
 
 
+def _annotated_tasks(s: _Session, project_id: int) -> tuple[dict[str, int], set[tuple[int, int]]]:
+    """``({segment_id: task id}, {(task id, user id of an annotation on it)})`` for a project's tasks.
+
+    What re-submitting annotations needs to resume without making the same annotation twice.
+    """
+    by_segment: dict[str, int] = {}
+    annotated: set[tuple[int, int]] = set()
+    for task in s.client.tasks.list(project=project_id, fields="all", page_size=5000, request_options=s.opts):
+        seg = (task.data or {}).get("segment_id")
+        if isinstance(seg, str):
+            by_segment[seg] = int(task.id)
+        for ann in task.annotations or ():
+            ann = ann if isinstance(ann, dict) else ann.dict()
+            who = ann.get("completed_by")
+            who = who.get("id") if isinstance(who, dict) else who
+            if who is not None:
+                annotated.add((int(task.id), int(who)))
+    return by_segment, annotated
+
+
 def submit_export_annotations(conn: Connection, project_title: str, export: str | Path,
                               annotators: Mapping[str, str] | None = None) -> dict[str, int]:
     """Submit the annotations of a Label Studio JSON export to a project, as their annotators.
@@ -1488,16 +1508,7 @@ def submit_export_annotations(conn: Connection, project_title: str, export: str 
     counts = {"read": len(wanted), "submitted": 0, "already_present": 0, "no_task": 0}
     with _session(conn) as s:
         project = _project_by_title(s, project_title)
-        by_segment: dict[str, int] = {}
-        done: set[tuple[int, int]] = set()
-        for task in s.client.tasks.list(project=project.id, fields="all", page_size=5000, request_options=s.opts):
-            seg = (task.data or {}).get("segment_id")
-            if isinstance(seg, str):
-                by_segment[seg] = int(task.id)
-            for ann in task.annotations or ():
-                ann = ann if isinstance(ann, dict) else ann.dict()
-                who = ann.get("completed_by")
-                done.add((int(task.id), int(who.get("id") if isinstance(who, dict) else who)))
+        by_segment, done = _annotated_tasks(s, project.id)
         for seg, ann, email in wanted:
             task_id = by_segment.get(seg)
             if task_id is None:
@@ -1680,17 +1691,8 @@ def push_corpus(
                 on_batch(len(batch))
 
         if on_existing and mode == "annotations":
-            by_segment: dict[str, int] = {}
-            has_ours: set[int] = set()
-            for task in s.client.tasks.list(project=project.id, fields="all", page_size=5000, request_options=s.opts):
-                sid = (task.data or {}).get("segment_id")
-                if isinstance(sid, str):
-                    by_segment[sid] = int(task.id)
-                for ann in task.annotations or ():
-                    ann = ann if isinstance(ann, dict) else ann.dict()
-                    who = ann.get("completed_by")
-                    if (who.get("id") if isinstance(who, dict) else who) == uid:
-                        has_ours.add(int(task.id))
+            by_segment, annotated = _annotated_tasks(s, project.id)
+            has_ours = {task_id for task_id, who in annotated if who == uid}
             for sid in on_existing:
                 task_id = by_segment[sid]
                 if task_id in has_ours:
