@@ -156,15 +156,19 @@ class Annotator:
 
     # -- accounts -----------------------------------------------------------------------------
 
-    def sign_up(self, email: str, password: str) -> None:
-        """Create an account with Label Studio's own sign-up form (it logs the new user in)."""
+    def _send_account_form(self, page: str, form: str, email: str, password: str) -> None:
+        """Open ``page``, type ``email`` and ``password`` into its form ``form`` and submit it."""
         from selenium.webdriver.common.by import By
 
         d = self.driver
-        d.get(f"{self.base_url}/user/signup/")
+        d.get(f"{self.base_url}{page}")
         d.find_element(By.ID, "email").send_keys(email)
         d.find_element(By.ID, "password").send_keys(password)
-        d.find_element(By.CSS_SELECTOR, "#signup-form button[type=submit]").click()
+        d.find_element(By.CSS_SELECTOR, f"#{form} button[type=submit]").click()
+
+    def sign_up(self, email: str, password: str) -> None:
+        """Create an account with Label Studio's own sign-up form (it logs the new user in)."""
+        self._send_account_form("/user/signup/", "signup-form", email, password)
         self.wait_for(f"the sign-up of {email}", lambda: self.whoami().get("email") == email)
 
     def log_out(self) -> None:
@@ -174,14 +178,8 @@ class Annotator:
 
     def log_in(self, email: str, password: str) -> None:
         """Log in with the login form."""
-        from selenium.webdriver.common.by import By
-
-        d = self.driver
-        d.get(f"{self.base_url}/user/login/")
-        d.find_element(By.ID, "email").send_keys(email)
-        d.find_element(By.ID, "password").send_keys(password)
-        d.find_element(By.CSS_SELECTOR, "#login-form button[type=submit]").click()
-        self.wait_for("the page after login", lambda: "/user/login" not in d.current_url)
+        self._send_account_form("/user/login/", "login-form", email, password)
+        self.wait_for("the page after login", lambda: "/user/login" not in self.driver.current_url)
 
     def whoami(self) -> dict[str, Any]:
         """The logged-in user as the browser's session sees it (``/api/current-user/whoami``)."""
