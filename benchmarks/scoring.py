@@ -122,8 +122,8 @@ def main() -> int:
     def bootstrap():
         counts = scoring.ner_counts(gold, pred, seg_start, art_of_token, n_articles, tagset)
         sums = scoring.bootstrap_sums(counts, resamples=args.resamples, seed=0)
-        arrays = scoring._ner_metric_arrays(sums)
-        return {k: scoring._interval(v) for k, v in arrays.items()}
+        arrays = scoring.metrics._ner_metric_arrays(sums)
+        return {k: scoring.bootstrap._interval(v) for k, v in arrays.items()}
 
     t_boot, intervals = best_of(bootstrap, args.repeat)
 

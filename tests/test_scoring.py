@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dataset_builder import scoring
+from dataset_builder.scoring import bootstrap as scoring_bootstrap
 from dataset_builder.cli import cli
 from dataset_builder.errors import DatasetBuilderError, InputError, SchemaError
 from dataset_builder.scoring import (
@@ -442,7 +443,7 @@ def test_bootstrap_sums_match_a_plain_loop_and_ignore_batching(monkeypatch):
     rng = np.random.default_rng(11)
     slow = np.stack([per_article[rng.integers(0, 7, 7)].sum(0) for _ in range(50)])
     np.testing.assert_array_equal(fast, slow)
-    monkeypatch.setattr(scoring, "_BOOTSTRAP_CELLS", 7 * 3)  # 3 resamples per batch
+    monkeypatch.setattr(scoring_bootstrap, "_BOOTSTRAP_CELLS", 7 * 3)  # 3 resamples per batch
     np.testing.assert_array_equal(bootstrap_sums(per_article, resamples=50, seed=11), slow)
 
 
