@@ -25,11 +25,11 @@ from dataset_builder.errors import ExportError, SchemaError
 from dataset_builder.normalise import (
     Normaliser,
     Tally,
-    _TextIndex,
     iter_export,
     normalise_export,
     normalise_tasks,
 )
+from dataset_builder.normalise.spans import _TextIndex
 from dataset_builder.records import GOLD, Annotation
 from dataset_builder.schema import load_schema
 
@@ -729,7 +729,7 @@ def test_round_trip_push_annotate_pull_normalise(label_studio, tmp_path):
 # --------------------------------------------------------------------------------------------
 
 
-import dataset_builder.normalise as normalise_module  # noqa: E402
+import dataset_builder.normalise.reader as normalise_reader  # noqa: E402
 from dataset_builder.jsonl import dumps as jsonl_dumps  # noqa: E402
 
 # Strings that look like structure: a reader that cut the file at '}' / ',' / '{"id": ...' without
@@ -771,8 +771,8 @@ def _write(path, tasks, style: int) -> bytes:
 @pytest.mark.parametrize("chunk,batch", [(1, 1), (7, 64), (64, 1), (4096, 700), (1 << 21, 1 << 14)])
 @pytest.mark.parametrize("style", [0, 1, 2, 3])
 def test_reader_gives_the_items_json_gives_whatever_the_chunk_and_batch_sizes(chunk, batch, style, tmp_path, monkeypatch):
-    monkeypatch.setattr(normalise_module, "_CHUNK", chunk)
-    monkeypatch.setattr(normalise_module, "_BATCH", batch)
+    monkeypatch.setattr(normalise_reader, "_CHUNK", chunk)
+    monkeypatch.setattr(normalise_reader, "_BATCH", batch)
     tasks = _tricky_tasks(23)
     _write(tmp_path / "e.json", tasks, style)
     got = list(iter_export(tmp_path / "e.json"))
@@ -782,10 +782,10 @@ def test_reader_gives_the_items_json_gives_whatever_the_chunk_and_batch_sizes(ch
 
 def test_reader_hands_over_to_the_exact_reader_when_a_batch_does_not_decode(tmp_path, monkeypatch):
     """A nested object that opens like a task makes a wrong cut: orjson refuses it, nothing is lost."""
-    monkeypatch.setattr(normalise_module, "_BATCH", 1)
+    monkeypatch.setattr(normalise_reader, "_BATCH", 1)
     handed_over = []
-    exact = normalise_module._iter_exact
-    monkeypatch.setattr(normalise_module, "_iter_exact", lambda *a: (handed_over.append(a[2]), exact(*a))[1])
+    exact = normalise_reader._iter_exact
+    monkeypatch.setattr(normalise_reader, "_iter_exact", lambda *a: (handed_over.append(a[2]), exact(*a))[1])
     tasks = [{"id": 1, "annotations": [], "data": {"l": [{"x": 1}, {"id": 2, "annotations": []}]}},
              {"id": 2, "annotations": [], "data": {}}]
     _write(tmp_path / "e.json", tasks, 0)
@@ -796,7 +796,7 @@ def test_reader_hands_over_to_the_exact_reader_when_a_batch_does_not_decode(tmp_
 def test_reader_reads_the_whole_file_for_the_checksum(tmp_path, monkeypatch):
     import hashlib
 
-    monkeypatch.setattr(normalise_module, "_CHUNK", 5)
+    monkeypatch.setattr(normalise_reader, "_CHUNK", 5)
     data = _write(tmp_path / "e.json", _tricky_tasks(5), 2)
     readers = []
     list(iter_export(tmp_path / "e.json", reader_hook=readers.append))
@@ -821,8 +821,8 @@ def _complete_before(text: str, cut: int) -> int:
 
 @pytest.mark.parametrize("chunk", [3, 1 << 21])
 def test_truncated_anywhere_gives_the_malformed_error_with_the_complete_task_count(chunk, tmp_path, monkeypatch):
-    monkeypatch.setattr(normalise_module, "_CHUNK", chunk)
-    monkeypatch.setattr(normalise_module, "_BATCH", 100)
+    monkeypatch.setattr(normalise_reader, "_CHUNK", chunk)
+    monkeypatch.setattr(normalise_reader, "_BATCH", 100)
     tasks = _tricky_tasks(6)
     text = json.dumps(tasks, ensure_ascii=False)
     data = text.encode("utf-8")
@@ -852,7 +852,7 @@ def test_malformed_json_errors_name_the_task_count_and_the_byte(raw, match, tmp_
 
 
 def test_invalid_utf8_far_into_the_file_still_yields_the_tasks_before_it(tmp_path, monkeypatch):
-    monkeypatch.setattr(normalise_module, "_CHUNK", 64)
+    monkeypatch.setattr(normalise_reader, "_CHUNK", 64)
     tasks = _tricky_tasks(9)
     text = json.dumps(tasks, ensure_ascii=False)
     data = text.encode("utf-8")
@@ -895,8 +895,8 @@ def test_export_lines_are_the_records_json(config, offsets, tmp_path):
     chunk=st.sampled_from([1, 5, 1 << 21]),
 )
 def test_property_export_lines_are_the_records_json(texts, spans, chunk, tmp_path, monkeypatch):
-    monkeypatch.setattr(normalise_module, "_CHUNK", chunk)
-    monkeypatch.setattr(normalise_module, "_BATCH", 50)
+    monkeypatch.setattr(normalise_reader, "_CHUNK", chunk)
+    monkeypatch.setattr(normalise_reader, "_BATCH", 50)
     tasks = []
     for i, text in enumerate(texts):
         anns = [[], []]
@@ -925,7 +925,7 @@ def test_property_export_lines_are_the_records_json(texts, spans, chunk, tmp_pat
 
 @pytest.mark.parametrize("chunk", [1, 2, 3, 4])
 def test_a_number_cut_by_a_chunk_end_is_decoded_whole(chunk, tmp_path, monkeypatch):
-    monkeypatch.setattr(normalise_module, "_CHUNK", chunk)
+    monkeypatch.setattr(normalise_reader, "_CHUNK", chunk)
     (tmp_path / "n.json").write_bytes(b"[12345, 6]")
     with pytest.raises(ExportError, match=r"holds int values, not task objects \(first item: 12345\)"):
         list(iter_export(tmp_path / "n.json"))

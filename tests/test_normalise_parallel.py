@@ -20,7 +20,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import cohen_kappa_score
 
-import dataset_builder.normalise as normalise_module
+import dataset_builder.normalise.agreement as normalise_agreement
+import dataset_builder.normalise.parallel as normalise_parallel
+import dataset_builder.normalise.stores as normalise_stores
 from dataset_builder.errors import ExportError, SchemaError
 from dataset_builder.normalise import OUTPUT_FILES, Normaliser, normalise_export
 from dataset_builder.schema import load_schema
@@ -61,8 +63,8 @@ def write(path: Path, tasks: list, style: str) -> Path:
 
 def both(path: Path, schema, tmp: Path, monkeypatch, *, batch: int, **kw) -> tuple[dict, dict]:
     """Normalise ``path`` with one process and with two workers; every file must be the same bytes."""
-    monkeypatch.setattr(normalise_module, "_PARALLEL_MIN_BYTES", 0)
-    monkeypatch.setattr(normalise_module, "_PARALLEL_BATCH", batch)
+    monkeypatch.setattr(normalise_parallel, "_PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(normalise_parallel, "_PARALLEL_BATCH", batch)
     one, par = {}, {}
     normalise_export(path, schema, tmp / "one", workers=1, info=one, **kw)
     normalise_export(path, schema, tmp / "par", workers=2, info=par, **kw)
@@ -121,8 +123,8 @@ def test_broken_exports_go_back_to_the_one_process_reader(damage, tmp_path, monk
     else:
         raw = raw.replace(b'"lead_time": 5.0', b'"lead_time": NaN', 1)
     path.write_bytes(raw)
-    monkeypatch.setattr(normalise_module, "_PARALLEL_MIN_BYTES", 0)
-    monkeypatch.setattr(normalise_module, "_PARALLEL_BATCH", 4000)
+    monkeypatch.setattr(normalise_parallel, "_PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(normalise_parallel, "_PARALLEL_BATCH", 4000)
     if damage == "lone_surrogate":  # readable: the same files, read by one process
         _, par = both(path, schema, tmp_path, monkeypatch, batch=4000)
         assert par["mode"] == "one process after parallel"
@@ -138,8 +140,8 @@ def test_broken_exports_go_back_to_the_one_process_reader(damage, tmp_path, monk
 
 
 def test_wrong_config_and_json_min_are_the_one_process_errors(tmp_path, monkeypatch):
-    monkeypatch.setattr(normalise_module, "_PARALLEL_MIN_BYTES", 0)
-    monkeypatch.setattr(normalise_module, "_PARALLEL_BATCH", 4000)
+    monkeypatch.setattr(normalise_parallel, "_PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(normalise_parallel, "_PARALLEL_BATCH", 4000)
     other = scaled("entities_stance", 6)
     for t in other:
         for a in t["annotations"]:
@@ -176,14 +178,14 @@ def test_ids_and_lead_times_moved_to_disk_give_the_same_files(workers, tmp_path,
     tasks[n - 5]["data"]["segment_id"] = tasks[4]["data"]["segment_id"]
     path = write(tmp_path / "export.json", tasks, "ls")
     schema = load_schema("entities_stance")
-    monkeypatch.setattr(normalise_module, "_PARALLEL_MIN_BYTES", 0)
-    monkeypatch.setattr(normalise_module, "_PARALLEL_BATCH", 3000)
+    monkeypatch.setattr(normalise_parallel, "_PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(normalise_parallel, "_PARALLEL_BATCH", 3000)
     normalise_export(path, schema, tmp_path / "memory", workers=1)
     moved = []
-    spill_connect = normalise_module._Spill.connect
-    monkeypatch.setattr(normalise_module._Spill, "connect", lambda self: (moved.append(1), spill_connect(self))[1])
-    monkeypatch.setattr(normalise_module, "_SEEN_IN_MEMORY", 5)
-    monkeypatch.setattr(normalise_module, "_LEAD_IN_MEMORY", 7)
+    spill_connect = normalise_stores._Spill.connect
+    monkeypatch.setattr(normalise_stores._Spill, "connect", lambda self: (moved.append(1), spill_connect(self))[1])
+    monkeypatch.setattr(normalise_stores, "_SEEN_IN_MEMORY", 5)
+    monkeypatch.setattr(normalise_stores, "_LEAD_IN_MEMORY", 7)
     normalise_export(path, schema, tmp_path / "disk", workers=workers)
     assert moved  # the SQLite file was used
     for name in OUTPUT_FILES:
@@ -196,8 +198,8 @@ def test_ids_and_lead_times_moved_to_disk_give_the_same_files(workers, tmp_path,
 
 def test_in_memory_state_stays_within_its_limits(monkeypatch, tmp_path):
     """Past the limits nothing per task stays in memory: the sets and arrays are emptied, not grown."""
-    monkeypatch.setattr(normalise_module, "_SEEN_IN_MEMORY", 50)
-    monkeypatch.setattr(normalise_module, "_LEAD_IN_MEMORY", 60)
+    monkeypatch.setattr(normalise_stores, "_SEEN_IN_MEMORY", 50)
+    monkeypatch.setattr(normalise_stores, "_LEAD_IN_MEMORY", 60)
     schema = load_schema("entities_stance")
     norm = Normaliser(schema, spill_dir=tmp_path)
     for i, task in enumerate(scaled("entities_stance", 30)):
@@ -214,9 +216,9 @@ def test_in_memory_state_stays_within_its_limits(monkeypatch, tmp_path):
 
 def test_seen_keys_add_batch_adds_nothing_when_one_key_is_known(tmp_path, monkeypatch):
     for limit in (1000, 2):
-        monkeypatch.setattr(normalise_module, "_SEEN_IN_MEMORY", limit)
-        spill = normalise_module._Spill(tmp_path)
-        seen = normalise_module._SeenKeys(spill)
+        monkeypatch.setattr(normalise_stores, "_SEEN_IN_MEMORY", limit)
+        spill = normalise_stores._Spill(tmp_path)
+        seen = normalise_stores._SeenKeys(spill)
         assert seen.add_batch([1, 2, 3], ["a", "b", "c"])
         assert not seen.add_batch([4, 5], ["d", "a"])
         assert seen.add_task(4) and seen.add_segment("d")  # the refused batch left no key behind
@@ -234,13 +236,13 @@ def test_alpha_from_the_coincidence_matrix_is_the_library_alpha(patterns):
     if not assume_two_labels:
         return
     want = krippendorff.alpha(value_counts=values, level_of_measurement="nominal")
-    assert normalise_module._krippendorff_alpha(patterns) == pytest.approx(want, abs=1e-12)
-    original = normalise_module._ALPHA_LIBRARY_UNITS
+    assert normalise_agreement._krippendorff_alpha(patterns) == pytest.approx(want, abs=1e-12)
+    original = normalise_agreement._ALPHA_LIBRARY_UNITS
     try:
-        normalise_module._ALPHA_LIBRARY_UNITS = 0  # the path taken past 100,000 units
-        assert normalise_module._krippendorff_alpha(patterns) == pytest.approx(want, abs=1e-12)
+        normalise_agreement._ALPHA_LIBRARY_UNITS = 0  # the path taken past 100,000 units
+        assert normalise_agreement._krippendorff_alpha(patterns) == pytest.approx(want, abs=1e-12)
     finally:
-        normalise_module._ALPHA_LIBRARY_UNITS = original
+        normalise_agreement._ALPHA_LIBRARY_UNITS = original
 
 
 @settings(max_examples=80, deadline=None)
@@ -249,7 +251,7 @@ def test_kappa_from_the_table_is_kappa_of_the_pairs(pairs):
     cells = [0] * 9
     for a, b in pairs:
         cells[a * 3 + b] += 1
-    got = normalise_module._cohen_kappa(cells, 3)
+    got = normalise_agreement._cohen_kappa(cells, 3)
     if len({a for a, _ in pairs} | {b for _, b in pairs}) < 2:
         assert got is None
         return
@@ -266,8 +268,8 @@ def test_cli_workers_option(tmp_path, monkeypatch):
 
     from dataset_builder.cli import cli
 
-    monkeypatch.setattr(normalise_module, "_PARALLEL_MIN_BYTES", 0)
-    monkeypatch.setattr(normalise_module, "_PARALLEL_BATCH", 3000)
+    monkeypatch.setattr(normalise_parallel, "_PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(normalise_parallel, "_PARALLEL_BATCH", 3000)
     path = write(tmp_path / "export.json", scaled("entities_stance", 4), "ls")
     runner = CliRunner()
     for n in ("1", "2"):
@@ -284,8 +286,8 @@ def test_no_worker_processes_means_one_process(tmp_path, monkeypatch):
     def refuse(*args):
         raise OSError("fork refused")
 
-    monkeypatch.setattr(normalise_module, "_PARALLEL_MIN_BYTES", 0)
-    monkeypatch.setattr(normalise_module, "_start_pool", refuse)
+    monkeypatch.setattr(normalise_parallel, "_PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(normalise_parallel, "_start_pool", refuse)
     path = write(tmp_path / "export.json", scaled("entities", 3), "ls")
     info: dict = {}
     normalise_export(path, load_schema("entities"), tmp_path / "a", workers=2, info=info)
@@ -298,7 +300,7 @@ def test_no_worker_processes_means_one_process(tmp_path, monkeypatch):
 
 def test_ranges_that_skip_or_repeat_items_are_caught(tmp_path, monkeypatch):
     """Whatever a worker's cut, the parent only accepts ranges whose items follow one another."""
-    real = normalise_module._range_items
+    real = normalise_parallel._range_items
 
     def skips_an_item(fd, size, boundary, start, end, first):
         got = real(fd, size, boundary, start, end, first)
@@ -311,7 +313,7 @@ def test_ranges_that_skip_or_repeat_items_are_caught(tmp_path, monkeypatch):
         return lo + m.end(), hi, items[m.end():]
 
     path = write(tmp_path / "export.json", scaled("entities_stance", 6), "ls")
-    monkeypatch.setattr(normalise_module, "_range_items", skips_an_item)
+    monkeypatch.setattr(normalise_parallel, "_range_items", skips_an_item)
     one, par = both(path, load_schema("entities_stance"), tmp_path, monkeypatch, batch=6000)
     assert par["mode"] == "one process after parallel"
     assert "do not follow" in par["fallback"]
