@@ -16,6 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dataset_builder import build as build_module
+from dataset_builder.build import bio as build_bio
+from dataset_builder.build import tokens as build_tokens
 from dataset_builder.build import TOKEN_PATTERN, build_dataset, load_built, spans_to_bio, tokenize, tokenize_batch
 from dataset_builder.cli import cli
 from dataset_builder.errors import InputError, SchemaError
@@ -122,7 +124,7 @@ def test_property_tokens_are_the_regex_matches_with_their_offsets(texts):
 def test_tokenising_in_chunks_gives_the_same_tokens(monkeypatch):
     texts = ["Merkel met Macron.", "", "😀 Müller-Lüdenscheid, U.S.", "  ", "a" * 30, "Zoë's café."] * 3
     whole = tokenize_batch(texts)
-    monkeypatch.setattr(build_module, "_CHUNK_CHARS", 7)
+    monkeypatch.setattr(build_tokens, "_CHUNK_CHARS", 7)
     chunked = tokenize_batch(texts)
     assert chunked.tokens.to_pylist() == whole.tokens.to_pylist()
     assert chunked.starts.tolist() == whole.starts.tolist() and chunked.ends.tolist() == whole.ends.tolist()
@@ -252,7 +254,7 @@ def test_property_projecting_many_texts_at_once_equals_one_by_one(cases):
 
     tok = tokenize_batch([t for t, _ in cases])
     spans = [(i, sp) for i, (_, sps) in enumerate(cases) for sp in sps]
-    tags, status = build_module._project(
+    tags, status = build_bio._project(
         tok,
         np.array([i for i, _ in spans], dtype=np.int64),
         np.array([sp.start for _, sp in spans], dtype=np.int64),

@@ -1,0 +1,70 @@
+"""What ``build`` read, wrote, dropped and why: :class:`BuildReport`.
+
+Input
+    The counts of a build, the files it wrote (relative path -> sha256) and its fingerprint.
+Output
+    A frozen report (``to_dict`` for JSON) that the card renders and the CLI prints.
+
+Invariants (checked on creation): segments read = kept + held out; entity spans read = kept
+(aligned + expanded) + held out + dropped (by reason); stance targets read = rows + held out +
+dropped (by reason).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from ..errors import DatasetBuilderError
+from .bio import SPAN_STATUSES
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    """What ``build`` read, wrote, dropped and why. The counts add up (checked on creation)."""
+
+    segments_read: int
+    segments_held_out: int
+    segments_kept: int
+    ner_rows: Mapping[str, int]
+    spans: Mapping[str, int]  # read, held_out and SPAN_STATUSES
+    stances: Mapping[str, int]  # read, held_out, dropped_duplicate, dropped_conflicting, kept
+    stance_rows: Mapping[str, int]
+    configs: tuple[str, ...]
+    files: Mapping[str, str]  # relative path -> sha256
+    fingerprint: str
+    version: str
+    out_dir: str
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.segments_read != self.segments_kept + self.segments_held_out:
+            problems.append("segments")
+        if "ner" in self.configs and sum(self.ner_rows.values()) != self.segments_kept:
+            problems.append("ner rows")
+        s = self.spans
+        if s.get("read", 0) != s.get("held_out", 0) + sum(s.get(k, 0) for k in SPAN_STATUSES):
+            problems.append("entity spans")
+        st = self.stances
+        if st.get("read", 0) != st.get("held_out", 0) + st.get("dropped_duplicate", 0) + st.get(
+            "dropped_conflicting", 0
+        ) + sum(self.stance_rows.values()):
+            problems.append("stances")
+        if problems:
+            raise DatasetBuilderError(f"BuildReport: {', '.join(problems)} do not add up: {self.to_dict()}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "out_dir": self.out_dir,
+            "configs": list(self.configs),
+            "segments_read": self.segments_read,
+            "segments_held_out": self.segments_held_out,
+            "segments_kept": self.segments_kept,
+            "ner_rows": dict(self.ner_rows),
+            "spans": dict(self.spans),
+            "stances": dict(self.stances),
+            "stance_rows": dict(self.stance_rows),
+            "fingerprint": self.fingerprint,
+            "files": dict(self.files),
+        }
