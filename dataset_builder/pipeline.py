@@ -29,13 +29,16 @@ from typing import Any, Callable
 
 from . import baselines, build, ingest, label_studio, normalise, segment, splits
 from .jsonl import write_jsonl
-from .schema import load_schema
+from .records import Annotation, Article, SplitManifest
+from .schema import LabelSchema, load_schema
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_ARTICLES = REPO_ROOT / "data" / "sample_articles"
 SAMPLE_ANNOTATIONS = REPO_ROOT / "data" / "sample_annotations" / "export.json"
 DEFAULT_CONFIG = "entities_stance"
 DEFAULT_PROJECT = "News sample: entities and stance"
+
+Log = Callable[[str], None]
 
 
 @dataclass
@@ -86,26 +89,69 @@ def run_all(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     schema = load_schema(config)
-    if connection is None:
-        server = label_studio.start_server(data_dir, port=port)
-        connection = server.connection()
-        report = RunReport(out, server.url, server.username, server.password_file)
-        log(f"label studio: {'reusing' if server.reused else 'started'} {server.url} (data in {server.data_dir})")
-    else:
-        report = RunReport(out, connection.url, "", None)
+    connection, report = _connect(connection, out, data_dir=data_dir, port=port, log=log)
+    arts, articles_path = _run_ingest(articles, out, report, log)
+    segments_path = _run_segment(articles_path, out, report, log)
+    _run_push(connection, segments_path, schema, project_title, articles_path, report, log)
+    if annotations is not None:
+        _run_annotations(connection, project_title, annotations, report, log)
+    export_path = _run_pull(connection, project_title, out, report, log)
+    norm_dir, norm_dict = _run_normalise(export_path, schema, out, report, log)
+    gold, manifest = _run_split(norm_dir / "gold.jsonl", arts, Path(splits_dir) / "manifest.json", report, log)
+    is_sample = Path(articles).resolve() == SAMPLE_ARTICLES.resolve()
+    dataset_dir = _run_build(gold, manifest, schema, out, report, log, version=version, normalise_report=norm_dict,
+                             description=SAMPLE_NOTE if is_sample else None)
+    if card_path is not None:
+        _copy_card(dataset_dir, Path(card_path))
+        report.paths["card"] = Path(card_path)
+    _run_benchmark(dataset_dir, out / "results", report, log, resamples=resamples)
+    return report
 
+
+# Each step below runs one stage on the outputs of the one before, records its counts in
+# ``report.stages`` and its outputs in ``report.paths``, and logs one line.
+
+
+def _connect(
+    connection: label_studio.Connection | None, out: Path, *, data_dir: str | Path, port: int, log: Log
+) -> tuple[label_studio.Connection, RunReport]:
+    """The Label Studio to use (``connection``, or a local server started or reused) and the report."""
+    if connection is not None:
+        return connection, RunReport(out, connection.url, "", None)
+    server = label_studio.start_server(data_dir, port=port)
+    connection = server.connection()
+    report = RunReport(out, server.url, server.username, server.password_file)
+    log(f"label studio: {'reusing' if server.reused else 'started'} {server.url} (data in {server.data_dir})")
+    return connection, report
+
+
+def _run_ingest(articles: str | Path, out: Path, report: RunReport, log: Log) -> tuple[list[Article], Path]:
     articles_path = out / "articles.jsonl"
     arts, ingest_report = ingest.ingest([articles])
     write_jsonl(articles_path, (a.to_dict() for a in arts))
     _save(out / "articles.report.json", ingest_report.to_dict())
     report.stages["ingest"] = {"read": ingest_report.read, "kept": ingest_report.kept, "rejected": len(ingest_report.rejected)}
     log(ingest_report.summary())
+    return arts, articles_path
 
+
+def _run_segment(articles_path: Path, out: Path, report: RunReport, log: Log) -> Path:
     segments_path = out / "segments.jsonl"
     seg_report = segment.segment_file(articles_path, segments_path)
     report.stages["segment"] = seg_report.to_dict()
     log(seg_report.summary())
+    return segments_path
 
+
+def _run_push(
+    connection: label_studio.Connection,
+    segments_path: Path,
+    schema: LabelSchema,
+    project_title: str,
+    articles_path: Path,
+    report: RunReport,
+    log: Log,
+) -> None:
     push = label_studio.push_segments(
         connection, segments_path, schema, project_title=project_title, articles=articles_path
     )
@@ -115,21 +161,31 @@ def run_all(
         f"rejected {push.rejected} -> project {push.project_id} {push.project_title!r}"
     )
 
-    if annotations is not None:
-        sub = label_studio.submit_export_annotations(connection, project_title, annotations)
-        report.stages["annotations"] = sub
-        log(
-            f"sample annotations: read {sub['read']}, submitted {sub['submitted']}, already there "
-            f"{sub['already_present']}, no matching task {sub['no_task']}"
-        )
 
+def _run_annotations(
+    connection: label_studio.Connection, project_title: str, annotations: str | Path, report: RunReport, log: Log
+) -> None:
+    sub = label_studio.submit_export_annotations(connection, project_title, annotations)
+    report.stages["annotations"] = sub
+    log(
+        f"sample annotations: read {sub['read']}, submitted {sub['submitted']}, already there "
+        f"{sub['already_present']}, no matching task {sub['no_task']}"
+    )
+
+
+def _run_pull(connection: label_studio.Connection, project_title: str, out: Path, report: RunReport, log: Log) -> Path:
     pulled = label_studio.pull_export(connection, project_title, out_dir=out / "exports")
     report.stages["pull"] = {"tasks": pulled.task_count, "annotations": pulled.annotation_count}
     report.paths["export"] = pulled.export_path
     log(f"pull: {pulled.task_count} tasks, {pulled.annotation_count} annotations -> {pulled.export_path}")
+    return pulled.export_path
 
+
+def _run_normalise(
+    export_path: Path, schema: LabelSchema, out: Path, report: RunReport, log: Log
+) -> tuple[Path, dict[str, Any]]:
     norm_dir = out / "normalised"
-    norm = normalise.normalise_export(pulled.export_path, schema, norm_dir)
+    norm = normalise.normalise_export(export_path, schema, norm_dir)
     norm_dict = norm.to_dict()
     report.stages["normalise"] = {"tasks": norm_dict["tasks"], "annotations": norm_dict["annotations"]}
     log(
@@ -139,9 +195,14 @@ def run_all(
             for what in ("tasks", "annotations", "results")
         ) + f" -> {norm_dir}"
     )
+    return norm_dir, norm_dict
 
-    gold = splits.read_gold(norm_dir / "gold.jsonl")
-    manifest_path = Path(splits_dir) / "manifest.json"
+
+def _run_split(
+    gold_path: Path, arts: list[Article], manifest_path: Path, report: RunReport, log: Log
+) -> tuple[list[Annotation], SplitManifest]:
+    """Split the gold data, keeping the articles of the manifest at ``manifest_path`` where they are."""
+    gold = splits.read_gold(gold_path)
     previous = splits.read_manifest(manifest_path) if manifest_path.exists() else None
     split_result = splits.assign_splits(gold, arts, previous=previous)
     splits.write_manifest(split_result.manifest, manifest_path)
@@ -154,32 +215,44 @@ def run_all(
         + f"; held out {sum(sr.held_out.values())}; near-duplicate clusters {sr.near_duplicate_clusters}"
         + f"; kept from previous manifest {sr.kept_from_previous} -> {manifest_path}"
     )
+    return gold, split_result.manifest
 
+
+def _run_build(
+    gold: list[Annotation],
+    manifest: SplitManifest,
+    schema: LabelSchema,
+    out: Path,
+    report: RunReport,
+    log: Log,
+    *,
+    version: str,
+    normalise_report: dict[str, Any],
+    description: str | None,
+) -> Path:
     dataset_dir = out / "dataset"
     built = build.build_dataset(
         gold,
-        split_result.manifest,
+        manifest,
         schema,
         dataset_dir,
         version=version,
-        normalise_report=norm_dict,
+        normalise_report=normalise_report,
         pretty_name="News entities and stance (bundled sample)",
-        description=SAMPLE_NOTE if Path(articles).resolve() == SAMPLE_ARTICLES.resolve() else None,
+        description=description,
     )
     report.stages["build"] = {"ner_rows": dict(built.ner_rows), "stance_rows": dict(built.stance_rows), "fingerprint": built.fingerprint}
     report.paths["dataset"] = dataset_dir
     log(f"build: ner rows {dict(built.ner_rows)}, stance rows {dict(built.stance_rows)} -> {dataset_dir}")
-    if card_path is not None:
-        _copy_card(dataset_dir, Path(card_path))
-        report.paths["card"] = Path(card_path)
+    return dataset_dir
 
-    results_dir = out / "results"
+
+def _run_benchmark(dataset_dir: Path, results_dir: Path, report: RunReport, log: Log, *, resamples: int) -> None:
     results = baselines.run_benchmark(dataset_dir, results_dir, resamples=resamples)
     report.leaderboard = baselines.leaderboard_markdown(results)
     report.paths["results"] = results_dir / "results.json"
     report.paths["leaderboard"] = results_dir / "leaderboard.md"
     log(f"benchmark: {len(results['baselines'])} baselines trained and scored on {results['eval_split']} -> {results_dir}")
-    return report
 
 
 SAMPLE_NOTE = (
