@@ -1,0 +1,239 @@
+"""Push a corpus: segments with the labels of an existing corpus, as annotations or pre-annotations.
+
+Tasks are built as :mod:`.push` builds them and carry their labels in the same ``import_tasks``
+requests (one request per batch, not one per annotation).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping
+
+from ..errors import DatasetBuilderError, SchemaError
+from ..records import Rejection
+from ..schema import LabelSchema, load_schema
+from .annotations import _annotated_tasks, ensure_users
+from .client import RetryPolicy, _Session, _session
+from .connection import Connection
+from .projects import ProjectInfo, _ensure_project
+from .push import PushReport, _import_in_batches, _new_segment, _Pending, _split_existing
+from .tasks import TARGET_MODEL_VERSION, _target_region, prediction_result, task_data
+
+
+@dataclass(frozen=True)
+class CorpusPushReport:
+    """What :func:`push_corpus` did: the tasks (``push``) and the corpus labels they carry.
+
+    For the labels: ``labels_read == with_new_tasks + added_to_existing + already_present +
+    skipped``, where ``skipped`` counts labels not sent: of rejected rows, empty pre-annotations,
+    and pre-annotations for tasks that were already there (as ``push`` does, predictions go
+    with new tasks only).
+    """
+
+    push: PushReport
+    mode: str
+    annotator: str  # e-mail of the source annotator (annotations) or the model_version (predictions)
+    annotator_id: int | None
+    ground_truth: bool | None
+    labels_read: int
+    with_new_tasks: int
+    added_to_existing: int
+    already_present: int
+    skipped: int
+
+    def __post_init__(self) -> None:
+        total = self.with_new_tasks + self.added_to_existing + self.already_present + self.skipped
+        if self.labels_read != total:
+            raise DatasetBuilderError(f"CorpusPushReport does not add up: labels read {self.labels_read} != {total}.")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.push.to_dict(), "mode": self.mode, "annotator": self.annotator,
+                "annotator_id": self.annotator_id, "ground_truth": self.ground_truth,
+                "labels_read": self.labels_read, "labels_with_new_tasks": self.with_new_tasks,
+                "labels_added_to_existing_tasks": self.added_to_existing,
+                "labels_already_present": self.already_present, "labels_skipped": self.skipped}
+
+def push_corpus(
+    conn: Connection,
+    segments: Iterable[Mapping[str, Any]],
+    labels: Mapping[str, Mapping[str, Any]],
+    config: str | Path | LabelSchema,
+    *,
+    project_title: str | None = None,
+    mode: str = "annotations",
+    annotator: str = "corpus-gold@localhost",
+    model_version: str | None = None,
+    ground_truth: bool = True,
+    batch_size: int = 5000,
+    retry: RetryPolicy | None = None,
+    on_batch: Callable[[int], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> CorpusPushReport:
+    """Push segments with labels from an existing corpus, as annotations or as pre-annotations.
+
+    Tasks are built as :func:`push_segments` builds them (same data, same target pre-mark) and
+    carry ``labels[segment_id]`` (a row of :func:`prediction_result`: ``entities``/``stances``,
+    code points) in the same ``import_tasks`` request: one request per ``batch_size`` tasks,
+    not one per annotation. An empty label row is an annotation with no region (the corpus says
+    "nothing here"), which normalise turns into gold with no entity.
+
+    ``mode="annotations"``: each label row is an annotation ``completed_by`` the user ``annotator``
+    (an e-mail; created if missing) with ``ground_truth`` as given (Label Studio 1.23.2 marks an
+    imported annotation ground truth unless told otherwise, so it is always sent explicitly).
+    ``mode="predictions"``: a prediction with ``model_version`` (default: ``annotator``).
+
+    Idempotent like :func:`push_segments`: segments already in the project are not imported again;
+    in annotations mode such a task gets the annotation (one API call each) unless ``annotator``
+    already has one on it.
+
+    Raises
+    ------
+    LabelStudioError
+        As :func:`push_segments`.
+    ValueError
+        Bad ``mode`` or ``batch_size``.
+    """
+    if mode not in ("annotations", "predictions"):
+        raise ValueError(f"The 'mode' parameter of push_corpus must be one of annotations, predictions. Got {mode!r} instead.")
+    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+        raise ValueError(f"The 'batch_size' parameter of push_corpus must be an int >= 1. Got {batch_size!r} instead.")
+    schema = config if isinstance(config, LabelSchema) else load_schema(config)
+    title = project_title or schema.name
+    version = model_version or annotator
+    uid = ensure_users(conn, [annotator])[annotator] if mode == "annotations" else None
+    run = _CorpusPush(schema=schema, labels=labels, mode=mode, uid=uid, version=version, ground_truth=ground_truth)
+    run.plan(segments)
+
+    with _session(conn, retry=retry, sleep=sleep) as s:
+        project = _ensure_project(s, schema, title)
+        todo, present, conflicting = _split_existing(s, project, run.pending, run.rejections)
+        run.tasks_present = len(present)
+        run.skipped += sum(1 for sid in conflicting if sid in labels)
+        on_existing = [sid for sid in present if sid in labels]
+        if on_batch is not None and run.read - len(todo):
+            on_batch(run.read - len(todo))
+        run.import_new(s, project.id, todo, batch_size, on_batch)
+        if on_existing and mode == "annotations":
+            run.annotate_existing(s, project.id, on_existing)
+        else:
+            run.skipped += len(on_existing)
+    return run.report(project, title, annotator)
+
+
+@dataclass
+class _CorpusPush:
+    """One run of :func:`push_corpus`: its settings, the tasks it builds, and the counts it reports."""
+
+    schema: LabelSchema
+    labels: Mapping[str, Mapping[str, Any]]
+    mode: str
+    uid: int | None  # the annotator's user id (annotations mode)
+    version: str  # model_version of the predictions (predictions mode)
+    ground_truth: bool
+    pending: list[_Pending] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)
+    results: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # segment id -> annotation result
+    carries: set[str] = field(default_factory=set)  # segment ids whose task carries the corpus label
+    read: int = 0
+    labelled: int = 0
+    tasks_present: int = 0  # tasks already in the project (PushReport.already_present)
+    imported: int = 0
+    failed: int = 0
+    with_new: int = 0
+    added: int = 0
+    labels_present: int = 0  # labels already there (CorpusPushReport.already_present)
+    skipped: int = 0
+
+    def plan(self, segments: Iterable[Mapping[str, Any]]) -> None:
+        """Build a task for each valid row into ``pending``; refused rows go to ``rejections``."""
+        seen: dict[str, str] = {}
+        for i, row in enumerate(segments, start=1):
+            self.read += 1
+            where = f"row {i}"
+            sid = row.get("id")
+            has_label = isinstance(sid, str) and sid in self.labels
+            self.labelled += has_label
+            seg = _new_segment(row, where, seen, self.rejections)
+            if seg is None:
+                self.skipped += has_label
+                continue
+            try:
+                data = task_data(self.schema, seg, row)
+                result = prediction_result(self.schema, seg.id, seg.text, self.labels[seg.id]) if has_label else []
+            except SchemaError as exc:
+                self.rejections.append(Rejection("push", where, "invalid_labels" if has_label else "missing_target",
+                                                 str(exc)))
+                self.skipped += has_label
+                continue
+            self.pending.append((where, seg.id, self._task(seg.id, data, result, has_label)))
+
+    def _task(self, sid: str, data: dict[str, Any], result: list[dict[str, Any]], has_label: bool) -> dict[str, Any]:
+        """The task for one segment, with its label as an annotation or a prediction, and the target pre-mark."""
+        schema = self.schema
+        task: dict[str, Any] = {"data": data}
+        target = [_target_region(schema, sid, data)] if schema.has_target and schema.target_from_name else []
+        if self.mode == "annotations":
+            if target:
+                task["predictions"] = [{"model_version": TARGET_MODEL_VERSION, "result": target}]
+            if has_label:
+                # what an annotator's submission of a pre-marked task holds: the target region too
+                self.results[sid] = target + result
+                task["annotations"] = [{"result": self.results[sid], "completed_by": self.uid,
+                                        "ground_truth": self.ground_truth}]
+                self.carries.add(sid)
+        elif result:
+            task["predictions"] = [{"model_version": self.version, "result": target + result}]
+            self.carries.add(sid)
+        elif target:
+            task["predictions"] = [{"model_version": TARGET_MODEL_VERSION, "result": target}]
+        return task
+
+    def import_new(self, s: _Session, project_id: int, todo: list[_Pending], batch_size: int,
+                   on_batch: Callable[[int], None] | None) -> None:
+        """Import the new tasks in batches, counting the labels they carried in."""
+        for batch, done, bad, found in _import_in_batches(s, project_id, todo, batch_size, self.rejections):
+            self.imported += len(done)
+            self.failed += bad
+            self.tasks_present += found
+            done_ids = {sid for _, sid, _ in done}
+            self.with_new += len(done_ids & self.carries)
+            # an empty pre-annotation
+            self.skipped += sum(1 for sid in done_ids if sid in self.labels and sid not in self.carries)
+            not_done = sum(1 for _, sid, _ in batch if sid not in done_ids and sid in self.labels)
+            if bad:
+                self.skipped += not_done  # the server refused the batch (rejections say why)
+            else:
+                self.labels_present += not_done  # imported, with its label, by an attempt whose answer was lost
+            if on_batch is not None:
+                on_batch(len(batch))
+
+    def annotate_existing(self, s: _Session, project_id: int, on_existing: list[str]) -> None:
+        """Add the annotation to tasks that were already there, unless the annotator has one on it."""
+        by_segment, annotated = _annotated_tasks(s, project_id)
+        has_ours = {task_id for task_id, who in annotated if who == self.uid}
+        for sid in on_existing:
+            task_id = by_segment[sid]
+            if task_id in has_ours:
+                self.labels_present += 1
+                continue
+            # Not resent automatically (a resend could make two annotations); running again resumes.
+            s.call_once(f"create annotation on task {task_id}", s.client.annotations.create, id=task_id,
+                        result=self.results[sid], completed_by=self.uid, ground_truth=self.ground_truth)
+            self.added += 1
+
+    def report(self, project: ProjectInfo, title: str, annotator: str) -> CorpusPushReport:
+        annotations = self.mode == "annotations"
+        push = PushReport(
+            project_id=project.id, project_title=title, project_created=project.created,
+            config_name=self.schema.name, read=self.read, already_present=self.tasks_present,
+            imported=self.imported, failed=self.failed, predictions=0 if annotations else self.with_new,
+            rejections=tuple(self.rejections),
+        )
+        return CorpusPushReport(
+            push=push, mode=self.mode, annotator=annotator if annotations else self.version, annotator_id=self.uid,
+            ground_truth=self.ground_truth if annotations else None, labels_read=self.labelled,
+            with_new_tasks=self.with_new, added_to_existing=self.added, already_present=self.labels_present,
+            skipped=self.skipped,
+        )

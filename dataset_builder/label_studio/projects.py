@@ -1,0 +1,130 @@
+"""Projects: found by exact title, created from a labelling config, checked against it.
+
+Also the plain project operations that tests and benchmarks use (they must not import the SDK
+themselves): list a project's task data, one raw import, delete.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from ..errors import LabelStudioError
+from ..schema import LabelSchema, load_schema, parse_schema
+from .client import RetryPolicy, _Session, _session
+from .connection import Connection
+
+
+@dataclass(frozen=True)
+class ProjectInfo:
+    id: int
+    title: str
+    created: bool
+    task_number: int | None
+
+
+def _instructions_html(schema: LabelSchema) -> str:
+    return "".join(f"<p>{html.escape(line)}</p>" for line in schema.instructions.splitlines() if line.strip())
+
+
+def _find_projects(s: _Session, title: str) -> list[Any]:
+    pager = s.call("list projects", s.client.projects.list, title=title, page_size=100)
+    return [p for p in pager if p.title == title]
+
+
+def _check_project_schema(project: Any, schema: LabelSchema) -> None:
+    on_server = parse_schema(
+        (project.label_config or "").encode("utf-8"), name=f"project {project.id}", path=Path(f"project-{project.id}")
+    )
+    mine = (schema.entity_labels, schema.stance_labels, schema.entity_from_name, schema.stance_from_name,
+            schema.to_name, schema.stance_per_region, schema.has_target)
+    theirs = (on_server.entity_labels, on_server.stance_labels, on_server.entity_from_name,
+              on_server.stance_from_name, on_server.to_name, on_server.stance_per_region, on_server.has_target)
+    if mine != theirs:
+        raise LabelStudioError(
+            f"project {project.title!r} (id {project.id}) has labels {on_server.labels} and controls "
+            f"{on_server.entity_from_name}/{on_server.stance_from_name}, but config {schema.name!r} has "
+            f"{schema.labels} and {schema.entity_from_name}/{schema.stance_from_name}; push with the config the "
+            "project was made with, or choose another --project-title."
+        )
+
+
+def ensure_project(conn: Connection, schema: LabelSchema, title: str, *,
+                   retry: RetryPolicy | None = None) -> ProjectInfo:
+    """Find the project called exactly ``title``, or create it with ``schema``'s config.
+
+    Raises
+    ------
+    LabelStudioError
+        Several projects have that title, or the existing one's labels differ from ``schema``'s.
+    """
+    with _session(conn, retry=retry) as s:
+        return _ensure_project(s, schema, title)
+
+
+def _ensure_project(s: _Session, schema: LabelSchema, title: str) -> ProjectInfo:
+    if not title or not title.strip():
+        raise LabelStudioError("the project title is empty; pass --project-title.")
+    found = _find_projects(s, title)
+    if len(found) > 1:
+        ids = ", ".join(str(p.id) for p in found)
+        raise LabelStudioError(f"{len(found)} projects are titled {title!r} (ids {ids}); rename all but one.")
+    if found:
+        project = s.call("get project", s.client.projects.get, id=found[0].id)
+        _check_project_schema(project, schema)
+        return ProjectInfo(id=project.id, title=title, created=False, task_number=getattr(found[0], "task_number", None))
+    # Creating is not idempotent: no automatic resend (a retry could make two projects).
+    project = s.call_once(
+        "create project",
+        s.client.projects.create,
+        title=title,
+        label_config=schema.xml,
+        description=f"dataset-builder config {schema.name} (sha256 {schema.config_hash[:12]})",
+        expert_instruction=_instructions_html(schema),
+        show_instruction=True,
+    )
+    return ProjectInfo(id=project.id, title=title, created=True, task_number=0)
+
+
+def _project_by_title(s: _Session, title: str) -> Any:
+    found = _find_projects(s, title)
+    if not found:
+        raise LabelStudioError(f"no project titled {title!r} at {s.conn.safe_url}; check --project-title.")
+    if len(found) > 1:
+        ids = ", ".join(str(p.id) for p in found)
+        raise LabelStudioError(f"{len(found)} projects are titled {title!r} (ids {ids}); rename all but one.")
+    return s.call("get project", s.client.projects.get, id=found[0].id)
+
+
+# --------------------------------------------------------------------------------------------
+# Helpers for tests and benchmarks (they must not import the SDK themselves)
+# --------------------------------------------------------------------------------------------
+
+
+def list_task_data(conn: Connection, project_title: str) -> list[dict[str, Any]]:
+    """``[{"id": task_id, "data": {...}}, ...]`` of a project, in id order."""
+    with _session(conn) as s:
+        project = _project_by_title(s, project_title)
+        out = []
+        for task in s.client.tasks.list(project=project.id, fields="task_only", include="id,data",
+                                        page_size=5000, request_options=s.opts):
+            out.append({"id": task.id, "data": dict(task.data or {})})
+        return sorted(out, key=lambda t: t["id"])
+
+
+def raw_import(conn: Connection, project_title: str, config: str | Path | LabelSchema,
+               tasks: Sequence[Mapping[str, Any]]) -> int:
+    """One plain ``import_tasks`` call into a new project (the benchmark's baseline); returns its id."""
+    schema = config if isinstance(config, LabelSchema) else load_schema(config)
+    with _session(conn, timeout=3600.0) as s:
+        project = s.client.projects.create(title=project_title, label_config=schema.xml, request_options=s.opts)
+        s.client.projects.import_tasks(id=project.id, request=list(tasks), request_options=s.opts)
+        return int(project.id)
+
+
+def delete_project(conn: Connection, project_title: str) -> None:
+    with _session(conn) as s:
+        project = _project_by_title(s, project_title)
+        s.call("delete project", s.client.projects.delete, id=project.id)

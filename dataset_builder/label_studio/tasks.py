@@ -1,0 +1,141 @@
+"""What a task and its pre-annotations look like: task ``data``, ``result`` items, stable region ids.
+
+Pure functions, no network: offsets are Python code points, as Label Studio 1.23.2 uses them
+for text regions (see ``docs/label_studio_offsets.md``), with ``value.text`` as the cross-check.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, Mapping
+
+from ..errors import SchemaError
+from ..records import Segment
+from ..schema import LabelSchema
+
+TARGET_MODEL_VERSION = "target-premark"
+"""``model_version`` of the prediction that pre-marks the given target in ``target_stance`` tasks."""
+
+
+def _text_digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _region_id(*parts: Any) -> str:
+    return hashlib.sha256("\x1f".join(map(str, parts)).encode("utf-8")).hexdigest()[:10]
+
+
+def prediction_result(schema: LabelSchema, segment_id: str, text: str, row: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Turn one predictions row into Label Studio ``result`` items.
+
+    A row either carries ``result`` (Label Studio items, passed through as given)
+    or ``entities`` (``start``, ``end``, ``label``; code points) and ``stances`` (``label`` and,
+    for per-region stance, ``target_start``/``target_end`` naming one of the entities; for a
+    task-level stance no target). Region ids are derived from the content, so they are stable.
+
+    Raises
+    ------
+    SchemaError
+        A label not in the config, offsets outside the text, or a per-region stance whose target is
+        not one of the row's entities.
+    """
+    if "result" in row:
+        if not isinstance(row["result"], list):
+            raise SchemaError(f"prediction for {segment_id!r}: 'result' must be a list; got {type(row['result']).__name__}.")
+        return list(row["result"])
+    out: list[dict[str, Any]] = []
+    regions: dict[tuple[int, int], str] = {}
+    for ent in row.get("entities", ()):
+        start, end, label = ent.get("start"), ent.get("end"), ent.get("label")
+        if label not in schema.entity_labels:
+            raise SchemaError(
+                f"prediction for {segment_id!r}: entity label {label!r} is not in config {schema.name!r} "
+                f"({', '.join(schema.entity_labels) or 'no entity labels'})."
+            )
+        if not (isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= len(text)):
+            raise SchemaError(
+                f"prediction for {segment_id!r}: entity offsets [{start}, {end}) do not fit a text of {len(text)} code points."
+            )
+        rid = _region_id(segment_id, start, end, label)
+        regions[(start, end)] = rid
+        out.append({
+            "id": rid, "from_name": schema.entity_from_name, "to_name": schema.to_name, "type": "labels",
+            "value": {"start": start, "end": end,
+                      "text": text[start:end], "labels": [label]},
+        })
+    for st in row.get("stances", ()):
+        label = st.get("label")
+        if label not in schema.stance_labels:
+            raise SchemaError(
+                f"prediction for {segment_id!r}: stance label {label!r} is not in config {schema.name!r} "
+                f"({', '.join(schema.stance_labels) or 'no stance labels'})."
+            )
+        if schema.stance_per_region:
+            key = (st.get("target_start"), st.get("target_end"))
+            if key not in regions:
+                raise SchemaError(
+                    f"prediction for {segment_id!r}: stance target {list(key)} is not one of the predicted entities; "
+                    "a per-region stance needs its entity span in 'entities'."
+                )
+            s0, e0 = key
+            out.append({
+                "id": regions[key], "from_name": schema.stance_from_name, "to_name": schema.to_name, "type": "choices",
+                "value": {"start": s0, "end": e0,
+                          "text": text[s0:e0], "choices": [label]},
+            })
+        else:
+            out.append({"id": _region_id(segment_id, "stance", label), "from_name": schema.stance_from_name,
+                        "to_name": schema.to_name, "type": "choices", "value": {"choices": [label]}})
+    return out
+
+
+def _target_region(schema: LabelSchema, segment_id: str, data: Mapping[str, Any]) -> dict[str, Any]:
+    text, s0, e0 = data["text"], data["target_start"], data["target_end"]
+    return {
+        "id": _region_id(segment_id, "target", s0, e0), "from_name": schema.target_from_name,
+        "to_name": schema.to_name, "type": "labels", "readonly": True,
+        "value": {"start": s0, "end": e0,
+                  "text": text[s0:e0], "labels": ["TARGET"]},
+    }
+
+
+def task_data(schema: LabelSchema, segment: Segment, row: Mapping[str, Any],
+              article_meta: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
+    """The task ``data`` for one segment (keys in a fixed order).
+
+    ``title``/``date`` come from the row, else from ``article_meta[article_id]``, else ``""``
+    (Label Studio needs every variable the config shows). With a given target the row must carry
+    ``target``, ``target_start``, ``target_end`` (code points in the segment text).
+
+    Raises
+    ------
+    SchemaError
+        Missing or inconsistent target fields.
+    """
+    meta = (article_meta or {}).get(segment.article_id, {})
+    data: dict[str, Any] = {
+        "text": segment.text,
+        "segment_id": segment.id,
+        "article_id": segment.article_id,
+        "start": segment.start,
+        "end": segment.end,
+        "title": row.get("title") or meta.get("title") or "",
+        "date": row.get("date") or meta.get("date") or "",
+    }
+    if schema.has_target:
+        tgt, ts, te = row.get("target"), row.get("target_start"), row.get("target_end")
+        if not isinstance(tgt, str) or not isinstance(ts, int) or not isinstance(te, int):
+            raise SchemaError(
+                f"segment {segment.id!r}: config {schema.name!r} needs target, target_start, target_end in the row; "
+                f"got {tgt!r}, {ts!r}, {te!r}."
+            )
+        if not (0 <= ts < te <= len(segment.text)) or segment.text[ts:te] != tgt:
+            raise SchemaError(
+                f"segment {segment.id!r}: text[{ts}:{te}] is {segment.text[ts:te] if 0 <= ts <= te else ''!r}, "
+                f"not the target {tgt!r}; target offsets are code points in the segment text."
+            )
+        data.update({"target": tgt, "target_start": ts, "target_end": te})
+    for name in schema.data_fields:
+        data.setdefault(name, "")
+    return data
+
