@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any, Mapping
 
 from ..records import Rejection
@@ -33,6 +34,12 @@ class _Parsed:
     ground_truth: bool
     entities: dict[tuple[int, int, str], str]  # (start, end, label) -> text
     stances: dict[tuple[int, int], str]  # (target_start, target_end) -> label
+
+
+_RESULT_KEYS = ("from_name", "to_name", "type", "value", "id")
+_RESULT_FIELDS = itemgetter(*_RESULT_KEYS)
+_SPAN_KEYS = ("start", "end", "text", "labels")
+_SPAN_FIELDS = itemgetter(*_SPAN_KEYS)
 
 
 def _short(value: Mapping[str, Any]) -> str:
@@ -85,12 +92,42 @@ class ResultReader:
         a = _Annotation(ann, where, rejections)
         results = ann.get("result") or []
         self.counts.res_read += len(results)
+        reject, kinds, to_name, fields = self.reject, self.kinds, self.schema.to_name, _RESULT_FIELDS
+        names = self.counts.from_names_seen if self.count_names else None
         for r in results:
-            kind = self._kind(a, r)
-            if kind == "entity":
-                self._entity(a, r, ti)
+            try:
+                fn, tn, rtype, value, rid = fields(r)  # a result with all five keys (the usual case)
+            except (KeyError, TypeError):
+                if not isinstance(r, dict):
+                    reject(a, "bad_result", r, f"result is {type(r).__name__}, expected an object")
+                    continue
+                fn, tn, rtype, value, rid = (r.get(k) for k in _RESULT_KEYS)
+            if rid is not None and type(rid) is not str and (not isinstance(rid, (str, int)) or isinstance(rid, bool)):
+                reject(a, "bad_region_id", r, f"id is {rid!r}, expected a string")
+                continue
+            if names is not None and isinstance(fn, str):
+                names[fn] += 1
+            kind = kinds.get(fn)  # "entity", "stance", "target" or None (not a control of the config)
+            if kind is None:
+                if rtype == "relation":
+                    reject(a, "unsupported_result_type", r, "relations are not part of the schema")
+                else:
+                    reject(a, "unknown_from_name", r, f"from_name {fn!r} is not a control of config {self.schema.name!r}")
+            elif tn != to_name:
+                reject(a, "wrong_to_name", r, f"to_name {tn!r}, expected {to_name!r}")
+            elif not isinstance(value, dict):
+                reject(a, "bad_value", r, f"value is {type(value).__name__}, expected an object")
+            elif kind == "target":
+                self.counts.res_rej["target_marker"] += 1  # the pre-marked target is task data, not an annotation
+            elif rtype != ("choices" if kind == "stance" else "labels"):
+                reject(a, "wrong_result_type", r, f"type {rtype!r} for {kind} control {fn!r}, expected "
+                       f"{'choices' if kind == 'stance' else 'labels'!r}")
+                if kind == "entity":
+                    a.region_spans[rid] = None
             elif kind == "stance":
-                a.stance_items.append((r.get("id"), r))
+                a.stance_items.append((rid, r))
+            else:
+                self._entity(a, r, value, rid, ti)
         stances, conflicted = self._stances(a, target) if a.stance_items else ({}, set())
         self.counts.res_kept += a.kept
         self._note_missing_stances(a, stances, conflicted)
@@ -99,49 +136,12 @@ class ResultReader:
         st.stances += len(stances)
         return _Parsed(annotator, ann.get("id"), bool(ann.get("ground_truth")), a.entities, stances)
 
-    def _kind(self, a: _Annotation, r: Any) -> str | None:
-        """``"entity"`` or ``"stance"`` for a well-formed result of those controls; else None (rejected or ignored)."""
-        if not isinstance(r, dict):
-            self.reject(a, "bad_result", r, f"result is {type(r).__name__}, expected an object")
-            return None
-        rid = r.get("id")
-        if rid is not None and (not isinstance(rid, (str, int)) or isinstance(rid, bool)):
-            self.reject(a, "bad_region_id", r, f"id is {rid!r}, expected a string")
-            return None
-        fn = r.get("from_name")
-        if self.count_names and isinstance(fn, str):
-            self.counts.from_names_seen[fn] += 1
-        kind = self.kinds.get(fn)  # "entity", "stance", "target" or None (not a control of the config)
-        if kind is None:
-            if r.get("type") == "relation":
-                self.reject(a, "unsupported_result_type", r, "relations are not part of the schema")
-            else:
-                self.reject(a, "unknown_from_name", r, f"from_name {fn!r} is not a control of config {self.schema.name!r}")
-            return None
-        to_name = self.schema.to_name
-        if r.get("to_name") != to_name:
-            self.reject(a, "wrong_to_name", r, f"to_name {r.get('to_name')!r}, expected {to_name!r}")
-            return None
-        value = r.get("value")
-        if not isinstance(value, dict):
-            self.reject(a, "bad_value", r, f"value is {type(value).__name__}, expected an object")
-            return None
-        if kind == "target":
-            self.counts.res_rej["target_marker"] += 1  # the pre-marked target is task data, not an annotation
-            return None
-        rtype, want = r.get("type"), "choices" if kind == "stance" else "labels"
-        if rtype != want:
-            self.reject(a, "wrong_result_type", r, f"type {rtype!r} for {kind} control {fn!r}, expected {want!r}")
-            if kind == "entity":
-                a.region_spans[rid] = None
-            return None
-        return kind
-
-    def _entity(self, a: _Annotation, r: dict, ti: _TextIndex) -> None:
+    def _entity(self, a: _Annotation, r: dict, value: dict, rid: Any, ti: _TextIndex) -> None:
         """One ``labels`` result of the entity control: its labels, then its offsets."""
-        value = r["value"]
-        labels = value.get("labels")
-        rid = r.get("id")
+        try:
+            start, end, vt, labels = _SPAN_FIELDS(value)  # a value with all four keys (the usual case)
+        except KeyError:
+            start, end, vt, labels = (value.get(k) for k in _SPAN_KEYS)
         if not isinstance(labels, list) or not labels:
             self.reject(a, "no_label", r, f"value.labels is {labels!r}")
             a.region_spans[rid] = None
@@ -152,7 +152,7 @@ class ResultReader:
                         f"label(s) {bad!r} not in config {self.schema.name!r} ({', '.join(self.schema.entity_labels)})")
             a.region_spans[rid] = None
             return
-        span = self.spans.span(value, ti)
+        span = self.spans.span(start, end, vt, ti)
         if isinstance(span, str):
             self.reject(a, span, r, f"value {_short(value)} over text of {ti.n} code points")
             a.region_spans[rid] = None

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import bisect
 import re
-from typing import Any, Mapping
+from typing import Any
 
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 _NEAR = 32  # code points either side of the given start in which a re-alignment still counts as "near"
@@ -93,17 +93,18 @@ class SpanRules:
     def __init__(self, offsets: str, counts: Any) -> None:
         self.offsets = offsets
         self.counts = counts
+        self._conventions = counts.conventions
 
-    def span(self, value: Mapping[str, Any], ti: _TextIndex) -> tuple[int, int] | str:
-        """Checked, converted, re-aligned and trimmed code point offsets, or a rejection reason."""
-        start, end, vt = value.get("start"), value.get("end"), value.get("text")
+    def span(self, start: Any, end: Any, vt: Any, ti: _TextIndex) -> tuple[int, int] | str:
+        """Checked, converted, re-aligned and trimmed code point offsets of ``value.start``, ``value.end`` and
+        ``value.text`` (None where missing), or a rejection reason."""
         # The common case, as the steps below decide it: int offsets inside the text with no character
         # outside the BMP before the end (both conventions agree), value.text the slice, nothing to trim.
         if (
             type(start) is int and type(end) is int and 0 <= start < end <= ti.bmp_end and type(vt) is str
             and ti.text[start:end] == vt and not vt[0].isspace() and not vt[-1].isspace()
         ):
-            self.counts.conventions["identical"] += 1
+            self._conventions["identical"] += 1
             return (start, end)
         if not (isinstance(start, int) and isinstance(end, int)) or isinstance(start, bool) or isinstance(end, bool):
             return "bad_offsets"
