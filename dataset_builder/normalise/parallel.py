@@ -232,6 +232,34 @@ def _start_pool(workers: int, norm_options: dict[str, Any]) -> Any:
     return pool
 
 
+def _first_item(reader: _CountingReader, bom: int) -> tuple[bytes, int]:
+    """The item boundary pattern of this export and the byte where its first item starts."""
+    head = reader.read(65536)  # (after the BOM, if any: bom bytes)
+    m = re.compile(rb"\[" + _JWS).match(head, _skip_ws(head).end())
+    opening = _OPENING.match(head, m.end()) if m else None
+    if opening is None:
+        raise _Fallback("the export does not open with a task the parallel reader can cut at")
+    return _boundary_pattern(*opening.groups()), bom + m.end()
+
+
+def _hash_in_thread(reader: _CountingReader) -> tuple[Any, list[BaseException]]:
+    """Read the rest of the file through ``reader`` in a thread (the sha256 and the progress bar read it once)."""
+    import threading
+
+    failure: list[BaseException] = []
+
+    def hash_rest() -> None:
+        try:
+            while reader.read(1 << 20):
+                pass
+        except BaseException as exc:  # pragma: no cover - reported by the caller
+            failure.append(exc)
+
+    hasher = threading.Thread(target=hash_rest, name="normalise-sha256", daemon=True)
+    hasher.start()
+    return hasher, failure
+
+
 def _normalise_parallel(
     export_path: Path, reader: _CountingReader, bom: int, norm: Normaliser, write: Mapping[str, Any],
     copy: Mapping[str, Any], pool: Any, workers: int, info: dict[str, Any],
@@ -254,31 +282,12 @@ def _normalise_parallel(
     :class:`_Fallback`: the caller starts again with one process, whose reader gives exact error
     positions. At most ``2 * workers`` ranges are in flight, so memory does not grow with the export.
     """
-    import threading
     from collections import deque
 
     stat = export_path.stat()
     size = stat.st_size
-    head = reader.read(65536)  # (after the BOM, if any: bom bytes)
-    m = re.compile(rb"\[" + _JWS).match(head, _skip_ws(head).end())
-    opening = _OPENING.match(head, m.end()) if m else None
-    if opening is None:
-        raise _Fallback("the export does not open with a task the parallel reader can cut at")
-    pattern = _boundary_pattern(*opening.groups())
-    first_item = bom + m.end()
-
-    failure: list[BaseException] = []
-
-    def hash_rest() -> None:  # the sha256 (and the progress bar) read the whole file once
-        try:
-            while reader.read(1 << 20):
-                pass
-        except BaseException as exc:  # pragma: no cover - reported below
-            failure.append(exc)
-
-    hasher = threading.Thread(target=hash_rest, name="normalise-sha256", daemon=True)
-    hasher.start()
-
+    pattern, first_item = _first_item(reader, bom)
+    hasher, failure = _hash_in_thread(reader)
     peak = 0
     batches = index = reruns = last_end = 0
     pending: deque = deque()
