@@ -2,7 +2,7 @@
 
 Every record is a frozen dataclass that checks itself in ``__post_init__``: a record that
 breaks its invariant cannot exist. Offsets are half-open ``[start, end)`` Python code points
-(never UTF-16 units; ``label_studio.py``/``normalise.py`` convert at the boundary).
+(never UTF-16 units; the ``label_studio`` and ``normalise`` packages convert at the boundary).
 
     Article ──segment──▶ Segment ──push/pull/normalise──▶ EntitySpan / StanceLabel / Annotation
 

@@ -15,7 +15,7 @@ Rules (the card states them too):
 * **Stance rows**: one row per (segment, target); ``id`` is ``"{segment_id}@{start}-{end}"``. The
   same target twice with the same label is kept once (counted); with different labels it is
   dropped (counted: gold must be adjudicated).
-* **Held-out articles** (see ``splits.py``) are excluded, and counted.
+* **Held-out articles** (see :mod:`dataset_builder.splits`) are excluded, and counted.
 * **Determinism**: rows sorted by article id, then segment id (numbers compared as numbers), then
   target; features declared once (:mod:`.features`), never inferred; parquet written with fixed
   settings (:mod:`.parquet`); no timestamps anywhere. Same inputs, same bytes (within one
