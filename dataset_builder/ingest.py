@@ -16,6 +16,32 @@ Invariants
       machines and file names.
     * Exact duplicates (same clean text) are kept once; later copies are rejected as
       ``duplicate`` naming the kept id.
+    * Control characters are not news text. One rule (:func:`find_control_character`): any
+      character of Unicode category ``Cc`` other than tab, LF, VT, FF and CR (so NUL, the other
+      C0 controls, ESC, DEL and the C1 controls U+0080-U+009F). A .txt file, a JSONL line or an
+      article's text or field (``id``, ``title``, ``date``, ``source``, ``url``; a JSON escape such
+      as ``\\u0000`` too) holding one is rejected as ``control_character`` naming the line and
+      column; a file that is neither UTF-8 nor cp1252 and holds one is called binary.
+
+CSV (read with the :mod:`csv` module, ``strict=True``, Excel dialect)
+    ``read`` counts **records**, not physical lines: a quoted field may hold line breaks, so one
+    record can span several lines, and is then one row read (named by its first line). Blank
+    lines are skipped. A record is damaged, and rejected as ``bad_csv`` naming ``file:line``, when
+
+    * the csv module raises on it (a character after a closing quote, or the end of the file
+      inside a quoted field: an unterminated quote);
+    * it has more or fewer fields than the header;
+    * it holds an odd number of quote characters (a quote inside an unquoted field: a record
+      whose quotes are well formed has an even number).
+
+    An unterminated quote swallows every line up to the next quote character, or the rest of the
+    file. So when a record that spans several lines ends in a csv error, only its first line (where
+    the quote was opened) is rejected, and reading starts again at the line after it: the lines it
+    swallowed are read again as records of their own, kept when they are good, rejected when they
+    are damaged. Nothing is merged silently. A multi-line record whose quotes are well formed but
+    whose field count is wrong is rejected whole (one record, lines ``a-b``). What the grammar
+    cannot tell apart stays undetected: a stray quote closed by another stray quote just before a
+    delimiter gives a well-formed multi-line field.
 """
 
 from __future__ import annotations
@@ -31,15 +57,15 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
 from .errors import InputError
+from .jsonl import json_error
 from .records import Article, Rejection
 
 ARTICLE_FIELDS = ("id", "title", "date", "source", "url")
 SUPPORTED_SUFFIXES = (".txt", ".jsonl", ".csv")
 
-# C0 control bytes that no news text holds (tab, LF, VT, FF, CR and ESC are allowed): one of
-# them in the first 8 KiB marks a file as binary, not an article.
-_BINARY_BYTES = frozenset(range(0x00, 0x20)) - frozenset(b"\t\n\x0b\x0c\r\x1b")
-_BINARY_SNIFF = 8192
+# Control characters (Unicode category Cc) that no news text holds: all but tab, LF, VT, FF, CR
+# (VT and FF are line breaks to str.splitlines and the segmenter).
+_CONTROL = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f]")
 
 
 @dataclass(frozen=True)
@@ -190,6 +216,35 @@ class _Rejected(Exception):
         self.detail = f"{source}: {detail}"
 
 
+def find_control_character(text: str) -> int | None:
+    """Index of the first control character of ``text`` that no news text holds, or None.
+
+    The one rule of the pipeline (see the module docstring): Unicode category ``Cc`` except tab,
+    LF, VT, FF and CR.
+    """
+    m = _CONTROL.search(text)
+    return None if m is None else m.start()
+
+
+def describe_control_character(text: str, index: int) -> str:
+    """``"control character U+0000 at line 2, column 5"`` for the character at ``index`` of ``text``."""
+    line = text.count("\n", 0, index) + 1
+    column = index - (text.rfind("\n", 0, index) + 1) + 1
+    return f"control character U+{ord(text[index]):04X} at line {line}, column {column}"
+
+
+def _check_controls(text: str, source: str, what: str) -> None:
+    """Raise ``control_character`` when ``text`` holds a control character (:func:`find_control_character`)."""
+    index = find_control_character(text)
+    if index is not None:
+        raise _Rejected(
+            "control_character",
+            source,
+            f"{what} holds {describe_control_character(text, index)}; control characters are not news text "
+            "(a binary file, or a damaged export?): remove them, or leave the input out.",
+        )
+
+
 def decode_bytes(data: bytes, source: str) -> tuple[str, str | None]:
     """Decode a text file's bytes: UTF-8 (BOM allowed), else cp1252.
 
@@ -202,15 +257,10 @@ def decode_bytes(data: bytes, source: str) -> tuple[str, str | None]:
     Raises
     ------
     _Rejected
-        ``binary`` when the bytes hold NUL or other control bytes; ``encoding`` when they are
-        neither UTF-8 nor cp1252 (names the byte offset).
+        ``encoding`` when the bytes are neither UTF-8 nor cp1252 (names the byte offset);
+        ``control_character`` instead when such bytes also hold a control character (a binary
+        file). Control characters in decodable text are the caller's to check.
     """
-    sniff = data[:_BINARY_SNIFF]
-    bad = next((i for i, b in enumerate(sniff) if b in _BINARY_BYTES), None)
-    if bad is not None:
-        raise _Rejected(
-            "binary", source, f"looks binary (control byte {sniff[bad]:#04x} at byte offset {bad}); not a text article."
-        )
     try:
         return data.decode("utf-8-sig"), None
     except UnicodeDecodeError as exc:
@@ -218,6 +268,8 @@ def decode_bytes(data: bytes, source: str) -> tuple[str, str | None]:
         try:
             text = data.decode("cp1252")
         except UnicodeDecodeError as exc2:
+            # cp1252 with undefined bytes replaced keeps every control byte where it is
+            _check_controls(data.decode("cp1252", errors="replace"), source, "looks binary: it is neither UTF-8 nor cp1252 and")
             raise _Rejected(
                 "encoding",
                 source,
@@ -305,6 +357,7 @@ def _rows_from_txt(path: Path) -> Iterator[_RawRow | _Rejected]:
         return
     try:
         text, warning = decode_bytes(data, source)
+        _check_controls(text, source, "the file")
     except _Rejected as rej:
         yield rej
         return
@@ -319,13 +372,14 @@ def _rows_from_jsonl(path: Path) -> Iterator[_RawRow | _Rejected]:
                 continue
             try:
                 line, warning = decode_bytes(raw, source)
+                _check_controls(line, source, "the line")
             except _Rejected as rej:
                 yield rej
                 continue
             try:
                 obj = json.loads(line)
             except json.JSONDecodeError as exc:
-                yield _Rejected("bad_json", source, f"not valid JSON ({exc.msg} at column {exc.colno}).")
+                yield _Rejected("bad_json", source, f"not valid JSON ({json_error(exc)}).")
                 continue
             if not isinstance(obj, dict):
                 yield _Rejected("bad_json", source, f"expected a JSON object, got {type(obj).__name__}.")
@@ -343,22 +397,81 @@ def _rows_from_csv(path: Path) -> Iterator[_RawRow | _Rejected]:
     except _Rejected as rej:
         yield rej
         return
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    if reader.fieldnames is None or "text" not in reader.fieldnames:
+    lines = io.StringIO(text, newline="").readlines()  # physical lines, ends kept: what csv reads
+    header, body = _csv_header(lines, path)
+    for first, fields, problem in _csv_records(lines, body, len(header)):
+        source = f"{path}:{first}"
+        if problem is not None:
+            yield _Rejected("bad_csv", source, problem)
+            continue
+        row = dict(zip(header, fields))
+        yield _RawRow(source, row.get("text"), {k: v for k, v in row.items() if v != ""}, warning)
+
+
+def _csv_header(lines: list[str], path: Path) -> tuple[list[str], int]:
+    """The header's fields and the index of the line after it. Raises ``InputError`` without a ``text`` column."""
+    reader = csv.reader(lines, strict=True)
+    try:
+        header = next(reader, [])
+    except csv.Error as exc:
         raise InputError(
-            f"{path}: the CSV header must have a 'text' column; found {reader.fieldnames!r}. "
+            f"{path}:1: the CSV header is malformed ({exc}, seen at line {reader.line_num}); write it as one line of "
+            "column names, e.g. id,text,title."
+        ) from None
+    if "text" not in header:
+        raise InputError(
+            f"{path}: the CSV header must have a 'text' column; found {header!r}. "
             f"Rename the article body column to 'text'."
         )
-    try:
-        for row in reader:
-            # Header is line 1; a row's first physical line is reader.line_num minus its own lines.
-            source = f"{path}:{reader.line_num}"
-            if None in row:
-                yield _Rejected("bad_csv", source, f"more fields than the header has ({len(reader.fieldnames)}).")
-                continue
-            yield _RawRow(source, row.get("text"), {k: v for k, v in row.items() if v not in (None, "")}, warning)
-    except csv.Error as exc:
-        raise InputError(f"{path}:{reader.line_num}: malformed CSV ({exc}).") from None
+    return header, reader.line_num
+
+
+def _csv_records(lines: list[str], start: int, width: int) -> Iterator[tuple[int, list[str], str | None]]:
+    """``(first line, fields, problem)`` per record from ``lines[start]`` on (see the module docstring).
+
+    Line numbers are 1-based physical lines; ``problem`` is None for a good record. After a
+    multi-line record that ends in a csv error, reading starts again at the line after its first.
+    """
+    n = len(lines)
+    while start < n:
+        reader = csv.reader((lines[k] for k in range(start, n)), strict=True)
+        while True:
+            before = reader.line_num
+            first = start + before + 1
+            try:
+                fields = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                last = start + reader.line_num
+                unterminated = "end of data" in str(exc)
+                fix = 'close the quote, or double it ("") if it is part of the text.'
+                if last == first:
+                    what = "a quote opened on this line is never closed" if unterminated else f"malformed CSV ({exc})"
+                    yield first, [], f"{what}; {fix}"
+                    continue
+                runs_to = "the end of the file" if unterminated else f"line {last} and breaks there ({exc})"
+                again = f"line {last} is" if last == first + 1 else f"lines {first + 1}-{last} are"
+                yield first, [], (
+                    f"unterminated quote: the quoted field opened on this line runs to {runs_to}; only this line "
+                    f"is rejected, and {again} read again as rows of their own. Fix: {fix}"
+                )
+                start = first  # 0-based index of the line after ``first``
+                break
+            if not fields:
+                continue  # a blank line
+            last = start + reader.line_num
+            where = "" if last == first else f" (lines {first}-{last})"
+            quotes = sum(lines[k].count('"') for k in range(first - 1, last))
+            if len(fields) != width:
+                fix = "quote a field that holds a comma" if len(fields) > width else "give it every column"
+                many = "more" if len(fields) > width else "fewer"
+                yield first, fields, f"the record{where} has {len(fields)} fields, {many} than the header's {width}; {fix}."
+            elif quotes % 2:
+                yield first, fields, (f"the record{where} has an odd number of quote characters ({quotes}): a quote "
+                                      'inside an unquoted field; quote the field and double the quote ("").')
+            else:
+                yield first, fields, None
 
 
 def _expand(paths: Iterable[str | Path]) -> list[Path]:
@@ -393,6 +506,7 @@ def _to_article(row: _RawRow, rules: Sequence[BoilerplateRule]) -> tuple[Article
         raise _Rejected("missing_text", row.source, "row has no 'text' field; every article needs its body in 'text'.")
     if not isinstance(row.text, str):
         raise _Rejected("missing_text", row.source, f"'text' must be a string; got {type(row.text).__name__}.")
+    _check_controls(row.text, row.source, "'text'")
     text, removed, bp_date = clean_text(row.text, rules)
     if not text:
         what = "only boilerplate" if removed else "empty or whitespace only"
@@ -403,6 +517,7 @@ def _to_article(row: _RawRow, rules: Sequence[BoilerplateRule]) -> tuple[Article
         if value is None or value == "":
             values[name] = None
         elif isinstance(value, (str, int)) and not isinstance(value, bool):
+            _check_controls(str(value), row.source, repr(name))
             values[name] = unicodedata.normalize("NFC", str(value)).strip() or None
         else:
             raise _Rejected("bad_field", row.source, f"{name!r} must be a string; got {type(value).__name__} {value!r}.")

@@ -15,7 +15,15 @@ from hypothesis import strategies as st
 
 from dataset_builder.cli import cli
 from dataset_builder.errors import InputError
-from dataset_builder.ingest import DEFAULT_RULES, BoilerplateRule, clean_text, content_id, ingest, load_rules
+from dataset_builder.ingest import (
+    DEFAULT_RULES,
+    BoilerplateRule,
+    clean_text,
+    content_id,
+    find_control_character,
+    ingest,
+    load_rules,
+)
 from dataset_builder.records import Article
 
 REPO = Path(__file__).resolve().parents[1]
@@ -101,7 +109,13 @@ def test_csv_row_with_too_many_fields_is_rejected_with_its_line(tmp_path):
         ("empty.txt", b"", "empty", r"empty\.txt: empty file"),
         ("blank.txt", b"  \n\t\n", "empty", r"blank\.txt: empty file"),
         ("only_bp.txt", BOILERPLATE_LINE.encode() + b"\n", "empty_text", r"only_bp\.txt: article text is only boilerplate"),
-        ("bin.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary", r"bin\.txt: looks binary \(control byte 0x1a at byte offset 6\)"),
+        ("bin.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "control_character",
+         r"bin\.txt: the file holds control character U\+001A at line 2, column 1; control characters are not news text"),
+        ("nul.txt", b"An article\n with a NUL\x00.", "control_character",
+         r"nul\.txt: the file holds control character U\+0000 at line 2, column 12"),
+        ("esc.txt", b"Colour \x1b[31mred\x1b[0m.", "control_character", r"esc\.txt: the file holds control character U\+001B"),
+        ("jpeg.txt", b"\xff\xd8\xff\xe0\x00\x10JFIF\x81", "control_character",
+         r"jpeg\.txt: looks binary: it is neither UTF-8 nor cp1252 and holds control character U\+0000 at line 1, column 5"),
         ("bad.txt", b"caf\xc3\xa9 \x81 x", "encoding", r"bad\.txt: not UTF-8 \(byte 0x81 at offset 6\) and not cp1252"),
     ],
 )
@@ -132,6 +146,136 @@ def test_bad_jsonl_rows_are_rejected_naming_the_line(tmp_path, line, reason, mes
     assert [r.reason for r in report.rejected] == [reason]
     assert re.search(message, report.rejected[0].detail), report.rejected[0].detail
     assert report.read == 3 and report.kept == 2
+
+
+# --- control characters: one rule for .txt, JSONL (raw or escaped) and CSV ---------------------
+
+
+@pytest.mark.parametrize(
+    "name, data, message",
+    [
+        ("a.txt", b"Kick-off\x00 at nine.", r"a\.txt: the file holds control character U\+0000 at line 1, column 9"),
+        ("a.jsonl", b'{"text": "Kick-off\\u0000 at nine."}\n',
+         r"a\.jsonl:1: 'text' holds control character U\+0000 at line 1, column 9"),
+        ("a.jsonl", b'{"text": "Kick-off\x00 at nine."}\n', r"a\.jsonl:1: the line holds control character U\+0000"),
+        ("a.jsonl", b'{"text": "Kick-off at nine.", "title": "Cup\\u0007"}\n',
+         r"a\.jsonl:1: 'title' holds control character U\+0007 at line 1, column 4"),
+        ("a.jsonl", b'{"text": "Double-encoded \\u0085 ellipsis"}\n', r"a\.jsonl:1: 'text' holds control character U\+0085"),
+        ("a.csv", b'id,text\nc1,"Kick-off\x00 at nine."\n', r"a\.csv:2: 'text' holds control character U\+0000"),
+    ],
+)
+def test_control_characters_are_rejected_the_same_way_in_every_format(tmp_path, name, data, message):
+    articles, report = ingest([write(tmp_path, name, data)])
+    assert articles == []
+    assert [r.reason for r in report.rejected] == ["control_character"]
+    assert re.search(message, report.rejected[0].detail), report.rejected[0].detail
+    assert report.read == 1
+
+
+def test_layout_controls_are_text(tmp_path):
+    # tab, CR/LF, VT and FF are not control characters in this sense: kept (CR becomes LF)
+    articles, report = ingest([write(tmp_path, "a.jsonl", json.dumps({"text": "A\tB\r\nC\x0bD\x0cE."}) + "\n")])
+    assert report.rejected == [] and articles[0].text == "A\tB\nC\x0bD\x0cE."
+
+
+def test_find_control_character_is_the_one_rule():
+    assert find_control_character("ok\t\n\r\x0b\x0c text") is None
+    for ch in ["\x00", "\x08", "\x0e", "\x1b", "\x1f", "\x7f", "\x80", "\x9f"]:
+        assert find_control_character(f"ab{ch}") == 2, repr(ch)
+    assert find_control_character("\xa0 \u2028 \ufeff") is None  # not Cc
+
+
+# --- CSV: damaged records are rejected, never merged -------------------------------------
+
+
+def test_csv_unterminated_quote_is_rejected_and_the_rows_it_swallowed_are_read(tmp_path):
+    # issue 18.2: c2's quote swallowed c3 (to the end of the file) and the report said "read 2, kept 2"
+    path = write(tmp_path, "a.csv", 'id,text,title\nc1,"An ok article.",T\nc2,"Unterminated quote,T\nc3,Third,T\n')
+    articles, report = ingest([path])
+    assert [(a.id, a.text, a.title) for a in articles] == [("c1", "An ok article.", "T"), ("c3", "Third", "T")]
+    assert [(r.reason, r.source) for r in report.rejected] == [("bad_csv", f"{path}:3")]
+    assert re.search(r"a\.csv:3: unterminated quote: the quoted field opened on this line runs to the end of the "
+                     r"file; only this line is rejected, and line 4 is read again", report.rejected[0].detail)
+    assert (report.read, report.kept, len(report.rejected)) == (3, 2, 1)  # records: c1, c2, c3
+
+
+def test_csv_unterminated_quote_closed_by_a_later_quote(tmp_path):
+    # the stray quote pairs with c4's opening quote; everything between would have been merged
+    path = write(tmp_path, "a.csv", 'id,text,title\nc1,"ok",T\nc2,"Unterminated,T\nc3,Third,T\nc4,"Fourth",T\n')
+    articles, report = ingest([path])
+    assert [a.id for a in articles] == ["c1", "c3", "c4"]
+    assert [r.source for r in report.rejected] == [f"{path}:3"]
+    assert re.search(r"runs to line 5 and breaks there \(',' expected after '\"'\); only this line is rejected, and "
+                     r"lines 4-5 are read again", report.rejected[0].detail)
+
+
+def test_csv_unterminated_quote_on_the_last_line(tmp_path):
+    path = write(tmp_path, "a.csv", 'id,text\nc1,ok\nc2,"never closed\n')
+    articles, report = ingest([path])
+    assert [a.id for a in articles] == ["c1"]
+    assert re.search(r"a\.csv:3: a quote opened on this line is never closed", report.rejected[0].detail)
+
+
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ('c2,short\n', r"a\.csv:3: the record has 2 fields, fewer than the header's 3; give it every column"),
+        ('c2,"He said "hi"",T\n', r"a\.csv:3: malformed CSV \(',' expected after '\"'\)"),
+        ('c2,6" tall,T\n', r"a\.csv:3: the record has an odd number of quote characters \(1\): a quote inside an unquoted"),
+        ('c2,"Para one.\nPara two.",T,extra\n',
+         r"a\.csv:3: the record \(lines 3-4\) has 4 fields, more than the header's 3"),
+    ],
+)
+def test_damaged_csv_records_are_rejected_naming_the_line(tmp_path, body, message):
+    path = write(tmp_path, "a.csv", "id,text,title\nc1,ok,T\n" + body + "c9,last,T\n")
+    articles, report = ingest([path])
+    assert [a.id for a in articles] == ["c1", "c9"]
+    assert [r.reason for r in report.rejected] == ["bad_csv"]
+    assert re.search(message, report.rejected[0].detail), report.rejected[0].detail
+    assert report.read == 3
+
+
+def test_csv_quoted_fields_with_line_breaks_and_quotes_are_one_record(tmp_path):
+    data = ('id,text,title\nc1,"Line one, with a comma.\r\nLine ""two"".\n\nLine four.",T\n'
+            '\nc2,"Second ""quoted"" one.",U\n')
+    articles, report = ingest([write(tmp_path, "a.csv", data)])
+    assert [(a.id, a.text) for a in articles] == [
+        ("c1", 'Line one, with a comma.\nLine "two".\n\nLine four.'), ("c2", 'Second "quoted" one.')]
+    assert (report.read, report.rejected) == (2, [])
+    assert [r.source for r in ingest([write(tmp_path, "b.csv", data + "c3,x\n")])[1].rejected] == [
+        f"{tmp_path / 'b.csv'}:8"]  # a record is named by its first line
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.text(alphabet='ab ,"\n\r', max_size=30), min_size=1, max_size=8))
+def test_csv_written_by_the_csv_module_reads_back_record_for_record(tmp_path_factory, bodies):
+    import csv
+    import io
+
+    buf = io.StringIO(newline="")
+    writer = csv.writer(buf)
+    writer.writerow(["id", "text"])
+    texts = [f"Row {i}: {body}" for i, body in enumerate(bodies)]
+    writer.writerows([f"r{i}", t] for i, t in enumerate(texts))
+    path = tmp_path_factory.mktemp("csv") / "rows.csv"
+    path.write_text(buf.getvalue(), encoding="utf-8", newline="")
+    articles, report = ingest([path], rules=())
+    assert report.rejected == []
+    assert [(a.id, a.text) for a in articles] == [(f"r{i}", clean_text(t, ())[0]) for i, t in enumerate(texts)]
+
+
+def test_csv_header_with_an_unterminated_quote_is_an_error(tmp_path):
+    with pytest.raises(InputError, match=r"a\.csv:1: the CSV header is malformed \(unexpected end of data, seen at "
+                                         r"line 2\); write it as one line of column names"):
+        ingest([write(tmp_path, "a.csv", 'id,"text\nc1,x\n')])
+
+
+def test_cli_ingest_reports_the_bad_csv_line(tmp_path):
+    path = write(tmp_path, "a.csv", 'id,text,title\nc1,"An ok article.",T\nc2,"Unterminated quote,T\nc3,Third,T\n')
+    result = CliRunner().invoke(cli, ["ingest", str(path), "-o", str(tmp_path / "a.jsonl"), "--strict"])
+    assert result.exit_code == 1
+    assert f"rejected (bad_csv): {path}:3: unterminated quote" in result.output
+    assert "ingest: read 3, kept 2, rejected 1 (bad_csv: 1)" in result.output
 
 
 def test_missing_path_and_unsupported_type_are_errors(tmp_path):
