@@ -13,6 +13,12 @@ from typing import Any, Iterable, Iterator
 from .errors import InputError
 
 
+def json_error(exc: json.JSONDecodeError) -> str:
+    """What the standard library's decoder found and where: ``Expecting value at column 7`` (its messages
+    that end in "at" get the column after them, not a second "at")."""
+    return f"{exc.msg}{'' if exc.msg.endswith(' at') else ' at'} column {exc.colno}"
+
+
 def dumps(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=False, separators=(", ", ": "))
 
@@ -33,6 +39,8 @@ def write_jsonl(path: str | Path, rows: Iterable[dict[str, Any]]) -> int:
 def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """Yield ``(line_number, object)`` for each non-blank line; line numbers start at 1.
 
+    A UTF-8 byte order mark at the start of the file is dropped (editors on Windows write one).
+
     Raises
     ------
     InputError
@@ -44,7 +52,7 @@ def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
     with path.open("rb") as fh:
         for lineno, raw in enumerate(fh, start=1):
             try:
-                line = raw.decode("utf-8")
+                line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
             except UnicodeDecodeError as exc:
                 raise InputError(
                     f"{path}:{lineno}: not UTF-8 (byte {exc.start} of the line is {raw[exc.start]:#04x}); "
@@ -55,7 +63,7 @@ def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
             try:
                 obj = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise InputError(f"{path}:{lineno}: not valid JSON ({exc.msg} at column {exc.colno}).") from None
+                raise InputError(f"{path}:{lineno}: not valid JSON ({json_error(exc)}).") from None
             if not isinstance(obj, dict):
                 raise InputError(f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}.")
             yield lineno, obj

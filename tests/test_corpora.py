@@ -8,6 +8,7 @@ they do not mirror the reader's arithmetic.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -195,11 +196,73 @@ def test_semeval_without_header_and_bad_options_are_refused(tmp_path):
 
 
 def test_undecodable_and_binary_files_are_refused(tmp_path):
-    with pytest.raises(InputError, match=r"bin\.txt: looks binary \(a NUL byte at offset 3\)"):
+    with pytest.raises(InputError, match=r"bin\.txt: holds control character U\+0000 at line 1, column 4; control "
+                                         r"characters are not corpus text"):
         read_conll(write(tmp_path, "bin.txt", b"abc\x00def"))
     # 0x81 is undefined in cp1252 and not UTF-8 either
     with pytest.raises(InputError, match=r"bad\.tsv:2: neither UTF-8 .* nor cp1252 \(byte 0x81"):
         read_semeval2016(write(tmp_path, "bad.tsv", b"ID\tTarget\tTweet\tStance\n1\tX\t\x81\tNONE\n"))
+
+
+# ingest's one control-character rule (issue 18.9): raw ones refuse the file, at any offset
+@pytest.mark.parametrize("reader, name, data, message", [
+    (read_conll, "esc.txt", "EU B-ORG\n" * 5000 + "Pay\x1b[0m O\n",
+     r"esc\.txt: holds control character U\+001B at line 5001, column 4"),
+    (read_semeval2016, "c1.tsv", "ID\tTarget\tTweet\tStance\n1\tX\tA \x85 tweet\tNONE\n",
+     r"c1\.tsv: holds control character U\+0085 at line 2, column 7"),
+    (read_newsmtsc, "raw.jsonl", '{"sentence_normalized": "A\x00B", "targets": []}\n',
+     r"raw\.jsonl: holds control character U\+0000 at line 1, column 27"),
+])
+def test_control_characters_refuse_a_corpus_file(tmp_path, reader, name, data, message):
+    with pytest.raises(InputError, match=message):
+        reader(write(tmp_path, name, data))
+
+
+def test_newsmtsc_escaped_control_character_rejects_its_line(tmp_path):
+    line = {"sentence_normalized": "Merkel\u0000 spoke.", "primary_gid": "g1",
+            "targets": [{"from": 0, "to": 6, "mention": "Merkel", "polarity": 4.0}]}
+    path = write(tmp_path, "esc.jsonl", json.dumps(line) + "\n")
+    with pytest.raises(InputError, match=r"esc\.jsonl:1: the sentence holds control character U\+0000 at line 1, "
+                                         r"column 7; control characters are not text"):
+        read_newsmtsc(path)
+    good = dict(line, sentence_normalized="Merkel spoke.", primary_gid="g2")
+    corpus = read_newsmtsc(write(tmp_path, "esc.jsonl", json.dumps(line) + "\n" + json.dumps(good) + "\n"),
+                           on_error="skip")
+    assert [r.reason for r in corpus.report.rejections] == ["control_character"]
+    assert (corpus.report.read, corpus.report.kept) == (2, 1)
+
+
+# issue 18.9: a file in which no unit is found is refused (it used to give 0 sentences and exit 0)
+@pytest.mark.parametrize("fmt, name, data, message", [
+    ("conll", "docstart.txt", "-DOCSTART- -X- -X- O\n\n-DOCSTART- -X- -X- O\n\n",
+     r"docstart\.txt: no sentence found; expected lines of 'token \.\.\. entity tag'"),
+    ("conll", "docstart1.txt", "-DOCSTART- -X- O O", r"docstart1\.txt: no sentence found"),
+    ("semeval2016", "header.tsv", "ID\tTarget\tTweet\tStance\r\n\r\n",
+     r"header\.tsv: no tweet found; expected tweet lines ID<TAB>Target<TAB>Tweet<TAB>Stance after the header"),
+] + [(fmt, f"empty-{fmt}.txt", data, rf"empty-{fmt}\.txt: the file is empty \(0 bytes or whitespace only\)")
+     for fmt in corpora.FORMATS for data in ("", " \n\t\r\n")])
+def test_a_file_without_units_is_refused_by_the_cli(tmp_path, fmt, name, data, message):
+    path = write(tmp_path, name, data)
+    with pytest.raises(InputError, match=message):
+        read_corpus(fmt, path, on_error="skip")
+    result = CliRunner().invoke(cli, ["import-corpus", fmt, str(path), "--no-push", "-o", str(tmp_path / "out")])
+    assert result.exit_code == 1
+    assert len(result.output.strip().splitlines()) == 1 and result.output.startswith("error: ")
+    assert re.search(message, result.output), result.output
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("reader, name, data, kwargs", [
+    (read_newsmtsc, "bom.jsonl", '{"sentence_normalized": "Merkel spoke.", "primary_gid": "g1", "targets": '
+                                 '[{"from": 0, "to": 6, "mention": "Merkel", "polarity": 4.0}]}\n', {}),
+    (read_conll, "bom.txt", "-DOCSTART- -X- -X- O\n\nEU NNP B-NP B-ORG\nrejects VBZ B-VP O\n", {"encoding": "utf-8"}),
+    (read_semeval2016, "bom.tsv", "ID\tTarget\tTweet\tStance\n1\tX\tA tweet\tNONE\n", {"encoding": "UTF-8"}),
+])
+def test_a_utf8_bom_is_dropped_by_every_reader(tmp_path, reader, name, data, kwargs):
+    plain = reader(write(tmp_path, name, data), **kwargs)
+    bom = reader(write(tmp_path, name, b"\xef\xbb\xbf" + data.encode("utf-8")), **kwargs)
+    assert bom.articles == plain.articles and bom.annotations == plain.annotations
+    assert bom.report.to_dict() == plain.report.to_dict()
 
 
 # --------------------------------------------------------------------------------------------

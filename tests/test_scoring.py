@@ -420,6 +420,32 @@ def test_malformed_json_line_names_file_and_line(ner_gold, tmp_path):
         score_split(ner_gold, path, resamples=0)
 
 
+def test_predictions_with_a_utf8_bom_are_read(ner_dir, tmp_path):
+    # issue 18.9: a BOM (Windows editors) made line 1 "not valid JSON (Unexpected UTF-8 BOM ...)"
+    rows = [{"id": "t1", "label": "favor"}, {"id": "t2", "label": "against"}]
+    plain = write_preds(tmp_path / "plain.jsonl", rows)
+    bom = tmp_path / "bom.jsonl"
+    bom.write_bytes(b"\xef\xbb\xbf" + plain.read_bytes())
+    result = CliRunner().invoke(cli, ["score", str(ner_dir), str(bom), "--config", "stance", "--resamples", "0",
+                                      "--json", str(tmp_path / "bom.json")])
+    assert result.exit_code == 0, result.output
+    CliRunner().invoke(cli, ["score", str(ner_dir), str(plain), "--config", "stance", "--resamples", "0",
+                             "--json", str(tmp_path / "plain.json")])
+    assert json.loads((tmp_path / "bom.json").read_text("utf-8"))["metrics"] == \
+        json.loads((tmp_path / "plain.json").read_text("utf-8"))["metrics"]
+
+
+def test_read_jsonl_drops_a_bom_only_at_the_start(tmp_path):
+    from dataset_builder.jsonl import read_jsonl
+
+    path = tmp_path / "p.jsonl"
+    path.write_bytes(b'\xef\xbb\xbf{"id": "a"}\n{"id": "b"}\n')
+    assert list(read_jsonl(path)) == [(1, {"id": "a"}), (2, {"id": "b"})]
+    path.write_bytes(b'{"id": "a"}\n\xef\xbb\xbf{"id": "b"}\n')  # a BOM inside the file is damage, not a mark
+    with pytest.raises(InputError, match=r"p\.jsonl:2: not valid JSON \(Unexpected UTF-8 BOM"):
+        list(read_jsonl(path))
+
+
 def test_stance_unknown_label(tmp_path):
     ds = stance_dataset([stance_row("t0", "a", "favor")])
     preds = write_preds(tmp_path / "p.jsonl", [{"id": "t0", "label": "FAVOR"}])

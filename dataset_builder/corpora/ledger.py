@@ -12,6 +12,9 @@ Invariants
     the config does not have: :class:`~dataset_builder.errors.SchemaError`) naming ``file:line``;
     with ``on_error="skip"`` the unit holding it is rejected instead, listed with the same message,
     and its labels are counted as dropped, so read = kept + rejected for units and for labels.
+    A file in which no unit is found at all (a CoNLL file of ``-DOCSTART-`` lines only, a SemEval
+    file with only its header) raises :class:`~dataset_builder.errors.InputError` naming the file:
+    an import of nothing is a mistake, not a success.
 """
 
 from __future__ import annotations
@@ -25,6 +28,12 @@ from .corpus import Corpus, CorpusReport
 from .labels import _Labels
 
 STAGE = "import-corpus"
+
+_UNIT_LOOKS_LIKE = {
+    "conll": "lines of 'token ... entity tag' (sentences separated by blank lines, documents by -DOCSTART-)",
+    "newsmtsc": "JSON lines with sentence_normalized and targets",
+    "semeval2016": "tweet lines ID<TAB>Target<TAB>Tweet<TAB>Stance after the header",
+}
 
 
 class _Bad(Exception):
@@ -83,7 +92,15 @@ class _Ledger:
 
     def corpus(self, fmt: str, schema: LabelSchema, annotator: str, encoding: str, labels: _Labels, *,
                unit: str, scheme: str | None = None) -> Corpus:
-        """The corpus of what was kept, with the report of everything counted."""
+        """The corpus of what was kept, with the report of everything counted.
+
+        Raises :class:`~dataset_builder.errors.InputError` when no unit was read at all.
+        """
+        if self.read == 0:
+            raise InputError(
+                f"{self.path}: no {unit} found; expected {_UNIT_LOOKS_LIKE.get(fmt, f'the {fmt} format')}. "
+                "Check that it is the right file and format."
+            )
         report = CorpusReport(
             format=fmt, source=self.path, config=schema.name, annotator=annotator, unit=unit, encoding=encoding,
             scheme=scheme, read=self.read, kept=len(self.segments), rejections=tuple(self.rejections),

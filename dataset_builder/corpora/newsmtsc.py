@@ -31,6 +31,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Mapping
 
+from ..ingest import describe_control_character, find_control_character
+from ..jsonl import json_error
 from ..records import Annotation, Article, Segment, StanceLabel
 from ..schema import LabelSchema
 from .corpus import Corpus
@@ -100,7 +102,7 @@ def _newsmtsc_line(line: str, lineno: int, prefix: str, seen_ids: dict[str, int]
         row = json.loads(line)
     except json.JSONDecodeError as exc:
         ledger.read += 1
-        ledger.fail(_Bad("bad_json", lineno, f"not valid JSON ({exc.msg} at column {exc.colno})"))
+        ledger.fail(_Bad("bad_json", lineno, f"not valid JSON ({json_error(exc)})"))
         return None
     targets = row.get("targets") if isinstance(row, dict) else None
     if isinstance(row, dict) and targets is None and "from" in row:
@@ -113,6 +115,11 @@ def _newsmtsc_line(line: str, lineno: int, prefix: str, seen_ids: dict[str, int]
         if not isinstance(sentence, str) or not sentence.strip():
             raise _Bad("no_sentence", lineno,
                        f"'sentence_normalized' is {sentence!r}; expected the sentence text (or 'sentence')")
+        control = find_control_character(sentence)
+        if control is not None:  # a JSON escape (\u0000): raw ones are refused with the file
+            raise _Bad("control_character", lineno,
+                       f"the sentence holds {describe_control_character(sentence, control)}; control characters "
+                       "are not text: remove them")
         if not isinstance(targets, list) or not targets:
             raise _Bad("no_targets", lineno,
                        f"'targets' is {targets!r}; expected a non-empty list of {{from, to, mention, polarity}}")

@@ -7,19 +7,23 @@ Output
     cleaned text with the offsets moved along (:func:`clean_with_offsets`).
 Invariants
     ``auto`` decoding tries UTF-8 (a BOM is allowed), then cp1252 (Windows-1252), and says which
-    was used. A missing, empty, binary or undecodable file raises
-    :class:`~dataset_builder.errors.InputError` naming the file (and the line and byte where it
-    is undecodable): problems of the whole file always raise.
+    was used; a UTF-8 BOM is dropped (also when ``utf-8`` is named). A missing, empty or
+    undecodable file, or one holding a control character (ingest's one rule,
+    :func:`~dataset_builder.ingest.find_control_character`: NUL, ESC, DEL, C1, ...; a binary
+    file), raises :class:`~dataset_builder.errors.InputError` naming the file (and the line and
+    byte or column): problems of the whole file always raise.
 """
 
 from __future__ import annotations
 
+import codecs
 import unicodedata
 from collections import Counter
 from pathlib import Path
 from typing import Sequence
 
 from ..errors import InputError
+from ..ingest import describe_control_character, find_control_character
 
 
 def _read_bytes(path: Path) -> bytes:
@@ -27,10 +31,7 @@ def _read_bytes(path: Path) -> bytes:
         raise InputError(f"{path}: no such file.")
     data = path.read_bytes()
     if not data.strip():
-        raise InputError(f"{path}: the file is empty.")
-    nul = data.find(b"\x00", 0, 8192)
-    if nul >= 0:
-        raise InputError(f"{path}: looks binary (a NUL byte at offset {nul}); expected a text file.")
+        raise InputError(f"{path}: the file is empty (0 bytes or whitespace only); expected the corpus's lines.")
     return data
 
 
@@ -46,16 +47,32 @@ def decode(data: bytes, path: str | Path, encoding: str = "auto") -> tuple[str, 
     Raises
     ------
     InputError
-        Not decodable (names the line and byte), or an unknown encoding name.
+        Not decodable (names the line and byte), an unknown encoding name, or a control character
+        in the text (names the line and column).
     """
+    text, used = _decode(data, path, encoding)
+    index = find_control_character(text)
+    if index is not None:
+        raise InputError(
+            f"{path}: holds {describe_control_character(text, index)}; control characters are not corpus text "
+            "(a binary file, or a damaged copy?): remove them, or use the corpus's original file."
+        )
+    return text, used
+
+
+def _decode(data: bytes, path: str | Path, encoding: str) -> tuple[str, str]:
     if encoding != "auto":
         try:
-            return data.decode(encoding), encoding
+            utf8 = codecs.lookup(encoding).name == "utf-8"
         except LookupError:
             raise InputError(f"{path}: unknown encoding {encoding!r}; use e.g. utf-8, cp1252 or auto.") from None
+        bom = 3 if utf8 and data.startswith(codecs.BOM_UTF8) else 0  # the BOM is a mark, not text
+        try:
+            return data[bom:].decode(encoding), encoding
         except UnicodeDecodeError as exc:
+            at = exc.start + bom
             raise InputError(
-                f"{path}:{_line_of(data, exc.start)}: not {encoding} (byte {data[exc.start]:#04x} at offset {exc.start}); "
+                f"{path}:{_line_of(data, at)}: not {encoding} (byte {data[at]:#04x} at offset {at}); "
                 "pass the file's real encoding, or auto."
             ) from None
     try:
