@@ -155,38 +155,48 @@ def segment_cmd(articles: str, output: str, unit: str, window: int, stride: int)
 
 
 @cli.command("normalise")
-@click.argument("export", type=click.Path(dir_okay=False, path_type=str))
-@click.option("--config", "config", required=True,
-              help="Labelling config the project used: an .xml path or a bundled name (entities_stance, ...).")
+@click.argument("export", type=click.Path(path_type=str))
+@click.option("--config", "config", default=None,
+              help="Labelling config the project used: an .xml path or a bundled name (entities_stance, ...). "
+                   "Default: the one the snapshot's manifest.json names (required without one; another is refused).")
 @click.option("-o", "--out", "out_dir", default="out/normalise", show_default=True, type=click.Path(file_okay=False),
               help="Folder for annotations.jsonl, gold.jsonl, rejections.jsonl, unresolved.jsonl, report.json/.txt.")
 @click.option("--min-annotators", type=click.IntRange(min=1), default=1, show_default=True,
               help="Tasks with fewer annotators (and no ground-truth annotation) get no gold record.")
 @click.option("--offsets", type=click.Choice(["auto", "codepoints", "utf16"]), default="auto", show_default=True,
-              help="How value.start/end count: code points, UTF-16 units (JavaScript), or decided per span by "
-                   "value.text (auto).")
+              help="How value.start/end count: code points, UTF-16 units (JavaScript), or decided by value.text, "
+                   "per annotation where a span proves it (auto).")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Processes that normalise tasks in parallel (default: one per CPU, at most 4; exports under "
                    "8 MB always use one). The files are the same bytes whatever the number.")
-def normalise_cmd(export: str, config: str, out_dir: str, min_annotators: int, offsets: str,
+def normalise_cmd(export: str, config: str | None, out_dir: str, min_annotators: int, offsets: str,
                   workers: int | None) -> None:
     """Turn EXPORT (Label Studio's JSON export, e.g. from 'pull') into per-annotator and gold annotations.
 
-    Streams the export; offsets become Python code points of the segment text; value.text is a
-    cross-check (spans are re-aligned when unambiguous, trimmed, or rejected with a reason).
-    Gold: ground-truth annotations win, else a majority vote; ties are listed in unresolved.jsonl,
-    never guessed. The report counts every task, annotation and result read as kept or rejected
-    by reason, and gives agreement (Krippendorff's alpha, Cohen's kappa, span F1). The summary
-    goes to stderr.
+    EXPORT is an export file, a snapshot folder from 'pull' (exports/<project>/<time>-<sha>/) or a
+    project folder (exports/<project>/: its latest snapshot, named on stderr). With the snapshot's
+    manifest.json the config defaults to the one it names. Streams the export; offsets become
+    Python code points of the segment text; value.text is a cross-check (spans are re-aligned when
+    unambiguous, trimmed, or rejected with a reason). Gold: ground-truth annotations win, else a
+    majority vote; ties are listed in unresolved.jsonl, never guessed. The report counts every
+    task, annotation and result read as kept or rejected by reason, and gives agreement
+    (Krippendorff's alpha, Cohen's kappa, span F1). The summary goes to stderr.
 
     \b
-    Example:
+    Examples:
+      dataset-builder normalise exports/news -o out/gold
       dataset-builder normalise exports/news/20240101T000000Z-abc/export.json --config entities_stance -o out/gold
     """
-    from .normalise import normalise_export
-    from .schema import load_schema
+    from .normalise import find_snapshot, normalise_export
 
-    report = normalise_export(export, load_schema(config), out_dir, min_annotators=min_annotators, offsets=offsets,
+    snapshot = find_snapshot(export)
+    schema = snapshot.schema(config)
+    taken = snapshot.describe()
+    if taken:
+        click.echo(taken, err=True)
+    if config is None:
+        click.echo(f"normalise: config {schema.name} (named by {snapshot.manifest_path})", err=True)
+    report = normalise_export(snapshot.export, schema, out_dir, min_annotators=min_annotators, offsets=offsets,
                               progress=True, workers=workers)
     click.echo(report.summary().rstrip("\n"), err=True)
     click.echo(f"-> {out_dir}", err=True)

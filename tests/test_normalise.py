@@ -438,6 +438,10 @@ FILE_ERRORS = [
     ("empty.json", ExportError, r"the file is empty"),
     ("numbers.json", ExportError, r"holds int values, not task objects"),
     ("latin1.json", ExportError, r"not valid UTF-8"),
+    ("number.json", ExportError, r"this is JSON, but one number \(42\) and not an export: .* one \[\.\.\.\] array of task"),
+    ("export.jsonl", ExportError, r"this is JSON Lines \(one task object per line\).*\(jq -s \. export\.jsonl > export\.json\)"),
+    ("ls0x_task.json", ExportError, r"Label Studio 0\.x export \(completions\): the top level is one task object.*"
+     r"completions are read as annotations"),
 ]
 
 
@@ -937,3 +941,182 @@ def test_prose_with_commas_is_not_taken_for_csv(tmp_path):
     path.write_text("Venezuelan President Nicolas Maduro, whose government is under pressure, said so.\n", encoding="utf-8")
     with pytest.raises(ExportError, match=r"story\.txt: this is not JSON \(it starts with 'Venezuelan President Nicolas M'\)"):
         list(iter_export(path))
+
+
+# --------------------------------------------------------------------------------------------
+# Issue 18: wrong configs, snapshots, 0.x exports, e-mail annotators, one convention per annotation
+# --------------------------------------------------------------------------------------------
+
+
+def test_config_sharing_a_from_name_but_unable_to_use_any_result_is_refused():
+    # entities_stance's per-region "stance" shares its name with target_stance's per-task one: a
+    # from_name alone does not confirm the config, a result the config can use does
+    with pytest.raises(SchemaError, match=r"none of the first 7 results belongs to config 'entities_stance' in a way "
+                                          r"it can use .*rejected as: stance_orphan 5, unknown_from_name 2\); pass the "
+                                          r"--config the project was labelled with"):
+        normalise_tasks(load_export("target_stance"), ES)
+
+
+def test_target_config_on_an_export_without_target_fields_is_refused(tmp_path):
+    with pytest.raises(SchemaError, match=r"none of the first 11 task\(s\) has the target fields config "
+                                          r"'target_stance' needs \(data\.target, target_start, target_end\)"):
+        normalise_export(EXPORTS / "entities_stance.json", load_schema("target_stance"), tmp_path / "o")
+
+
+def test_a_config_is_confirmed_by_a_result_rejected_only_for_its_data():
+    t = _agree_task()
+    for r in t["annotations"][0]["result"]:
+        if r["type"] == "labels":
+            r["value"]["text"] = "no such words"
+    t["annotations"] = t["annotations"][:1]
+    _, report = normalise_tasks([t], ES)  # not refused: text_not_found is about the data, not the config
+    assert report.results.rejected["text_not_found"] >= 1
+
+
+def _snapshot(root: Path, config: str, stamp: str, *, export: str = "entities", bundled: bool = True) -> Path:
+    """A snapshot folder as 'pull' writes it: export.json, label_config.xml, manifest.json."""
+    schema = load_schema(config)
+    d = root / "proj" / f"{stamp}-0123456789ab"
+    d.mkdir(parents=True)
+    (d / "export.json").write_bytes((EXPORTS / f"{export}.json").read_bytes())
+    (d / "label_config.xml").write_text(schema.xml.strip(), encoding="utf-8")
+    manifest = {"format": "label-studio-json", "project_title": "proj", "config_name": config if bundled else None,
+                "config_hash": schema.config_hash if bundled else None, "label_config_file": "label_config.xml"}
+    (d / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    return d
+
+
+def test_cli_config_defaults_to_the_manifest_and_a_project_folder_means_its_latest_snapshot(tmp_path):
+    _snapshot(tmp_path, "entities", "20260101T000000Z")
+    latest = _snapshot(tmp_path, "entities", "20260102T000000Z")
+    out = CliRunner().invoke(cli, ["normalise", str(tmp_path / "proj"), "-o", str(tmp_path / "o")])
+    assert out.exit_code == 0, out.output
+    assert (f"holds 2 snapshot(s); taking the latest, {latest.name} ({latest / 'export.json'})" in out.output)
+    assert f"config entities (named by {latest / 'manifest.json'})" in out.output
+    assert json.loads((tmp_path / "o" / "report.json").read_text())["config"] == "entities"
+    # the snapshot folder, and its export.json, with the manifest's own config
+    for arg in (latest, latest / "export.json"):
+        ok = CliRunner().invoke(cli, ["normalise", str(arg), "--config", "entities", "-o", str(tmp_path / "p")])
+        assert ok.exit_code == 0, ok.output
+
+
+def test_cli_config_other_than_the_manifest_is_refused_with_the_fix(tmp_path):
+    snap = _snapshot(tmp_path, "entities", "20260101T000000Z")
+    bad = CliRunner().invoke(cli, ["normalise", str(snap / "export.json"), "--config", "target_stance",
+                                   "-o", str(tmp_path / "o")])
+    assert bad.exit_code == 1
+    assert bad.output.startswith("error: ") and bad.output.count("\n") == 1
+    assert ("manifest.json says the project was labelled with config 'entities', not 'target_stance'" in bad.output
+            and "leave --config out (the manifest's config is the default) or pass --config entities." in bad.output)
+    assert not (tmp_path / "o").exists()
+    # the library refuses it too
+    with pytest.raises(SchemaError, match=r"labelled with config 'entities', not 'entities_stance'"):
+        normalise_export(snap, ES, tmp_path / "o")
+
+
+def test_manifest_without_a_bundled_config_uses_and_checks_the_snapshots_label_config(tmp_path):
+    snap = _snapshot(tmp_path, "entities", "20260101T000000Z", bundled=False)
+    report = normalise_export(snap, None, tmp_path / "o")
+    assert report.config == "label_config" and report.tasks.read == 2
+    with pytest.raises(SchemaError, match=r"labelled with config 'label_config.xml', not 'entities_stance'.*"
+                                          r"pass --config .*label_config\.xml"):
+        normalise_export(snap, ES, tmp_path / "p")
+
+
+def test_cli_config_is_required_without_a_manifest_and_folders_without_snapshots_are_refused(tmp_path):
+    runner = CliRunner()
+    res = runner.invoke(cli, ["normalise", str(EXPORTS / "entities.json"), "-o", str(tmp_path / "o")])
+    assert res.exit_code == 1
+    assert "no manifest.json beside the export names its labelling config; pass --config" in res.output
+    (tmp_path / "empty").mkdir()
+    res = runner.invoke(cli, ["normalise", str(tmp_path / "empty"), "--config", "entities", "-o", str(tmp_path / "o")])
+    assert res.exit_code == 1
+    assert "a folder with no export.json and no snapshot folders holding one" in res.output
+    snap = _snapshot(tmp_path, "entities", "20260101T000000Z")
+    (snap / "manifest.json").write_text("{not json", encoding="utf-8")
+    res = runner.invoke(cli, ["normalise", str(snap), "-o", str(tmp_path / "o")])
+    assert res.exit_code == 1 and "manifest.json: not a readable manifest" in res.output
+
+
+def test_label_studio_0x_completions_are_read_as_annotations(tmp_path):
+    report = normalise_export(BAD / "ls0x_completions.json", EN, tmp_path / "o")
+    assert report.counts["notes"]["completions_read_as_annotations"] == 4
+    assert report.annotations.read == 4 and report.annotations.rejected == {"cancelled": 1}  # 'skipped': cancelled
+    assert report.results.kept == 7
+    lines = [json.loads(x) for x in (tmp_path / "o" / "annotations.jsonl").read_text().splitlines()]
+    assert [(r["task_id"], r["annotator"], len(r["entities"])) for r in lines] == [(1, "1", 3), (1, "2", 2), (2, "2", 2)]
+
+
+def test_annotators_known_by_email_get_a_stable_pseudonym_never_the_address():
+    import hashlib
+
+    def handle(email):
+        return "annotator-" + hashlib.sha256(email.lower().encode()).hexdigest()[:8]
+
+    t = task("Anna Smith met Bob.", [span("a", 0, 10, "Anna Smith")], [span("b", 0, 10, "Anna Smith")],
+             [span("c", 0, 10, "Anna Smith")], [span("d", 15, 18, "Bob")])
+    anns = t["annotations"]
+    anns[0]["completed_by"] = "Ann.Lee@Example.org"
+    anns[1]["completed_by"] = {"email": "bo@example.org"}
+    anns[2]["completed_by"] = {"id": 7, "email": "cy@example.org"}
+    anns[3]["completed_by"] = "ann.lee@example.org"  # the same person again: supersedes her first annotation
+    anns[3]["updated_at"] = "2024-02-01T00:00:00Z"
+    results, report = normalise_tasks([t], EN)
+    names = [a.annotator for a in only(results).annotations]
+    assert sorted(names) == sorted(["7", handle("ann.lee@example.org"), handle("bo@example.org")])
+    assert report.annotations.rejected == {"superseded": 1}
+    assert report.counts["notes"]["annotator_from_email"] == 3
+    dumped = json.dumps([r.to_dict() for r in only(results).rejections]) + json.dumps(report.to_dict())
+    assert "@" not in dumped and handle("ann.lee@example.org") in dumped
+
+
+def test_an_annotator_object_with_an_id_keeps_the_id_and_no_rejection_shows_its_email():
+    t = task("Anna Smith.", [span("a", 0, 10, "Anna Smith")], [span("a", 0, 10, "Anna Smith")])
+    for a, when in zip(t["annotations"], ("2024-01-01T00:00:00Z", "2024-01-02T00:00:00Z")):
+        a["completed_by"], a["updated_at"] = {"id": 3, "email": "x@example.org"}, when
+    results, report = normalise_tasks([t], EN)
+    assert [a.annotator for a in only(results).annotations] == ["3"]
+    (rej,) = only(results).rejections
+    assert rej.reason == "superseded" and rej.detail == "completed_by=an object with id 3"
+
+
+ISSUE_TEXT = "Fans 🎉 cheered\nas 𝕄erkel thanked UEFA 👏 in Berlin."
+
+
+def _u16_span(rid, piece, label, with_text):
+    s = ISSUE_TEXT.index(piece)
+    u = lambda i: len(ISSUE_TEXT[:i].encode("utf-16-le")) // 2  # noqa: E731
+    return span(rid, u(s), u(s + len(piece)), piece if with_text else None, label)
+
+
+def test_auto_offsets_follow_the_convention_a_sibling_span_proves():
+    spans = [_u16_span("a", "𝕄erkel", "PER", False), _u16_span("b", "UEFA 👏", "ORG", False),
+             _u16_span("c", "Berlin", "LOC", False), _u16_span("d", "Fans 🎉", "MISC", True)]
+    res, report = normalise_tasks([task(ISSUE_TEXT, spans)], EN)
+    assert [e.text for e in only(res).gold.entities] == ["Fans 🎉", "𝕄erkel", "UEFA 👏", "Berlin"]
+    assert report.counts["offsets_convention"] == {"utf16": 1, "followed_annotation_utf16": 3}
+    # without the sibling there is no evidence: code points are assumed, per span, as before
+    res, report = normalise_tasks([task(ISSUE_TEXT, spans[:3])], EN)
+    assert [e.text for e in only(res).gold.entities][:2] == ["erkel t", "FA 👏 in"]
+    assert report.counts["offsets_convention"] == {"assumed_codepoints": 2, "utf16_only_fit": 1}
+
+
+def test_auto_offsets_evidence_stays_within_its_annotation_and_conflicting_evidence_decides_nothing():
+    text = ISSUE_TEXT
+    berlin = text.index("Berlin")
+    proof_u16 = _u16_span("d", "Fans 🎉", "MISC", True)
+    proof_cp = span("e", berlin, berlin + 6, "Berlin", "LOC")
+    bare = _u16_span("a", "𝕄erkel", "PER", False)
+    res, report = normalise_tasks([task(text, [proof_u16, bare, proof_cp], [dict(bare, id="x")])], EN)
+    got = {a.annotator: [e.text for e in a.entities] for a in only(res).annotations}
+    assert got == {"1": ["Fans 🎉", "erkel t", "Berlin"], "2": ["erkel t"]}
+    assert report.counts["offsets_convention"] == {"utf16": 1, "codepoints": 1, "assumed_codepoints": 2}
+
+
+def test_jsonl_errors_say_at_column_once(tmp_path):
+    from dataset_builder.errors import InputError
+    from dataset_builder.jsonl import read_jsonl
+
+    (tmp_path / "a.jsonl").write_text('{"text": "a\tb"}\n', encoding="utf-8")
+    with pytest.raises(InputError, match=r"a\.jsonl:1: not valid JSON \(Invalid control character at column 12\)\.$"):
+        list(read_jsonl(tmp_path / "a.jsonl"))

@@ -120,6 +120,7 @@ from .output import OUTPUT_FILES, TaskResult
 from .parallel import default_workers
 from .reader import iter_export
 from .report import STAGE, NormaliseReport, Tally
+from .snapshot import Snapshot, find_snapshot
 from .spans import OFFSET_MODES
 
 __all__ = [
@@ -128,9 +129,11 @@ __all__ = [
     "STAGE",
     "NormaliseReport",
     "Normaliser",
+    "Snapshot",
     "Tally",
     "TaskResult",
     "default_workers",
+    "find_snapshot",
     "iter_export",
     "normalise_export",
     "normalise_tasks",

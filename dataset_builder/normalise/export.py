@@ -28,6 +28,7 @@ from .normaliser import Normaliser
 from .output import _LINE_FILES, OUTPUT_FILES, TaskResult, task_lines
 from .reader import _CountingReader, _sniff, iter_export
 from .report import NormaliseReport
+from .snapshot import find_snapshot
 
 
 def normalise_tasks(
@@ -76,9 +77,11 @@ def normalise_export(
     Parameters
     ----------
     export_path : str or Path
-        Label Studio's JSON export (the raw snapshot ``pull`` saves).
-    schema : LabelSchema
-        The project's labelling config, from :func:`dataset_builder.schema.load_schema`.
+        Label Studio's JSON export: a file, a snapshot folder that ``pull`` wrote (its
+        ``export.json``), or a project folder of snapshots (its latest one); see :mod:`.snapshot`.
+    schema : LabelSchema or None
+        The project's labelling config, from :func:`dataset_builder.schema.load_schema`; None: the
+        one the snapshot's ``manifest.json`` names. With a manifest, another config is refused.
     out_dir : str or Path
         Created if missing; the files above are overwritten.
     min_annotators, offsets
@@ -103,11 +106,15 @@ def normalise_export(
     ExportError
         Not a readable JSON export (see :func:`iter_export`).
     SchemaError
-        Bad options, or the export was labelled with another config.
+        Bad options, or the export was labelled with another config (its manifest says so, or no
+        result in it is one the config can use).
     """
-    export_path = Path(export_path)
+    snapshot = find_snapshot(export_path)
+    export_path = snapshot.export
+    schema = snapshot.schema(schema)
     out = Path(out_dir)
     info = {} if info is None else info
+    info["export"] = str(export_path)
     if workers is None:
         workers = parallel.default_workers()
     if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:

@@ -21,14 +21,24 @@ from typing import Any, Mapping
 
 from ..errors import SchemaError
 from ..records import Rejection
+from ..schema import TARGET_FIELDS
 from .adjudication import vote
 from .agreement import Agreement
-from .annotations import choose_annotations
+from .annotations import choose_annotations, from_completions
 from .output import TaskResult, _TaskOut, task_result
 from .report import STAGE, Counts, NormaliseReport, _sorted_counts
 from .results import ResultReader, _Parsed
 from .spans import OFFSET_MODES, SpanRules, _TextIndex
 from .stores import _LeadTimes, _SeenKeys, _Spill
+
+
+# Rejections of a result that belongs to the config (they are about its data, not its control): with
+# the kept ones, they confirm that the export was labelled with the config (see Normaliser._check_config)
+_CONFIG_RESULTS = (
+    "bad_offsets", "negative_offset", "end_not_after_start", "past_end", "inside_surrogate_pair", "text_not_found",
+    "text_ambiguous", "whitespace_only", "stance_target_rejected", "conflicting_stance", "duplicate_stance",
+    "target_marker",
+)
 
 
 class Normaliser:
@@ -77,7 +87,7 @@ class Normaliser:
         self.offsets = offsets
         self.source = source
         self.counts = Counts()
-        self._results = ResultReader(schema, self.counts, SpanRules(offsets, self.counts))
+        self._results = ResultReader(schema, self.counts, SpanRules(offsets, self.counts, schema.entity_from_name))
         self._agreement = Agreement(schema)
         self._known_from = {n for n in (schema.entity_from_name, schema.stance_from_name, schema.target_from_name) if n}
         self._index_used = False  # a message named a task by its position (see .parallel)
@@ -169,6 +179,10 @@ class Normaliser:
         else:
             where = f"{self.source} task {task_id}"
         anns_raw = task.get("annotations")
+        if anns_raw is None and "completions" in task:  # a Label Studio 0.x task: its completions are the annotations
+            anns_raw = from_completions(task["completions"])
+            if isinstance(anns_raw, list):
+                self.counts.notes["completions_read_as_annotations"] += len(anns_raw)
 
         def reject(reason: str, detail: str) -> _TaskOut:
             return self._reject_whole(task_id, index, anns_raw, reason, f"{where}: {detail}", rejections)
@@ -203,6 +217,9 @@ class Normaliser:
         if self.schema.has_target:
             target = self._task_target(data, text)
             if isinstance(target, str):
+                if not self._config_confirmed and not any(k in data for k in TARGET_FIELDS):
+                    self.counts.tasks_without_target += 1  # evidence of another config (see _check_config)
+                    self._check_config()
                 return reject("bad_target", target)
         for key, note in (("drafts", "drafts_ignored"), ("predictions", "predictions_ignored")):
             extra = task.get(key)
@@ -288,19 +305,38 @@ class Normaliser:
         return (ts, te)
 
     def _check_config(self, *, final: bool = False) -> None:
-        """Fail fast when the export was labelled with another config (no from_name of ours in 50 results)."""
-        seen_names = self.counts.from_names_seen
-        if self._config_confirmed or not seen_names:
+        """Fail fast when the export was labelled with another config.
+
+        The config is confirmed by the first result it can use (kept, or rejected only for its
+        data: see :data:`_CONFIG_RESULTS`), not by a from_name alone (configs share names:
+        ``stance`` is a per-region control in one config and a per-task one in another). Refused:
+        50 results read (or all of them, at the end) and none usable; or, for a config with a given
+        target, 50 tasks (or all) without any target field and no usable result.
+        """
+        if self._config_confirmed:
             return
-        if self._known_from & seen_names.keys():
+        c = self.counts
+        res_rej = c.res_rej
+        if c.res_kept or any(res_rej[r] for r in _CONFIG_RESULTS):
             self._config_confirmed = True
             return
+        seen_names = c.from_names_seen
         seen = sum(seen_names.values())
-        if final or seen >= 50:
+        name = self.schema.name
+        if seen and (final or seen >= 50):
+            reasons = sorted(((n, r) for r, n in res_rej.items() if n and not r.startswith("in_")), reverse=True)
             raise SchemaError(
-                f"{self.source}: none of the first {seen} results belongs to config {self.schema.name!r} "
-                f"(from_name seen: {', '.join(sorted(seen_names)[:8])}; expected: "
-                f"{', '.join(sorted(self._known_from))}); pass the --config the project was labelled with."
+                f"{self.source}: none of the first {seen} results belongs to config {name!r} in a way it can use "
+                f"(from_name seen: {', '.join(sorted(seen_names)[:8])}; expected: {', '.join(sorted(self._known_from))}; "
+                f"rejected as: {', '.join(f'{r} {n}' for n, r in reasons[:4])}); pass the --config the project was "
+                "labelled with."
+            )
+        untargeted = c.tasks_without_target
+        if untargeted and (final or untargeted >= 50):
+            raise SchemaError(
+                f"{self.source}: none of the first {untargeted} task(s) has the target fields config {name!r} needs "
+                "(data.target, target_start, target_end) and no result belongs to it; pass the --config the project "
+                "was labelled with."
             )
 
     # ---- merging the state of batches normalised elsewhere (see .parallel) --------------------

@@ -28,7 +28,7 @@ import orjson
 
 from .normaliser import Normaliser
 from .output import _LINE_FILES, task_lines
-from ..errors import ExportError
+from ..errors import ExportError, SchemaError
 from .reader import _BATCH, _JWS, _MAX_SPAN, _OPENING, _check_first_task, _CountingReader, _cut_batches, _skip_ws
 
 def _run_batch(norm: Normaliser, batch: bytes, first_index: int) -> tuple[int, bytes, bytes, bytes, bytes] | None:
@@ -326,8 +326,7 @@ def _normalise_parallel(
                     write[name](data)
             return
         norm._absorb(state)
-        if not norm._config_confirmed and sum(norm.counts.from_names_seen.values()) >= 50:
-            raise _Fallback("results of another labelling config")  # for the exact error one process gives
+        _check_config(norm)
         index += n_tasks
         src = sources.get(spool)
         if src is None:
@@ -348,8 +347,7 @@ def _normalise_parallel(
             take()
         if not batches or _separated(fd, last_end, size, _CLOSING) != size:
             raise _Fallback("the last range does not end at the closing bracket")
-        if not norm._config_confirmed and norm.counts.from_names_seen:
-            raise _Fallback("results of another labelling config")
+        _check_config(norm, final=True)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)  # (their spool files go with their folder: normalise_export)
         for fh in sources.values():
@@ -361,6 +359,14 @@ def _normalise_parallel(
     if (after.st_size, after.st_mtime_ns) != (stat.st_size, stat.st_mtime_ns) or reader.pos + bom != size:
         raise ExportError(f"{export_path}: the file changed while it was being read; normalise it again.")
     info.update(workers=workers, ranges=batches, ranges_rerun=reruns, worker_peak_rss_mb=round(peak / 1024, 1))
+
+
+def _check_config(norm: Normaliser, *, final: bool = False) -> None:
+    """:meth:`Normaliser._check_config` on the merged counts; its error is one for the one-process reader to give exactly."""
+    try:
+        norm._check_config(final=final)
+    except SchemaError:
+        raise _Fallback("results of another labelling config") from None
 
 
 _COMMA = re.compile(_JWS + rb"," + _JWS)

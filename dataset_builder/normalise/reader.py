@@ -70,15 +70,12 @@ def _sniff(head: bytes, where: str) -> None:
     if first == b"[":
         return
     if first == b"{":
-        keys = _top_level_keys(stripped)
-        hint = (
-            "it looks like a single task; wrap it in [ ] or export the project again as JSON"
-            if {"data", "annotations"} & set(keys)
-            else "export the project with export type JSON (a list of tasks)"
-        )
+        _refuse_object(stripped, where)
+    scalar = _json_scalar(stripped)
+    if scalar is not None:
         raise ExportError(
-            f"{where}: the top level is a JSON object (keys: {', '.join(keys[:8]) or 'none'}), not an array of "
-            f"tasks; {hint}."
+            f"{where}: this is JSON, but one {scalar} and not an export: Label Studio's JSON export is one [...] "
+            "array of task objects; export the project again with export type JSON."
         )
     try:
         line = stripped.split(b"\n", 1)[0].decode("utf-8", errors="replace").rstrip("\r")
@@ -98,6 +95,52 @@ def _sniff(head: bytes, where: str) -> None:
         f"{where}: this is {found}, not Label Studio's JSON export; export the project again with export "
         "type JSON (not JSON_MIN, CSV, TSV or CONLL2003)."
     )
+
+
+def _refuse_object(head: bytes, where: str) -> None:
+    """Raise the :class:`ExportError` for a file whose top level is an object: JSON Lines, a 0.x task, one task..."""
+    keys = _top_level_keys(head)
+    text = head.decode("utf-8", errors="replace")
+    try:
+        _, end = _scan_once(text, 0)
+    except (StopIteration, ValueError, _Malformed):  # (cut by the end of the head, or malformed)
+        end = None
+    rest = text[end:].lstrip(" \t\r") if end is not None else ""
+    legacy = "completions" in keys and "annotations" not in keys
+    if rest.startswith("\n") and rest.lstrip().startswith("{"):
+        raise ExportError(
+            f"{where}: this is JSON Lines (one task object per line{', Label Studio 0.x tasks' if legacy else ''}), "
+            "not Label Studio's JSON export (one [...] array of tasks); export the project again with export type "
+            f"JSON, or make the lines one array (jq -s . {Path(where).name} > export.json)."
+        )
+    if legacy:
+        raise ExportError(
+            f"{where}: Label Studio 0.x export (completions): the top level is one task object (keys: "
+            f"{', '.join(keys[:8])}), as a 0.x project keeps each task in completions/<id>.json; make the tasks one "
+            "[...] array (jq -s . completions/*.json > export.json): their completions are read as annotations."
+        )
+    hint = (
+        "it looks like a single task; wrap it in [ ] or export the project again as JSON"
+        if {"data", "annotations"} & set(keys)
+        else "export the project with export type JSON (a list of tasks)"
+    )
+    raise ExportError(
+        f"{where}: the top level is a JSON object (keys: {', '.join(keys[:8]) or 'none'}), not an array of "
+        f"tasks; {hint}."
+    )
+
+
+def _json_scalar(head: bytes) -> str | None:
+    """What JSON value other than an array or object ``head`` is (``a number (42)``...), or None if it is not JSON."""
+    text = head.decode("utf-8", errors="replace")
+    try:
+        value, end = _scan_once(text, 0)
+    except (StopIteration, ValueError, _Malformed):
+        return None
+    if text[end:].strip(" \t\n\r"):
+        return None
+    kind = {bool: "boolean", type(None): "null", str: "string"}.get(type(value), "number")
+    return f"{kind} ({text[:end][:30]})"
 
 
 _HEADER_FIELD = re.compile(r'"?[\w.-]+"?')

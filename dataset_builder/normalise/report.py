@@ -168,7 +168,7 @@ class Counts:
     range), so that one process and several give the same report.
     """
 
-    SUMMED = ("tasks_read", "tasks_kept", "ann_read", "ann_kept", "res_read", "res_kept")
+    SUMMED = ("tasks_read", "tasks_kept", "ann_read", "ann_kept", "res_read", "res_kept", "tasks_without_target")
     COUNTED = ("task_rej", "ann_rej", "res_rej", "fixes", "conventions", "notes", "gold_counts", "from_names_seen")
     __slots__ = SUMMED + COUNTED + ("stats",)
 

@@ -92,6 +92,7 @@ class ResultReader:
         a = _Annotation(ann, where, rejections)
         results = ann.get("result") or []
         self.counts.res_read += len(results)
+        self.spans.siblings = results  # (evidence of the annotation's offsets convention, see SpanRules.annotation)
         reject, kinds, to_name, fields = self.reject, self.kinds, self.schema.to_name, _RESULT_FIELDS
         names = self.counts.from_names_seen if self.count_names else None
         for r in results:

@@ -82,18 +82,65 @@ def _find_all(text: str, vt: str) -> list[tuple[int, int]]:
         pos = m.start() + 1
 
 
+def _bad_offsets(start: Any, end: Any) -> str | None:
+    """Why ``value.start``/``value.end`` cannot be offsets at all (the reason), or None."""
+    if not (isinstance(start, int) and isinstance(end, int)) or isinstance(start, bool) or isinstance(end, bool):
+        return "bad_offsets"
+    if start < 0 or end < 0:
+        return "negative_offset"
+    if end <= start:
+        return "end_not_after_start"
+    return None
+
+
+def _readings(start: int, end: int, ti: _TextIndex) -> tuple[bool, int | None, int | None, bool]:
+    """``(code point reading inside the text, UTF-16 reading's start and end in code points, it inside the text)``."""
+    us, ue = ti.u16_to_cp(start), ti.u16_to_cp(end)
+    return end <= ti.n, us, ue, us is not None and ue is not None and ue > us
+
+
+def _fit(start: int, end: int, us: Any, ue: Any, cp_ok: bool, u_ok: bool, vt: str, ti: _TextIndex) -> str | None:
+    """Which reading's slice matches ``value.text``: ``"codepoints"``, ``"utf16"``, ``"both"`` or None.
+
+    An exact match decides before a whitespace-collapsed one (a collapsed match can hide a shift);
+    where both readings give the same offsets, a match is ``"both"`` (it proves neither).
+    """
+    cp_slice = ti.text[start:end] if cp_ok else None
+    same = (us, ue) == (start, end)
+    u_slice = ti.text[us:ue] if u_ok and not same else None
+    for exact in (True, False):
+        m_cp = cp_slice is not None and (cp_slice == vt if exact else _matches(cp_slice, vt) == 2)
+        m_u = u_slice is not None and (u_slice == vt if exact else _matches(u_slice, vt) == 2)
+        if m_cp:
+            return "both" if m_u or same else "codepoints"
+        if m_u:
+            return "utf16"
+    return None
+
+
+
 # --------------------------------------------------------------------------------------------
 # Report
 # --------------------------------------------------------------------------------------------
 
 
 class SpanRules:
-    """The span rules of one run, in one offsets mode, counting into ``counts``."""
+    """The span rules of one run, in one offsets mode, counting into ``counts``.
 
-    def __init__(self, offsets: str, counts: Any) -> None:
+    ``entity_from_name`` names the entity control, whose spans in one annotation are evidence of
+    that annotation's offsets convention (see :meth:`annotation`).
+    """
+
+    def __init__(self, offsets: str, counts: Any, entity_from_name: str | None = None) -> None:
         self.offsets = offsets
         self.counts = counts
         self._conventions = counts.conventions
+        self.entity_from_name = entity_from_name
+        # the results of the annotation being read (set by its reader) and its convention, decided
+        # from them only when a span without evidence of its own needs it (see _auto)
+        self.siblings: list = []
+        self._convention_of: Any = None
+        self._convention: str | None = None
 
     def span(self, start: Any, end: Any, vt: Any, ti: _TextIndex) -> tuple[int, int] | str:
         """Checked, converted, re-aligned and trimmed code point offsets of ``value.start``, ``value.end`` and
@@ -106,12 +153,9 @@ class SpanRules:
         ):
             self._conventions["identical"] += 1
             return (start, end)
-        if not (isinstance(start, int) and isinstance(end, int)) or isinstance(start, bool) or isinstance(end, bool):
-            return "bad_offsets"
-        if start < 0 or end < 0:
-            return "negative_offset"
-        if end <= start:
-            return "end_not_after_start"
+        bad = _bad_offsets(start, end)
+        if bad:
+            return bad
         if not isinstance(vt, str):
             if vt is not None:
                 self.counts.notes["value_text_not_string"] += 1
@@ -134,31 +178,62 @@ class SpanRules:
         return self._auto(start, end, vt, ti)
 
     def _auto(self, start: int, end: int, vt: str | None, ti: _TextIndex) -> tuple[int, int] | str:
-        cp_ok = end <= ti.n
-        us, ue = ti.u16_to_cp(start), ti.u16_to_cp(end)
-        u_ok = us is not None and ue is not None and ue > us
+        cp_ok, us, ue, u_ok = _readings(start, end, ti)
         if not cp_ok and not u_ok:
             return "past_end"
-        if vt is not None:
-            # an exact match decides before a whitespace-collapsed one (a collapsed match can hide a shift)
-            cp_slice = ti.text[start:end] if cp_ok else None
-            u_slice = ti.text[us:ue] if u_ok and (us, ue) != (start, end) else None
-            for exact in (True, False):
-                m_cp = cp_slice is not None and (cp_slice == vt if exact else _matches(cp_slice, vt) == 2)
-                m_u = u_slice is not None and (u_slice == vt if exact else _matches(u_slice, vt) == 2)
-                if m_cp:
-                    # both readings may fit when the same text recurs; code points are then preferred (counted)
-                    self.counts.conventions["both_fit_chose_codepoints" if m_u else "codepoints"] += 1
-                    return self._check_text(start, end, vt, ti)
-                if m_u:
-                    self.counts.conventions["utf16"] += 1
-                    return self._check_text(us, ue, vt, ti)
+        fit = _fit(start, end, us, ue, cp_ok, u_ok, vt, ti) if vt is not None else None
+        conventions = self.counts.conventions
+        if fit == "codepoints":
+            conventions["codepoints"] += 1
+            return self._check_text(start, end, vt, ti)
+        if fit == "utf16":
+            conventions["utf16"] += 1
+            return self._check_text(us, ue, vt, ti)
+        # no evidence of its own: the span follows its annotation's convention, when a sibling proves one
+        convention = self.annotation(ti)
+        if convention == "utf16" and u_ok:
+            conventions["followed_annotation_utf16"] += 1
+            return self._check_text(us, ue, vt, ti)
+        if convention == "codepoints" and cp_ok:
+            conventions["followed_annotation_codepoints"] += 1
+            return self._check_text(start, end, vt, ti)
+        if fit == "both":
+            # both readings fit when the same text recurs; code points are then preferred (counted)
+            conventions["both_fit_chose_codepoints"] += 1
+            return self._check_text(start, end, vt, ti)
         if cp_ok:
-            self.counts.conventions["assumed_codepoints" if vt is None else "unconfirmed_codepoints"] += 1
+            conventions["assumed_codepoints" if vt is None else "unconfirmed_codepoints"] += 1
             return self._check_text(start, end, vt, ti)
         # only the UTF-16 reading fits the text
-        self.counts.conventions["utf16_only_fit" if vt is None else "unconfirmed_utf16"] += 1
+        conventions["utf16_only_fit" if vt is None else "unconfirmed_utf16"] += 1
         return self._check_text(us, ue, vt, ti)
+
+    def annotation(self, ti: _TextIndex) -> str | None:
+        """The offsets convention the spans of the annotation being read prove, or None.
+
+        A span (a result of the entity control in :attr:`siblings`) is evidence when its
+        ``value.text`` matches the slice under exactly one reading; the annotation has a convention
+        when its evidence all points one way. Decided once per annotation, and only when a span
+        without evidence of its own asks (texts with characters outside the BMP, ``auto`` mode).
+        """
+        siblings = self.siblings
+        if self._convention_of is siblings:
+            return self._convention
+        found = set()
+        for r in siblings:
+            value = r.get("value") if isinstance(r, dict) and r.get("from_name") == self.entity_from_name else None
+            if not isinstance(value, dict):
+                continue
+            start, end, vt = value.get("start"), value.get("end"), value.get("text")
+            if not isinstance(vt, str) or _bad_offsets(start, end):
+                continue
+            cp_ok, us, ue, u_ok = _readings(start, end, ti)
+            fit = _fit(start, end, us, ue, cp_ok, u_ok, vt, ti)
+            if fit in ("codepoints", "utf16"):
+                found.add(fit)
+        self._convention_of = siblings
+        self._convention = found.pop() if len(found) == 1 else None
+        return self._convention
 
     def _check_text(self, s: int, e: int, vt: str | None, ti: _TextIndex) -> tuple[int, int] | str:
         text = ti.text
