@@ -269,7 +269,8 @@ def decode_bytes(data: bytes, source: str) -> tuple[str, str | None]:
             text = data.decode("cp1252")
         except UnicodeDecodeError as exc2:
             # cp1252 with undefined bytes replaced keeps every control byte where it is
-            _check_controls(data.decode("cp1252", errors="replace"), source, "looks binary: it is neither UTF-8 nor cp1252 and")
+            lossy = data.decode("cp1252", errors="replace")
+            _check_controls(lossy, source, "looks binary: it is neither UTF-8 nor cp1252 and")
             raise _Rejected(
                 "encoding",
                 source,
