@@ -1028,6 +1028,8 @@ def test_cli_config_is_required_without_a_manifest_and_folders_without_snapshots
     res = runner.invoke(cli, ["normalise", str(EXPORTS / "entities.json"), "-o", str(tmp_path / "o")])
     assert res.exit_code == 1
     assert "no manifest.json beside the export names its labelling config; pass --config" in res.output
+    res = runner.invoke(cli, ["normalise", str(tmp_path / "nope"), "-o", str(tmp_path / "o")])
+    assert res.exit_code == 1 and "nope: no such file or folder; give a Label Studio JSON export" in res.output
     (tmp_path / "empty").mkdir()
     res = runner.invoke(cli, ["normalise", str(tmp_path / "empty"), "--config", "entities", "-o", str(tmp_path / "o")])
     assert res.exit_code == 1

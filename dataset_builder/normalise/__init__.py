@@ -2,8 +2,11 @@
 
 Input
     Label Studio's standard ``JSON`` export (a top-level array of tasks, each with ``data``,
-    ``annotations[]``, ``drafts``, ``predictions``) and the :class:`~dataset_builder.schema.LabelSchema`
-    of the labelling config the project used. The export is read *streaming*: a few tasks at a time
+    ``annotations[]``, ``drafts``, ``predictions``; a 0.x export's ``completions[]`` are read as
+    annotations) and the :class:`~dataset_builder.schema.LabelSchema` of the labelling config the
+    project used. The export is a file, a snapshot folder ``pull`` wrote or a project folder of
+    them (its latest snapshot); a snapshot's ``manifest.json`` names the config, which is then the
+    default, and another is refused (:mod:`.snapshot`). The export is read *streaming*: a few tasks at a time
     are cut out of a buffer of a few megabytes and decoded at C speed (``orjson``; the standard
     library's decoder where exact error positions are needed, see :mod:`.reader`). Exports of
     8 MB and more are normalised by worker processes, one byte range each, with the same output
@@ -28,6 +31,7 @@ Invariants
 
 Modules, in the order data flows through them (each docstring states its input, output and invariants)
 -------------------------------------------------------------------------------------------------------
+``snapshot``      which export (file, snapshot folder, a project's latest) and which config (its manifest)
 ``reader``        the export, streaming: ``(index, task)`` in export order; format checks
 ``normaliser``    one task at a time: the task-level rules, then annotations, results, gold
 ``annotations``   which annotations are used (cancelled, superseded, no annotator)
@@ -50,16 +54,21 @@ units, one sent in code points comes back in code points; see ``tests/fixtures/e
 editor's source (``web/libs/editor/src/tags/object/RichText/domManager.ts``, shipped as a source map)
 counts text offsets over ``[...text]``, i.e. code points; older releases counted UTF-16 units.
 That was read in the source, not observed in a browser. So an export can hold either convention,
-and ``auto`` decides per span.
+and ``auto`` decides per annotation where a span proves it, else per span.
 
 Offsets (``offsets=``):
     ``"codepoints"`` takes ``value.start``/``value.end`` as Python code points; ``"utf16"`` as
     UTF-16 code units (what a JavaScript string counts) and converts them. ``"auto"`` (default)
     decides per span: if no character outside the Basic Multilingual Plane precedes the span's
     end both readings agree [identical]; otherwise the reading whose slice matches ``value.text``
-    wins [codepoints] / [utf16]; without a usable ``value.text`` it assumes code points
-    [assumed_codepoints] (what Label Studio 1.23's editor stores: its text regions are counted over
-    ``[...text]``, i.e. code points, and what its API stores is what the client sent). When both
+    wins [codepoints] / [utf16]. Such a span is evidence for its whole annotation (one client
+    counted all its offsets): a span without evidence of its own (no ``value.text``, or it fits
+    neither or both readings) follows the convention its annotation's spans prove when they all
+    prove the same one [followed_annotation_utf16] / [followed_annotation_codepoints]; evidence
+    never crosses annotations, and conflicting evidence decides nothing. Otherwise, without a
+    usable ``value.text`` it assumes code points [assumed_codepoints] (what Label Studio 1.23's
+    editor stores: its text regions are counted over ``[...text]``, i.e. code points, and what its
+    API stores is what the client sent). When both
     readings fit ``value.text`` (the same text recurs at both places) code points win
     [both_fit_chose_codepoints]. When neither reading fits ``value.text`` the code point reading
     goes on to re-alignment [unconfirmed_codepoints]; when only the UTF-16 reading lies inside the
@@ -94,7 +103,20 @@ Annotations:
     annotation that is not used are rejected with the annotation's reason (``in_cancelled``, ...).
     Drafts are never annotations: they are counted (``drafts_ignored``) and not read further;
     predictions likewise (``predictions_ignored``). Annotators are named by their Label Studio
-    user id (never e-mail), as a string.
+    user id (``completed_by``, or its object's ``id``), as a string; one known only by e-mail (a
+    ``completed_by`` string with ``@``, or an object with an ``email`` and no ``id``) by the stable
+    pseudonym ``annotator-`` + the first 8 hex digits of the sha256 of the lower-cased address
+    [annotator_from_email], never the address itself (nor does a rejection show it). A Label
+    Studio 0.x task's ``completions`` are its annotations (``skipped`` is ``was_cancelled``, a
+    numeric ``created_at`` stands for ``updated_at``) [completions_read_as_annotations].
+Config:
+    the export must have been labelled with the config: it is confirmed by the first result the
+    config can use (kept, or rejected only for its data: offsets, text, a stance's span, the
+    target marker), not by a ``from_name`` alone (``stance`` is per region in one bundled config
+    and per task in another). 50 results (or all, when fewer) with none usable, or, for a config
+    with a given target, 50 tasks (or all) without any target field, are refused as another
+    config (:class:`~dataset_builder.errors.SchemaError`), as is a config other than the one the
+    snapshot's ``manifest.json`` names.
 Tasks and gold:
     a task with no annotation [no_annotations], none usable [no_usable_annotation], fewer
     annotators than ``min_annotators`` and no ground truth [below_min_annotators], or a tie

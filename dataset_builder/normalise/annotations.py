@@ -26,7 +26,8 @@ from .report import STAGE, Counts, _annotator_key
 
 
 def pseudonym(email: str) -> str:
-    """The stable handle of an annotator known only by e-mail: ``annotator-`` + 8 hex of the sha256 of the lower-cased address."""
+    """The stable handle of an annotator known only by e-mail: ``annotator-`` + the first 8 hex digits of
+    the sha256 of the lower-cased address."""
     return "annotator-" + hashlib.sha256(email.strip().lower().encode("utf-8")).hexdigest()[:8]
 
 
@@ -152,5 +153,6 @@ def drop_annotation(ann: dict, reason: str, where: str, rejections: list, counts
     counts.res_rej[f"in_{reason}"] += n
     if log:
         rejections.append(
-            Rejection(STAGE, f"{where} annotation {ann.get('id')}", reason, f"completed_by={_shown(ann.get('completed_by'))}")
+            Rejection(STAGE, f"{where} annotation {ann.get('id')}", reason,
+                      f"completed_by={_shown(ann.get('completed_by'))}")
         )

@@ -114,7 +114,6 @@ def normalise_export(
     schema = snapshot.schema(schema)
     out = Path(out_dir)
     info = {} if info is None else info
-    info["export"] = str(export_path)
     if workers is None:
         workers = parallel.default_workers()
     if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:

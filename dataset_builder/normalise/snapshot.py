@@ -102,7 +102,7 @@ def find_snapshot(path: str | Path) -> Snapshot:
     Raises
     ------
     ExportError
-        No such path; a folder with neither an ``export.json`` nor snapshot folders holding one; an
+        No such file or folder; a folder with neither an ``export.json`` nor snapshot folders holding one; an
         unreadable ``manifest.json``.
     """
     path = Path(path)
@@ -118,8 +118,11 @@ def find_snapshot(path: str | Path) -> Snapshot:
                     f"file, a snapshot folder (<project>/<time>-<sha>/ from 'pull') or a project folder of them."
                 )
             export, latest_of, count = snaps[-1] / EXPORT_NAME, path, len(snaps)
+    elif path.is_file():
+        export = path
     else:
-        export = path  # (a missing file is the reader's to report)
+        raise ExportError(f"{path}: no such file or folder; give a Label Studio JSON export, a snapshot folder from "
+                          "'pull' (<project>/<time>-<sha>/) or a project folder of them.")
     manifest_path = export.parent / MANIFEST_NAME
     if not manifest_path.is_file():
         return Snapshot(export, latest_of=latest_of, snapshots=count)
