@@ -486,23 +486,29 @@ def _connection(ls_config, data_dir):
 @click.option("--username", default="admin@localhost", show_default=True, help="E-mail of the first user (login name).")
 @click.option("--timeout", default=120.0, show_default=True, type=click.FloatRange(min=1), help="Seconds to wait for the server.")
 @click.option("--show-token", is_flag=True, help="Also print the API token (it is otherwise never printed).")
-def serve_cmd(data_dir, host, port, username, timeout, show_token):
+@click.option("--database", "database_url", envvar="DATASET_BUILDER_DATABASE", show_envvar=True,
+              help="PostgreSQL: postgresql://USER@HOST:PORT/NAME (no password). Default: the one recorded in DATA_DIR, else SQLite.")
+@click.option("--database-password-file", type=click.Path(exists=True, dir_okay=False),
+              help="Its password, first line (else env DATASET_BUILDER_DB_PASSWORD, PGPASSWORD); kept only in DATA_DIR/pgpass.")
+def serve_cmd(data_dir, host, port, username, timeout, show_token, database_url, database_password_file):
     """Start a local Label Studio in the background (or reuse the one already running).
 
-    SQLite and uploads live in DATA_DIR. On first start a user, a random password and a random
-    API token are created; password and token are stored in DATA_DIR (mode 0600) and never printed
-    unless asked. 'push' and 'pull' find the server and its token there by themselves. Stop it with
-    'dataset-builder stop'.
+    SQLite (or, with --database, only uploads and exports) and the secrets live in DATA_DIR. On
+    first start a user, a random password and a random API token are created; password and token
+    are stored in DATA_DIR (mode 0600) and never printed unless asked. 'push' and 'pull' find the
+    server and its token there by themselves. Stop it with 'dataset-builder stop'.
 
     \b
     Example:
       dataset-builder serve && dataset-builder push segments.jsonl --config entities_stance
     """
-    from .label_studio import start_server
+    from .label_studio import database_from_options, start_server
 
-    info = start_server(data_dir, host=host, port=port, username=username, timeout=timeout)
+    database = database_from_options(database_url, database_password_file)
+    info = start_server(data_dir, host=host, port=port, username=username, timeout=timeout, database=database)
     state = "already running" if info.reused else "started"
     click.echo(f"Label Studio {state} at {info.url} (pid {info.pid}, data in {info.data_dir})")
+    click.echo(f"database: {'SQLite, in the data folder' if info.database == 'sqlite' else info.database}")
     click.echo(f"log in as: {info.username}")
     click.echo(f"password:  in {info.password_file} (mode 0600; e.g. cat {info.password_file})")
     click.echo(f"API token: in {info.token_file} (push/pull read it from there; or export LABEL_STUDIO_API_KEY)")

@@ -1,10 +1,15 @@
 """Shared fixtures.
 
-``label_studio``: ONE real Label Studio server per test session, started from the Label Studio
-virtual environment (``.venv-ls/bin/label-studio`` at the repository root, or env
-``DATASET_BUILDER_LS_BIN``) on 127.0.0.1 and a free port, with SQLite in a temporary data folder.
-Tests that use it are marked ``@pytest.mark.label_studio``. Without the executable the tests are
-skipped with the reason, except under ``CI=true`` where that is a failure.
+``label_studio``: ONE real Label Studio server per test session and database, started from the
+Label Studio virtual environment (``.venv-ls/bin/label-studio`` at the repository root, or env
+``DATASET_BUILDER_LS_BIN``) on 127.0.0.1 and a free port, with a temporary data folder. The
+fixture is parametrized over the database, so every test that uses it runs twice: ``[sqlite]``
+(SQLite in the data folder) and ``[postgresql]`` (the ``postgres`` fixture: a throwaway PostgreSQL
+server from the system's binaries, in a temporary folder on 127.0.0.1). pytest runs all the tests
+of one database, then those of the other, so one server is up at a time. ``-k "not postgresql"``
+runs the SQLite half only. Tests that use it are marked ``@pytest.mark.label_studio``. Without the
+executable, or without PostgreSQL for the second half, the tests are skipped with the reason,
+except under ``CI=true`` where that is a failure.
 """
 
 from __future__ import annotations
@@ -14,6 +19,9 @@ import os
 import pytest
 
 from dataset_builder import label_studio as ls
+from dataset_builder.label_studio.postgres import LocalPostgres
+
+LS_DATABASES = ("sqlite", "postgresql")
 
 
 def _ci() -> bool:
@@ -28,13 +36,16 @@ class LabelStudioServer:
     server should the test process die without running its teardown (killed by a timeout).
     """
 
-    def __init__(self, data_dir, port: int):
+    def __init__(self, data_dir, port: int, postgres: LocalPostgres | None = None):
         self.data_dir = data_dir
         self.port = port
+        self.postgres = postgres  # the PostgreSQL server under it, None on SQLite
+        self.database = "sqlite" if postgres is None else "postgresql"
         self._info: ls.ServerInfo | None = None
 
     def start(self) -> None:
-        self._info = ls.start_server(self.data_dir, port=self.port, timeout=180.0, stop_with_pid=os.getpid())
+        self._info = ls.start_server(self.data_dir, port=self.port, timeout=300.0, stop_with_pid=os.getpid(),
+                                     database=self.postgres.database if self.postgres else None)
 
     @property
     def url(self) -> str:
@@ -65,15 +76,32 @@ class LabelStudioServer:
 
 
 @pytest.fixture(scope="session")
-def label_studio(tmp_path_factory):
-    """Start one Label Studio for the whole session; stop it by its pid at the end."""
+def postgres():
+    """A throwaway PostgreSQL server for the session (``LocalPostgres``), removed at the end."""
+    try:
+        server = LocalPostgres(fsync=False, stop_with_pid=os.getpid())
+    except ls.LabelStudioError as exc:
+        if _ci():
+            pytest.fail(f"CI=true but PostgreSQL is not installed: {exc}")
+        pytest.skip(f"PostgreSQL not installed: {exc}")
+    try:
+        server.start()
+        yield server
+    finally:
+        server.remove()
+
+
+@pytest.fixture(scope="session", params=LS_DATABASES)
+def label_studio(request, tmp_path_factory):
+    """Start one Label Studio per database for the session; stop it by its pid at the end."""
     try:
         ls.ls_binary()
     except ls.LabelStudioError as exc:
         if _ci():
             pytest.fail(f"CI=true but Label Studio is not installed: {exc}")
         pytest.skip(f"Label Studio not installed: {exc}")
-    server = LabelStudioServer(tmp_path_factory.mktemp("ls-data"), ls.free_port())
+    pg = request.getfixturevalue("postgres") if request.param == "postgresql" else None
+    server = LabelStudioServer(tmp_path_factory.mktemp(f"ls-data-{request.param}"), ls.free_port(), postgres=pg)
     try:
         server.start()
         yield server

@@ -31,6 +31,8 @@ Modules
     :mod:`.data_dir`     what ``serve`` keeps in its data folder (state file, 0600 secret files)
     :mod:`.connection`   :class:`Connection`, :func:`resolve_connection` (env, config file, local server)
     :mod:`.server`       the local server: executable, start/reuse, stop, kill, watchdog, health
+    :mod:`.database`     its database: SQLite, or PostgreSQL from a URL (password only in the data folder)
+    :mod:`.postgres`     :class:`LocalPostgres`, a throwaway PostgreSQL server (tests, benchmarks)
     :mod:`.client`       the API session: SDK client, error mapping, retries (:class:`RetryPolicy`)
     :mod:`.projects`     find/create a project and check its config; plain project helpers
     :mod:`.tasks`        task ``data``, prediction ``result`` items, stable region ids (no network)
@@ -47,6 +49,7 @@ from .annotations import ensure_users, submit_annotation, submit_export_annotati
 from .client import FIRST_CONTACT_RETRIES, RetryPolicy, check_connection
 from .connection import DEFAULT_CONFIG_FILE, Connection, resolve_connection
 from .corpus import CorpusPushReport, push_corpus
+from .database import Database, database_from_options, parse_database_url
 from .data_dir import DEFAULT_DATA_DIR, LOG_FILE, PASSWORD_FILE, STATE_FILE, TOKEN_FILE
 from .projects import ProjectInfo, delete_project, ensure_project, list_task_data, raw_import
 from .pull import PullReport, pull_export, slugify
@@ -87,6 +90,7 @@ __all__ = [
     "TOKEN_FILE",
     "Connection",
     "CorpusPushReport",
+    "Database",
     "LabelStudioError",
     "ProjectInfo",
     "PullReport",
@@ -96,6 +100,7 @@ __all__ = [
     "StopReport",
     "asdict",
     "check_connection",
+    "database_from_options",
     "delete_project",
     "ensure_project",
     "ensure_users",
@@ -103,6 +108,7 @@ __all__ = [
     "health",
     "kill_server",
     "list_task_data",
+    "parse_database_url",
     "ls_binary",
     "prediction_result",
     "pull_export",

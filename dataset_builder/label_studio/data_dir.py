@@ -17,6 +17,8 @@ STATE_FILE = "server.json"
 TOKEN_FILE = "api_token"
 PASSWORD_FILE = "password"
 LOG_FILE = "label-studio.log"
+DATABASE_FILE = "database.json"  # the PostgreSQL database of this folder's server (no password)
+PGPASS_FILE = "pgpass"  # its password, in libpq's password file format (mode 0600)
 
 
 def _read_state(data_dir: Path) -> dict[str, Any]:

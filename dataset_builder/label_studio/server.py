@@ -1,7 +1,8 @@
 """The local Label Studio server: its executable, start (or reuse), stop, kill, and the watchdog.
 
-``serve`` runs Label Studio in the background with SQLite in a data folder (:mod:`.data_dir`);
-the server is found again by the pid and URL recorded there, and stopped by that pid.
+``serve`` runs Label Studio in the background with SQLite in a data folder (:mod:`.data_dir`), or
+on a PostgreSQL database (:mod:`.database`); the server is found again by the pid and URL
+recorded there, and stopped by that pid.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Any, Mapping
 
 from ..errors import LabelStudioError
 from .connection import Connection
+from .database import Database, choose_database, prepare_database, server_env
 from .data_dir import DEFAULT_DATA_DIR, LOG_FILE, PASSWORD_FILE, STATE_FILE, TOKEN_FILE, _read_state, _secret
 
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
@@ -52,6 +54,8 @@ class ServerInfo:
     log_file: Path
     reused: bool
     api_key: str = field(repr=False)
+    database: str = "sqlite"  # or the PostgreSQL URL, without password
+
 
     def connection(self) -> Connection:
         return Connection(url=self.url, api_key=self.api_key, source=f"local server in {self.data_dir}")
@@ -160,8 +164,9 @@ def start_server(
     timeout: float = 120.0,
     extra_env: Mapping[str, str] | None = None,
     stop_with_pid: int | None = None,
+    database: Database | None = None,
 ) -> ServerInfo:
-    """Start a local Label Studio (SQLite in ``data_dir``) in the background, or reuse it.
+    """Start a local Label Studio (SQLite in ``data_dir``, or PostgreSQL) in the background, or reuse it.
 
     On first start this creates ``data_dir`` (mode 0700), a random password and a random 40-hex
     API token (files ``password`` and ``api_token``, mode 0600), and the first user ``username``
@@ -176,7 +181,12 @@ def start_server(
     timeout : float
         Seconds to wait for ``/health``.
     extra_env : mapping
-        More environment for the server (for example ``DJANGO_DB``/``POSTGRE_*`` for PostgreSQL).
+        More environment for the server.
+    database : Database, optional
+        Run on this PostgreSQL database (:func:`~.database.parse_database_url`) instead of SQLite.
+        It is recorded in ``database.json`` and its password, if any, in ``pgpass`` (0600), so a
+        later start on the same folder without ``database`` uses it again; another database for
+        the same folder is an error.
     stop_with_pid : int, optional
         Stop the server when this process ends, even if it is killed without cleaning up (the
         test session passes its own pid). A small watchdog process polls it once a second.
@@ -184,10 +194,13 @@ def start_server(
     Raises
     ------
     LabelStudioError
-        Executable missing, port taken, or the server exits or does not answer in time (the
-        message quotes the end of its log).
+        Executable missing, port taken, the server exits or does not answer in time (the
+        message quotes the end of its log), or, on PostgreSQL, the database already had the user
+        with another token.
     """
     data_dir = Path(data_dir).absolute()
+    db = choose_database(data_dir, database)
+    db_label = db.url if db is not None else "sqlite"
     state = _read_state(data_dir)
     token_file, password_file, log_file = data_dir / TOKEN_FILE, data_dir / PASSWORD_FILE, data_dir / LOG_FILE
 
@@ -198,25 +211,49 @@ def start_server(
             return ServerInfo(
                 url=url, pid=pid, data_dir=data_dir, username=state.get("username", username),
                 password_file=password_file, token_file=token_file, log_file=log_file, reused=True,
-                api_key=token_file.read_text(encoding="utf-8").strip(),
+                api_key=token_file.read_text(encoding="utf-8").strip(), database=db_label,
             )
 
     binary = ls_binary(ls_bin)
     port = _usable_port(host, port)
     api_key, password = _prepare_data_dir(data_dir)
+    if db is not None:
+        prepare_database(data_dir, db)
     username = state.get("username", username)
     url = f"http://{host}:{port}"
-    proc = _spawn(binary, host, port, data_dir, _server_env(data_dir, username, password, api_key, extra_env))
+    env = server_env(data_dir, db, _server_env(data_dir, username, password, api_key, extra_env))
+    proc = _spawn(binary, host, port, data_dir, env)
     if stop_with_pid is not None:
         _start_watchdog(stop_with_pid, proc.pid)
     state = {"pid": proc.pid, "url": url, "host": host, "port": port, "username": username,
              "started_at": _utc_now_iso()}
     (data_dir / STATE_FILE).write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
     _wait_for_started(proc, data_dir, url, timeout)
+    if db is not None and not _token_accepted(url, api_key):
+        _terminate(proc.pid)
+        (data_dir / STATE_FILE).unlink(missing_ok=True)
+        raise LabelStudioError(
+            f"Label Studio on {db.url} rejects the token in {token_file}, so it was stopped: the database already has "
+            f"the user {username} (a new data folder on a database used before), whose own token Label Studio keeps. "
+            f"Write that user's token (Account & Settings) into {token_file} and run serve again, "
+            "or pass another --username."
+        )
     return ServerInfo(
         url=url, pid=proc.pid, data_dir=data_dir, username=username, password_file=password_file,
-        token_file=token_file, log_file=log_file, reused=False, api_key=api_key,
+        token_file=token_file, log_file=log_file, reused=False, api_key=api_key, database=db_label,
     )
+
+
+def _token_accepted(url: str, api_key: str) -> bool:
+    """False when the server answers 401/403 to ``api_key`` (other failures are not this question)."""
+    req = urllib.request.Request(f"{url}/api/current-user/whoami", headers={"Authorization": f"Token {api_key}"})
+    try:
+        with urllib.request.urlopen(req, timeout=30):  # noqa: S310 (http only)
+            return True
+    except urllib.error.HTTPError as exc:
+        return exc.code not in (401, 403)
+    except (urllib.error.URLError, OSError):
+        return True
 
 
 def _wait_for_running(data_dir: Path, pid: int, url: str, timeout: float) -> bool:
