@@ -9,6 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-python3}"
 LABEL_STUDIO_VERSION="1.23.2"
+# Label Studio's PostgreSQL driver (it asks for psycopg[binary]>=3.2,<4): pinned, as tested.
+PSYCOPG_VERSION="3.3.9"
 
 stamp_of() { sha256sum "$@" | sha256sum | cut -c1-16; }
 
@@ -22,13 +24,16 @@ if [ "$(cat .venv/.stamp 2>/dev/null)" != "$want" ]; then
   echo "$want" > .venv/.stamp
 fi
 
-if [ "$(cat .venv-ls/.stamp 2>/dev/null)" != "$LABEL_STUDIO_VERSION" ]; then
+ls_want="$LABEL_STUDIO_VERSION psycopg $PSYCOPG_VERSION"
+if [ "$(cat .venv-ls/.stamp 2>/dev/null)" != "$ls_want" ]; then
   echo "setup: installing label-studio==$LABEL_STUDIO_VERSION into .venv-ls (a few minutes, once)" >&2
   "$PYTHON" -m venv .venv-ls
   .venv-ls/bin/python -m pip install -q --disable-pip-version-check --upgrade pip 2>&1 | grep -v '^WARNING: Location' >&2 || true
-  .venv-ls/bin/python -m pip install -q --disable-pip-version-check "label-studio==$LABEL_STUDIO_VERSION" 2>&1 | grep -v '^WARNING: Location' >&2 || true
+  .venv-ls/bin/python -m pip install -q --disable-pip-version-check "label-studio==$LABEL_STUDIO_VERSION" \
+    "psycopg[binary]==$PSYCOPG_VERSION" 2>&1 | grep -v '^WARNING: Location' >&2 || true
   test -x .venv-ls/bin/label-studio
-  echo "$LABEL_STUDIO_VERSION" > .venv-ls/.stamp
+  .venv-ls/bin/python -c "import psycopg" # fail here if the PostgreSQL driver is missing
+  echo "$ls_want" > .venv-ls/.stamp
 fi
 
 # The browser tests (tests/test_browser.py) drive Debian's Chromium through its chromedriver; a
@@ -43,5 +48,20 @@ if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
     echo "setup: /usr/bin/chromium or /usr/bin/chromedriver is missing and this is not root, so they are not" \
          "installed; the browser tests will be skipped (and fail under CI=true). Install them with:" \
          "sudo apt-get install chromium chromium-driver fonts-noto-color-emoji" >&2
+  fi
+fi
+
+# The PostgreSQL half of the Label Studio tests (tests/conftest.py, tests/test_postgres.py) and
+# benchmarks/push_pg.py start a throwaway PostgreSQL server from Debian's binaries
+# (/usr/lib/postgresql/<version>/bin) in a temporary folder: the system service is not used.
+# Installed only when missing; needs root (CI runs as root).
+if ! compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null && ! command -v initdb >/dev/null; then
+  if [ "$(id -u)" = "0" ]; then
+    echo "setup: installing postgresql from Debian (Label Studio on PostgreSQL tests)" >&2
+    apt-get update -q >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql >&2
+  else
+    echo "setup: PostgreSQL's initdb is missing and this is not root, so it is not installed; the PostgreSQL" \
+         "tests will be skipped (and fail under CI=true). Install it with: sudo apt-get install postgresql" >&2
   fi
 fi
