@@ -1021,6 +1021,16 @@ def test_manifest_without_a_bundled_config_uses_and_checks_the_snapshots_label_c
     with pytest.raises(SchemaError, match=r"labelled with config 'label_config.xml', not 'entities_stance'.*"
                                           r"pass --config .*label_config\.xml"):
         normalise_export(snap, ES, tmp_path / "p")
+    # a bundled config changed since the pull (its hash differs): the snapshot's own config is the manifest's
+    changed = _snapshot(tmp_path / "c", "entities", "20260101T000000Z")
+    manifest = json.loads((changed / "manifest.json").read_text())
+    (changed / "manifest.json").write_text(json.dumps(dict(manifest, config_hash="0" * 64)), encoding="utf-8")
+    assert normalise_export(changed, None, tmp_path / "q").config == "label_config"
+    assert normalise_export(changed, EN, tmp_path / "r").config == "entities"  # the same XML
+    (changed / "label_config.xml").unlink()
+    with pytest.raises(SchemaError, match=r"names config 'entities', whose bundled file changed since the pull, and "
+                                          r"the project's own config label_config.xml is not beside it; pass --config"):
+        normalise_export(changed, None, tmp_path / "s")
 
 
 def test_cli_config_is_required_without_a_manifest_and_folders_without_snapshots_are_refused(tmp_path):

@@ -69,22 +69,22 @@ class Snapshot:
         return schema
 
     def _manifest_schema(self) -> LabelSchema:
+        """The bundled config the manifest names, if it is still the one pulled (same hash), else the snapshot's own."""
         m, where = self.manifest, self.manifest_path
         name = m.get("config_name")
         if isinstance(name, str) and name:
-            schema = load_schema(name)
-            if m.get("config_hash") not in (None, schema.config_hash):
-                raise SchemaError(
-                    f"{where}: config_hash {m.get('config_hash')} is not that of the bundled config {name!r} "
-                    f"({schema.config_hash}): the bundled config changed since the pull; pass --config "
-                    f"{where.parent / str(m.get('label_config_file') or 'label_config.xml')} (the project's own config)."
-                )
-            return schema
+            try:
+                schema = load_schema(name)
+            except SchemaError:
+                schema = None
+            if schema is not None and m.get("config_hash") in (None, schema.config_hash):
+                return schema
         own = where.parent / str(m.get("label_config_file") or "label_config.xml")
         if not own.is_file():
+            named = f"config {name!r}, whose bundled file changed since the pull," if name else "no bundled config"
             raise SchemaError(
-                f"{where}: names no bundled config and the project's config {own.name} is not beside it; pass "
-                "--config (the config the project was labelled with)."
+                f"{where}: names {named} and the project's own config {own.name} is not beside it; pass --config "
+                "(the config the project was labelled with)."
             )
         return load_schema(own)
 
