@@ -562,19 +562,25 @@ def push_cmd(segments, config, project_title, articles, predictions, model_versi
     """
     from tqdm import tqdm
 
-    from .label_studio import RetryPolicy, push_segments
+    from .label_studio import PushStopped, RetryPolicy, push_segments
 
     conn = _connection(ls_config, data_dir)
-    with tqdm(desc="push", unit="task", disable=None, file=sys.stderr) as bar:
-        report = push_segments(conn, segments, config, project_title=project_title, articles=articles,
-                               predictions=predictions, model_version=model_version, batch_size=batch_size,
-                               retry=RetryPolicy(retries=retries), on_batch=bar.update)
+    try:
+        with tqdm(desc="push", unit="task", disable=None, file=sys.stderr) as bar:
+            report = push_segments(conn, segments, config, project_title=project_title, articles=articles,
+                                   predictions=predictions, model_version=model_version, batch_size=batch_size,
+                                   retry=RetryPolicy(retries=retries), on_batch=bar.update)
+    except PushStopped as exc:  # what was done before it stopped still goes in the report
+        if report_path:
+            _write_push_report(report_path, exc.report)
+        raise
     if report_path:
-        _write_report(report_path, {**report.to_dict(), "rejections": [r.to_dict() for r in report.rejections]})
-    for rejection in report.rejections[:20]:
+        _write_push_report(report_path, report)
+    shown = (*report.rejections, *report.prediction_rejections)
+    for rejection in shown[:20]:
         click.echo(f"rejected ({rejection.reason}): {rejection.source}: {rejection.detail}", err=True)
-    if report.rejected > 20:
-        click.echo(f"... and {report.rejected - 20} more rejected (see --report)", err=True)
+    if len(shown) > 20:
+        click.echo(f"... and {len(shown) - 20} more rejected (see --report)", err=True)
     d = report.to_dict()
     click.echo(
         f"project {d['project_title']!r} (id {d['project_id']}{', created' if d['project_created'] else ''}): "
@@ -583,6 +589,11 @@ def push_cmd(segments, config, project_title, articles, predictions, model_versi
     )
     if report.failed:
         raise click.exceptions.Exit(1)
+
+
+def _write_push_report(path, report) -> None:
+    _write_report(path, {**report.to_dict(), "rejections": [r.to_dict() for r in report.rejections],
+                         "prediction_rejections": [r.to_dict() for r in report.prediction_rejections]})
 
 
 @cli.command("pull")
@@ -606,8 +617,8 @@ def pull_cmd(project_title, out_dir, ls_config, data_dir):
 
     report = pull_export(_connection(ls_config, data_dir), project_title, out_dir=out_dir)
     m = report.manifest
-    click.echo(f"{m['task_count']} tasks, {m['annotation_count']} annotations -> {report.export_path} "
-               f"(manifest: {report.manifest_path})")
+    click.echo(f"{m['task_count']} tasks, {m['annotation_count']} annotations ({m['cancelled_annotation_count']} of "
+               f"them cancelled) -> {report.export_path} (manifest: {report.manifest_path})")
 
 
 @cli.command("import-corpus")
@@ -698,16 +709,20 @@ def import_corpus_cmd(fmt, path, config, project_title, mode, annotator, ground_
     if no_push:
         return
 
-    from .label_studio import push_corpus
+    from .label_studio import PushStopped, push_corpus
 
     name = corpus.annotator
     who = name if mode == "predictions" or "@" in name else f"{name}@localhost"
     title = project_title or f"{fmt} {Path(path).name}"
     conn = _connection(ls_config, data_dir)
-    with tqdm(desc="push", unit="task", disable=None, file=sys.stderr) as bar:
-        pushed = push_corpus(conn, corpus.segment_rows(), {r["segment_id"]: r for r in corpus.label_rows()},
-                             corpus.schema, project_title=title, mode=mode, annotator=who, ground_truth=ground_truth,
-                             batch_size=batch_size, on_batch=bar.update)
+    try:
+        with tqdm(desc="push", unit="task", disable=None, file=sys.stderr) as bar:
+            pushed = push_corpus(conn, corpus.segment_rows(), {r["segment_id"]: r for r in corpus.label_rows()},
+                                 corpus.schema, project_title=title, mode=mode, annotator=who,
+                                 ground_truth=ground_truth, batch_size=batch_size, on_batch=bar.update)
+    except PushStopped as exc:  # what was done before it stopped still goes in push.json
+        _write_push_report(out / "push.json", exc.report)
+        raise
     _write_report(out / "push.json", {**pushed.to_dict(),
                                       "rejections": [r.to_dict() for r in pushed.push.rejections]})
     for rejection in pushed.push.rejections[:20]:

@@ -15,8 +15,10 @@ Output
 
 Invariants
     * Push is idempotent: a project never gets two tasks with the same ``segment_id`` from us.
-      The server is the source of truth: before importing, push lists the ``segment_id`` of the
-      tasks already there, so re-running a push after a crash imports only what is missing.
+      The server is the source of truth: before importing, push reads the ``segment_id`` of the
+      tasks already there (a cached index, used only while the server's stamp of the project
+      matches it), so re-running a push after a crash imports only what is missing. Concurrent
+      pushes of the same segments converge to one project and one task per segment.
     * Retries with exponential back-off on connection errors and 5xx/429 answers. A batch whose
       outcome is unknown (the request may have reached the server) is re-checked against the
       server before it is sent again.
@@ -36,7 +38,8 @@ Modules
     :mod:`.client`       the API session: SDK client, error mapping, retries (:class:`RetryPolicy`)
     :mod:`.projects`     find/create a project and check its config; plain project helpers
     :mod:`.tasks`        task ``data``, prediction ``result`` items, stable region ids (no network)
-    :mod:`.push`         :func:`push_segments`, :class:`PushReport`, batch import, conflicts
+    :mod:`.index`        the segment index of a project: cheap stamp, cached listing, duplicate removal
+    :mod:`.push`         :func:`push_segments`, :class:`PushReport`, batch import, conflicts, convergence
     :mod:`.pull`         :func:`pull_export`, :class:`PullReport`, export counting
     :mod:`.annotations`  users, :func:`submit_annotation`, :func:`submit_export_annotations`
     :mod:`.corpus`       :func:`push_corpus`, :class:`CorpusPushReport`
@@ -53,7 +56,7 @@ from .database import Database, database_from_options, parse_database_url
 from .data_dir import DEFAULT_DATA_DIR, LOG_FILE, PASSWORD_FILE, STATE_FILE, TOKEN_FILE
 from .projects import ProjectInfo, delete_project, ensure_project, list_task_data, raw_import
 from .pull import PullReport, pull_export, slugify
-from .push import PushReport, push_segments
+from .push import PushReport, PushStopped, push_segments
 from .server import (
     DEFAULT_HOST,
     DEFAULT_LS_BIN,
@@ -95,6 +98,7 @@ __all__ = [
     "ProjectInfo",
     "PullReport",
     "PushReport",
+    "PushStopped",
     "RetryPolicy",
     "ServerInfo",
     "StopReport",

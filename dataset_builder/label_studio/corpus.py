@@ -6,19 +6,23 @@ requests (one request per batch, not one per annotation).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
-from ..errors import DatasetBuilderError, SchemaError
+from ..errors import DatasetBuilderError, InputError, SchemaError
 from ..records import Rejection
 from ..schema import LabelSchema, load_schema
-from .annotations import _annotated_tasks, ensure_users
+from ..errors import LabelStudioError
+from .annotations import ensure_users
 from .client import RetryPolicy, _Session, _session
 from .connection import Connection
+from .index import SegmentIndex, load_index, project_stamp, save_index
 from .projects import ProjectInfo, _ensure_project
-from .push import PushReport, _import_in_batches, _new_segment, _Pending, _split_existing
+from .push import (PushReport, PushStopped, _count_batch, _import_in_batches, _new_segment, _Pending, _Progress,
+                   _settle_after_import, _split_existing)
 from .tasks import TARGET_MODEL_VERSION, _target_region, prediction_result, task_data
 
 
@@ -106,19 +110,29 @@ def push_corpus(
     run = _CorpusPush(schema=schema, labels=labels, mode=mode, uid=uid, version=version, ground_truth=ground_truth)
     run.plan(segments)
 
-    with _session(conn, retry=retry, sleep=sleep) as s:
-        project = _ensure_project(s, schema, title)
-        todo, present, conflicting = _split_existing(s, project, run.pending, run.rejections)
-        run.tasks_present = len(present)
-        run.skipped += sum(1 for sid in conflicting if sid in labels)
-        on_existing = [sid for sid in present if sid in labels]
-        if on_batch is not None and run.read - len(todo):
-            on_batch(run.read - len(todo))
-        run.import_new(s, project.id, todo, batch_size, on_batch)
-        if on_existing and mode == "annotations":
-            run.annotate_existing(s, project.id, on_existing)
-        else:
-            run.skipped += len(on_existing)
+    if not run.read:
+        raise InputError("no segment rows given; nothing pushed and no project created.")
+    project: ProjectInfo | None = None
+    try:
+        with _session(conn, retry=retry, sleep=sleep) as s:
+            project = _ensure_project(s, schema, title)
+            index = load_index(s, project)
+            todo, present, conflicting = _split_existing(index, project.id, run.pending, run.rejections)
+            run.tasks.already = len(present)
+            run.skipped += sum(1 for sid in conflicting if sid in labels)
+            on_existing = [sid for sid in present if sid in labels]
+            if on_batch is not None and run.read - len(todo):
+                on_batch(run.read - len(todo))
+            run.import_new(s, project.id, todo, batch_size, on_batch)
+            index = run.settle(s, project, index)
+            if on_existing and mode == "annotations":
+                run.annotate_existing(s, project, index, on_existing)
+            else:
+                run.skipped += len(on_existing)
+    except LabelStudioError as exc:
+        if project is None:
+            raise
+        raise PushStopped(str(exc), run.push_report(project, title, error=str(exc))) from None
     return run.report(project, title, annotator)
 
 
@@ -138,9 +152,7 @@ class _CorpusPush:
     carries: set[str] = field(default_factory=set)  # segment ids whose task carries the corpus label
     read: int = 0
     labelled: int = 0
-    tasks_present: int = 0  # tasks already in the project (PushReport.already_present)
-    imported: int = 0
-    failed: int = 0
+    tasks: _Progress = field(default_factory=_Progress)  # the tasks' counts (PushReport's)
     with_new: int = 0
     added: int = 0
     labels_present: int = 0  # labels already there (CorpusPushReport.already_present)
@@ -190,13 +202,14 @@ class _CorpusPush:
             task["predictions"] = [{"model_version": TARGET_MODEL_VERSION, "result": target}]
         return task
 
+    def __post_init__(self) -> None:
+        self.tasks.rejections = self.rejections  # one list: the rows refused, whoever refuses them
+
     def import_new(self, s: _Session, project_id: int, todo: list[_Pending], batch_size: int,
                    on_batch: Callable[[int], None] | None) -> None:
         """Import the new tasks in batches, counting the labels they carried in."""
-        for batch, done, bad, found in _import_in_batches(s, project_id, todo, batch_size, self.rejections):
-            self.imported += len(done)
-            self.failed += bad
-            self.tasks_present += found
+        for batch, done, bad, found, ids in _import_in_batches(s, project_id, todo, batch_size, self.rejections):
+            _count_batch(self.tasks, done, bad, found, ids)
             done_ids = {sid for _, sid, _ in done}
             self.with_new += len(done_ids & self.carries)
             # an empty pre-annotation
@@ -209,31 +222,53 @@ class _CorpusPush:
             if on_batch is not None:
                 on_batch(len(batch))
 
-    def annotate_existing(self, s: _Session, project_id: int, on_existing: list[str]) -> None:
+    def settle(self, s: _Session, project: ProjectInfo, index: SegmentIndex) -> SegmentIndex:
+        """Converge with concurrent pushes (see :func:`~.push._settle_after_import`); returns the index now."""
+        carried = self.with_new if self.mode == "annotations" else 0
+        index, removed = _settle_after_import(s, project, index, self.tasks, [sid for _, sid, _ in self.pending],
+                                              annotations=carried)
+        moved = len(removed & self.carries)  # another push's copy, with the same label, stays
+        self.with_new -= moved
+        self.labels_present += moved
+        return index
+
+    def annotate_existing(self, s: _Session, project: ProjectInfo, index: SegmentIndex, on_existing: list[str]) -> None:
         """Add the annotation to tasks that were already there, unless the annotator has one on it."""
-        by_segment, annotated = _annotated_tasks(s, project_id)
-        has_ours = {task_id for task_id, who in annotated if who == self.uid}
+        assert self.uid is not None
+        made: list[str] = []
         for sid in on_existing:
-            task_id = by_segment[sid]
-            if task_id in has_ours:
+            task_id = index.task_id(sid)
+            if index.annotated_by(sid, self.uid):
                 self.labels_present += 1
                 continue
             # Not resent automatically (a resend could make two annotations); running again resumes.
             s.call_once(f"create annotation on task {task_id}", s.client.annotations.create, id=task_id,
                         result=self.results[sid], completed_by=self.uid, ground_truth=self.ground_truth)
             self.added += 1
+            made.append(sid)
+        if made:
+            stamp = dataclasses.replace(index.stamp, annotations=index.stamp.annotations + len(made))
+            if project_stamp(s, project.id) == stamp:
+                for sid in made:
+                    index.add_annotator(sid, self.uid)
+                index.stamp = stamp
+                save_index(s, project, index)
+
+    def push_report(self, project: ProjectInfo, title: str, error: str | None = None) -> PushReport:
+        t = self.tasks
+        return PushReport(
+            project_id=project.id, project_title=title, project_created=project.created,
+            config_name=self.schema.name, read=self.read, already_present=t.already,
+            imported=t.imported, failed=t.failed, predictions=0 if self.mode == "annotations" else self.with_new,
+            rejections=tuple(self.rejections), not_pushed=self.read - t.settled if error else 0, error=error,
+            duplicates_removed=t.duplicates_removed,
+        )
 
     def report(self, project: ProjectInfo, title: str, annotator: str) -> CorpusPushReport:
         annotations = self.mode == "annotations"
-        push = PushReport(
-            project_id=project.id, project_title=title, project_created=project.created,
-            config_name=self.schema.name, read=self.read, already_present=self.tasks_present,
-            imported=self.imported, failed=self.failed, predictions=0 if annotations else self.with_new,
-            rejections=tuple(self.rejections),
-        )
         return CorpusPushReport(
-            push=push, mode=self.mode, annotator=annotator if annotations else self.version, annotator_id=self.uid,
-            ground_truth=self.ground_truth if annotations else None, labels_read=self.labelled,
+            push=self.push_report(project, title), mode=self.mode, annotator=annotator if annotations else self.version,
+            annotator_id=self.uid, ground_truth=self.ground_truth if annotations else None, labels_read=self.labelled,
             with_new_tasks=self.with_new, added_to_existing=self.added, already_present=self.labels_present,
             skipped=self.skipped,
         )

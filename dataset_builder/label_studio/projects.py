@@ -23,6 +23,7 @@ class ProjectInfo:
     title: str
     created: bool
     task_number: int | None
+    created_at: str = ""  # the server's creation time: with the id, names the project's index cache
 
 
 def _instructions_html(schema: LabelSchema) -> str:
@@ -67,16 +68,14 @@ def ensure_project(conn: Connection, schema: LabelSchema, title: str, *,
 def _ensure_project(s: _Session, schema: LabelSchema, title: str) -> ProjectInfo:
     if not title or not title.strip():
         raise LabelStudioError("the project title is empty; pass --project-title.")
-    found = _find_projects(s, title)
-    if len(found) > 1:
-        ids = ", ".join(str(p.id) for p in found)
-        raise LabelStudioError(f"{len(found)} projects are titled {title!r} (ids {ids}); rename all but one.")
+    found = _find_unique(s, title)
     if found:
-        project = s.call("get project", s.client.projects.get, id=found[0].id)
+        project = s.call("get project", s.client.projects.get, id=found.id)
         _check_project_schema(project, schema)
-        return ProjectInfo(id=project.id, title=title, created=False, task_number=getattr(found[0], "task_number", None))
+        return ProjectInfo(id=project.id, title=title, created=False, task_number=getattr(found, "task_number", None),
+                           created_at=str(getattr(project, "created_at", "")))
     # Creating is not idempotent: no automatic resend (a retry could make two projects).
-    project = s.call_once(
+    mine = s.call_once(
         "create project",
         s.client.projects.create,
         title=title,
@@ -85,17 +84,53 @@ def _ensure_project(s: _Session, schema: LabelSchema, title: str) -> ProjectInfo
         expert_instruction=_instructions_html(schema),
         show_instruction=True,
     )
-    return ProjectInfo(id=project.id, title=title, created=True, task_number=0)
+    return _settle_created(s, schema, title, mine)
+
+
+def _settle_created(s: _Session, schema: LabelSchema, title: str, mine: Any) -> ProjectInfo:
+    """Two pushes that both found no project created one each: the lowest id stays, the other is deleted.
+
+    Every pusher lists the projects with the title after creating its own; one that lost the race
+    deletes its own (still empty: nothing is imported before this) and pushes into the winner.
+    """
+    same = sorted(_find_projects(s, title), key=lambda p: p.id)
+    winner = same[0] if same and same[0].id < mine.id else None
+    if winner is None:
+        return ProjectInfo(id=mine.id, title=title, created=True, task_number=0,
+                           created_at=str(getattr(mine, "created_at", "")))
+    s.call("delete own duplicate project", s.client.projects.delete, id=mine.id)
+    project = s.call("get project", s.client.projects.get, id=winner.id)
+    _check_project_schema(project, schema)
+    return ProjectInfo(id=project.id, title=title, created=False, task_number=None,
+                       created_at=str(getattr(project, "created_at", "")))
+
+
+def _find_unique(s: _Session, title: str, *, settle: int = 5, wait: float = 0.5) -> Any | None:
+    """The one project titled ``title``, or None.
+
+    Several with that title may be a race between two pushes that is settling (the later one
+    deletes its own within a moment): listed again a few times before it is refused.
+
+    Raises
+    ------
+    LabelStudioError
+        Several projects still have that title.
+    """
+    for attempt in range(settle + 1):
+        found = _find_projects(s, title)
+        if len(found) <= 1:
+            return found[0] if found else None
+        if attempt < settle:
+            s.sleep(wait)
+    ids = ", ".join(str(p.id) for p in sorted(found, key=lambda p: p.id))
+    raise LabelStudioError(f"{len(found)} projects are titled {title!r} (ids {ids}); rename all but one.")
 
 
 def _project_by_title(s: _Session, title: str) -> Any:
-    found = _find_projects(s, title)
-    if not found:
+    found = _find_unique(s, title)
+    if found is None:
         raise LabelStudioError(f"no project titled {title!r} at {s.conn.safe_url}; check --project-title.")
-    if len(found) > 1:
-        ids = ", ".join(str(p.id) for p in found)
-        raise LabelStudioError(f"{len(found)} projects are titled {title!r} (ids {ids}); rename all but one.")
-    return s.call("get project", s.client.projects.get, id=found[0].id)
+    return s.call("get project", s.client.projects.get, id=found.id)
 
 
 # --------------------------------------------------------------------------------------------

@@ -38,7 +38,16 @@ class PullReport:
 
     @property
     def annotation_count(self) -> int:
+        """Every annotation, cancelled ones included (see :attr:`submitted_count`, :attr:`cancelled_count`)."""
         return int(self.manifest["annotation_count"])
+
+    @property
+    def submitted_count(self) -> int:
+        return int(self.manifest["submitted_annotation_count"])
+
+    @property
+    def cancelled_count(self) -> int:
+        return int(self.manifest["cancelled_annotation_count"])
 
 
 def slugify(title: str) -> str:
@@ -48,11 +57,15 @@ def slugify(title: str) -> str:
 
 
 def _count_export(path: Path) -> dict[str, int]:
-    """Count tasks, annotations and predictions of an export, streaming (ijson): memory stays flat."""
+    """Count tasks, annotations and predictions of an export, streaming (ijson): memory stays flat.
+
+    ``annotation_count`` counts every annotation, cancelled (skipped) ones included:
+    ``annotation_count == submitted_annotation_count + cancelled_annotation_count``.
+    """
     import ijson
 
-    counts = {"task_count": 0, "annotation_count": 0, "cancelled_annotation_count": 0,
-              "prediction_count": 0, "tasks_with_annotations": 0}
+    counts = {"task_count": 0, "annotation_count": 0, "submitted_annotation_count": 0,
+              "cancelled_annotation_count": 0, "prediction_count": 0, "tasks_with_annotations": 0}
     try:
         with path.open("rb") as fh:
             head = fh.read(64).lstrip()
@@ -65,7 +78,9 @@ def _count_export(path: Path) -> dict[str, int]:
                 annotations = task.get("annotations") or []
                 counts["task_count"] += 1
                 counts["annotation_count"] += len(annotations)
-                counts["cancelled_annotation_count"] += sum(1 for a in annotations if a.get("was_cancelled"))
+                cancelled = sum(1 for a in annotations if isinstance(a, dict) and a.get("was_cancelled"))
+                counts["cancelled_annotation_count"] += cancelled
+                counts["submitted_annotation_count"] += len(annotations) - cancelled
                 counts["prediction_count"] += len(task.get("predictions") or [])
                 counts["tasks_with_annotations"] += bool(annotations)
     except ijson.JSONError as exc:

@@ -1,39 +1,57 @@
-"""Push: segments -> tasks of a project, idempotently, in batches, with retries.
+"""Push: segments -> tasks of a project, idempotently, in batches, with retries; concurrent pushes converge.
 
-The server is the source of truth: before importing, push lists the ``segment_id`` of the tasks
-already there, so re-running a push after a crash imports only what is missing. A batch whose
+The server is the source of truth: before importing, push reads the ``segment_id`` of the tasks
+already there (:mod:`.index`: a cached index, used while the server's stamp of the project still
+matches it), so re-running a push after a crash imports only what is missing. A batch whose
 outcome is unknown (the request may have reached the server) is re-checked against the server
-before it is sent again.
+before it is sent again. After importing, push checks the stamp again: when another push (from
+any machine) imported at the same time, it lists the project and deletes the later copy of each
+segment that got two tasks, so concurrent pushes end with one task per segment.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
-from ..errors import DatasetBuilderError, InputError, SchemaError
+from ..errors import DatasetBuilderError, InputError, LabelStudioError, SchemaError
 from ..jsonl import read_jsonl
 from ..records import Rejection, Segment
 from ..schema import LabelSchema, load_schema
 from .client import RetryPolicy, _give_up, _Session, _session, _Transient
 from .connection import Connection
+from .index import SegmentIndex, Stamp, list_index, load_index, project_stamp, remove_duplicates, save_index
 from .projects import ProjectInfo, _ensure_project
 from .tasks import TARGET_MODEL_VERSION, _target_region, _text_digest, prediction_result, task_data
 
 _Pending = tuple[str, str, dict[str, Any]]
 """A task to import: ``(where the row was read, segment_id, task)``."""
 
+_SEGMENT_FIELDS = tuple(f.name for f in dataclasses.fields(Segment)
+                        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)
+"""The fields a segment row must have (``unit`` has a default)."""
+
 
 @dataclass(frozen=True)
 class PushReport:
-    """What a push did. Invariant: ``read == already_present + imported + len(rejections)``.
+    """What a push did. Invariant: ``read == already_present + imported + len(rejections) + not_pushed``.
 
     ``rejections`` holds every row not turned into a task, with its reason: ``invalid_segment``,
-    ``duplicate_in_input``, ``missing_target``, ``conflicts_with_existing_task`` (the project has a
-    task with this ``segment_id`` but another text) and ``import_failed`` (the server refused the
-    batch; counted in ``failed``).
+    ``missing_field``, ``duplicate_in_input``, ``missing_target``, ``conflicts_with_existing_task``
+    (the project has a task with this ``segment_id`` but another text) and ``import_failed`` (the
+    server refused the batch; counted in ``failed``). ``not_pushed`` counts the rows a push that
+    stopped part way (``error``) did not reach; running it again pushes them.
+
+    Predictions (``push --predictions``), when read: ``predictions_read == predictions +
+    predictions_skipped + len(prediction_rejections)``. ``predictions`` went in with new tasks;
+    ``predictions_skipped`` were for tasks already there (predictions go with new tasks only) or
+    not reached; ``prediction_rejections`` name the predictions file and line of each row whose
+    ``segment_id`` is in no segment row (``unknown_segment``) or whose segment row was rejected
+    (``segment_rejected``). ``duplicates_removed`` counts the later copies deleted after a
+    concurrent push of the same segments (see :func:`~.index.remove_duplicates`).
     """
 
     project_id: int
@@ -46,12 +64,25 @@ class PushReport:
     failed: int
     predictions: int
     rejections: tuple[Rejection, ...] = ()
+    not_pushed: int = 0
+    error: str | None = None
+    duplicates_removed: int = 0
+    predictions_read: int | None = None
+    predictions_skipped: int = 0
+    prediction_rejections: tuple[Rejection, ...] = ()
 
     def __post_init__(self) -> None:
-        if self.read != self.already_present + self.imported + len(self.rejections):
+        if self.read != self.already_present + self.imported + len(self.rejections) + self.not_pushed:
             raise DatasetBuilderError(
                 f"PushReport does not add up: read {self.read} != already_present {self.already_present} + "
-                f"imported {self.imported} + rejected {len(self.rejections)}."
+                f"imported {self.imported} + rejected {len(self.rejections)}"
+                + (f" + not pushed {self.not_pushed}." if self.not_pushed else ".")
+            )
+        if self.predictions_read is not None and self.predictions_read != (
+                self.predictions + self.predictions_skipped + len(self.prediction_rejections)):
+            raise DatasetBuilderError(
+                f"PushReport does not add up: predictions read {self.predictions_read} != attached "
+                f"{self.predictions} + skipped {self.predictions_skipped} + rejected {len(self.prediction_rejections)}."
             )
 
     @property
@@ -64,8 +95,14 @@ class PushReport:
             out[r.reason] = out.get(r.reason, 0) + 1
         return dict(sorted(out.items()))
 
+    def prediction_reasons(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for r in self.prediction_rejections:
+            out[r.reason] = out.get(r.reason, 0) + 1
+        return dict(sorted(out.items()))
+
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "project_id": self.project_id,
             "project_title": self.project_title,
             "project_created": self.project_created,
@@ -78,23 +115,23 @@ class PushReport:
             "rejected_by_reason": self.reasons(),
             "predictions": self.predictions,
         }
-
-
-def _existing_segments(s: _Session, project_id: int, page_size: int = 5000) -> dict[str, str]:
-    """``segment_id -> sha256(text)`` of the project's tasks, read from the server (with retries)."""
-
-    def read(request_options: Any) -> dict[str, str]:
-        out: dict[str, str] = {}
-        for task in s.client.tasks.list(project=project_id, fields="task_only", include="id,data",
-                                        page_size=page_size, request_options=request_options):
-            data = task.data or {}
-            sid = data.get("segment_id")
-            if isinstance(sid, str):
-                out[sid] = _text_digest(str(data.get("text", "")))
+        if self.predictions_read is not None:
+            out.update({"predictions_read": self.predictions_read, "predictions_skipped": self.predictions_skipped,
+                        "predictions_rejected": len(self.prediction_rejections),
+                        "predictions_rejected_by_reason": self.prediction_reasons()})
+        if self.duplicates_removed:
+            out["duplicates_removed"] = self.duplicates_removed
+        if self.error is not None:
+            out.update({"not_pushed": self.not_pushed, "error": self.error})
         return out
 
-    # The whole listing is retried, not one page: a half-read listing is never used.
-    return s.call("list tasks", read)
+
+class PushStopped(LabelStudioError):
+    """A push that stopped part way; ``report`` says what it did (its ``error`` is this message)."""
+
+    def __init__(self, message: str, report: PushReport):
+        super().__init__(message)
+        self.report = report
 
 
 def _read_articles_meta(path: str | Path | None) -> dict[str, dict[str, Any]]:
@@ -108,17 +145,18 @@ def _read_articles_meta(path: str | Path | None) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _read_predictions(path: str | Path | None) -> dict[str, tuple[int, dict[str, Any]]]:
+def _read_predictions(path: str | Path | None) -> dict[str, tuple[str, dict[str, Any]]]:
+    """``segment_id -> (file:line, row)`` of a predictions file."""
     if path is None:
         return {}
-    out: dict[str, tuple[int, dict[str, Any]]] = {}
+    out: dict[str, tuple[str, dict[str, Any]]] = {}
     for lineno, row in read_jsonl(path):
         sid = row.get("segment_id")
         if not isinstance(sid, str):
             raise InputError(f"{path}:{lineno}: prediction row without a string 'segment_id'.")
         if sid in out:
-            raise InputError(f"{path}:{lineno}: second prediction for segment {sid!r} (first at line {out[sid][0]}).")
-        out[sid] = (lineno, row)
+            raise InputError(f"{path}:{lineno}: second prediction for segment {sid!r} (first at {out[sid][0]}).")
+        out[sid] = (f"{path}:{lineno}", row)
     return out
 
 
@@ -133,6 +171,14 @@ def _segment_rows(segments: str | Path | Iterable[Mapping[str, Any]]) -> Iterato
 def _new_segment(row: Mapping[str, Any], where: str, seen: dict[str, str],
                  rejections: list[Rejection]) -> Segment | None:
     """The row's Segment, or None after recording why it is refused: not a segment, or seen before."""
+    missing = [name for name in _SEGMENT_FIELDS if name not in row]
+    if missing:
+        rejections.append(Rejection(
+            "push", where, "missing_field",
+            f"segment row without {', '.join(repr(m) for m in missing)} (a segment row needs "
+            f"{', '.join(_SEGMENT_FIELDS)}; rows come from 'segment')",
+        ))
+        return None
     try:
         seg = Segment.from_dict(row)
     except (DatasetBuilderError, KeyError, TypeError) as exc:
@@ -143,6 +189,35 @@ def _new_segment(row: Mapping[str, Any], where: str, seen: dict[str, str],
         return None
     seen[seg.id] = where
     return seg
+
+
+def _refuse_empty(segments: Any, read: int) -> None:
+    """A push of nothing must not create an empty project."""
+    if read:
+        return
+    what = f"{segments}: no segment rows (the file is empty or blank)" if isinstance(segments, (str, Path)) \
+        else "no segment rows given"
+    raise InputError(f"{what}; nothing pushed and no project created. Push the segments.jsonl written by 'segment'.")
+
+
+@dataclass
+class _Progress:
+    """What a push has settled so far: the counts of its report, kept up to date batch by batch."""
+
+    read: int = 0
+    already: int = 0
+    imported: int = 0
+    failed: int = 0
+    duplicates_removed: int = 0
+    rejections: list[Rejection] = field(default_factory=list)
+    added: list[tuple[str, int, str]] = field(default_factory=list)  # (segment id, task id, text digest) imported
+    imported_sids: set[str] = field(default_factory=set)
+    row_sids: dict[str, str] = field(default_factory=dict)  # segment id -> where its first row was read
+    relist: bool = False  # an import whose answer was lost: the index must be read again
+
+    @property
+    def settled(self) -> int:
+        return self.already + self.imported + len(self.rejections)
 
 
 def push_segments(
@@ -173,7 +248,8 @@ def push_segments(
         ``articles.jsonl`` to take ``title``/``date`` from, by ``article_id``.
     predictions : path, optional
         JSONL of pre-annotations, one row per ``segment_id`` (see :func:`prediction_result`);
-        attached to newly imported tasks only.
+        attached to newly imported tasks only. A row for no segment, or for a rejected one, is
+        rejected with its line (``PushReport.prediction_rejections``).
     model_version : str, optional
         Required with ``predictions``.
     batch_size : int
@@ -187,11 +263,13 @@ def push_segments(
 
     Raises
     ------
+    PushStopped
+        The push stopped part way (server unreachable after the retries, wrong key ...); its
+        ``report`` says what was done. Nothing is lost: run again to resume.
     LabelStudioError
-        Server unreachable after the retries (nothing is lost: run again to resume), wrong key,
-        project title ambiguous or bound to another config.
+        Project title ambiguous or bound to another config (nothing pushed).
     InputError, SchemaError
-        Unreadable input files, predictions that do not fit the config.
+        Unreadable or empty input files, predictions that do not fit the config.
     """
     if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
         raise ValueError(f"The 'batch_size' parameter of push_segments must be an int >= 1. Got {batch_size!r} instead.")
@@ -201,42 +279,118 @@ def push_segments(
     title = project_title or schema.name
     meta = _read_articles_meta(articles)
     preds = _read_predictions(predictions)
-    rejections: list[Rejection] = []
-    read, pending = _plan_segment_tasks(_segment_rows(segments), schema, meta, preds, model_version, rejections)
+    run = _Progress()
+    pending = _plan_segment_tasks(_segment_rows(segments), schema, meta, preds, model_version, run)
+    _refuse_empty(segments, run.read)
 
-    with _session(conn, retry=retry, sleep=sleep) as s:
-        project = _ensure_project(s, schema, title)
-        todo, present, _conflicting = _split_existing(s, project, pending, rejections)
-        already = len(present)
-        settled_early = len(pending) - len(todo) + (read - len(pending))
-        if on_batch is not None and settled_early:
-            on_batch(settled_early)
+    project: ProjectInfo | None = None
+    try:
+        with _session(conn, retry=retry, sleep=sleep) as s:
+            project = _ensure_project(s, schema, title)
+            index = load_index(s, project)
+            todo, present, _conflicting = _split_existing(index, project.id, pending, run.rejections)
+            run.already = len(present)
+            if on_batch is not None and run.settled:
+                on_batch(run.settled)
+            for batch, done, bad, found, ids in _import_in_batches(s, project.id, todo, batch_size, run.rejections):
+                _count_batch(run, done, bad, found, ids)
+                if on_batch is not None:
+                    on_batch(len(batch))
+            _settle_after_import(s, project, index, run, [sid for _, sid, _ in pending])
+    except LabelStudioError as exc:
+        if project is None:
+            raise
+        report = _segments_report(project, title, schema, run, preds, str(exc))
+        raise PushStopped(str(exc), report) from None
+    return _segments_report(project, title, schema, run, preds, None)
 
-        imported = failed = n_preds = 0
-        for batch, done, bad, found in _import_in_batches(s, project.id, todo, batch_size, rejections):
-            imported += len(done)
-            failed += bad
-            already += found
-            n_preds += sum(1 for _, sid, _t in done if sid in preds)
-            if on_batch is not None:
-                on_batch(len(batch))
 
+def _count_batch(run: _Progress, done: list[_Pending], bad: int, found: int, ids: list[int] | None) -> None:
+    run.imported += len(done)
+    run.imported_sids.update(sid for _, sid, _ in done)
+    run.failed += bad
+    run.already += found
+    if found or (done and (ids is None or len(ids) != len(done))):
+        run.relist = True
+    if done and ids is not None and len(ids) == len(done):
+        run.added.extend((sid, tid, _text_digest(task["data"]["text"])) for (_, sid, task), tid in zip(done, ids))
+
+
+def _settle_after_import(s: _Session, project: ProjectInfo, index: SegmentIndex, run: _Progress,
+                         segment_ids: list[str], *, annotations: int = 0) -> tuple[SegmentIndex, set[str]]:
+    """After importing: keep the index, or, when others pushed at the same time, remove the duplicates.
+
+    When the project's stamp is what this push alone makes it (``annotations``: how many the
+    imported tasks carried), no one else added or deleted a task meanwhile: the index plus what
+    was imported is the project. Otherwise the project is listed again and the later copy of
+    each of this push's segments that has two tasks is deleted; a segment whose task of this
+    push was deleted counts as already present (another push put it there first).
+
+    Returns the index of the project now and the segment ids whose task of this push was deleted.
+    """
+    before = index.stamp
+    ids = [tid for _, tid, _ in run.added]
+    expected = Stamp(total=before.total + run.imported, max_id=max([before.max_id, *ids]),
+                     annotations=before.annotations + annotations)
+    if not run.imported and not run.relist:
+        return index, set()
+    if not run.relist and project_stamp(s, project.id) == expected:
+        for sid, tid, digest in run.added:
+            index.add(sid, tid, digest)
+        index.stamp = expected
+        save_index(s, project, index)
+        return index, set()
+    fresh = list_index(s, project.id)
+    deleted = remove_duplicates(s, fresh, segment_ids, since_id=before.max_id)
+    save_index(s, project, fresh)
+    mine = {sid for sid, tid, _ in run.added if tid in deleted}
+    run.imported_sids -= mine
+    run.duplicates_removed = len(deleted)
+    run.imported -= len(mine)
+    run.already += len(mine)
+    return fresh, mine
+
+
+def _segments_report(project: ProjectInfo, title: str, schema: LabelSchema, run: _Progress,
+                     preds: Mapping[str, tuple[str, dict[str, Any]]], error: str | None) -> PushReport:
+    """The push's report, with each predictions row accounted for: attached, skipped or rejected."""
+    rejected_at = {r.source: r for r in run.rejections}
+    n_preds = skipped = 0
+    pred_rejections: list[Rejection] = []
+    for sid, (where, _row) in preds.items():
+        seg_where = run.row_sids.get(sid)
+        if seg_where is None:
+            pred_rejections.append(Rejection("push", where, "unknown_segment",
+                                             f"no segment row has segment_id {sid!r}; the prediction was not attached"))
+        elif seg_where in rejected_at:
+            pred_rejections.append(Rejection(
+                "push", where, "segment_rejected",
+                f"the segment row of {sid!r} ({seg_where}) was rejected ({rejected_at[seg_where].reason}); "
+                "the prediction was not attached"))
+        elif sid in run.imported_sids:
+            n_preds += 1
+        else:
+            skipped += 1
     return PushReport(
         project_id=project.id, project_title=title, project_created=project.created, config_name=schema.name,
-        read=read, already_present=already, imported=imported, failed=failed, predictions=n_preds,
-        rejections=tuple(rejections),
+        read=run.read, already_present=run.already, imported=run.imported, failed=run.failed, predictions=n_preds,
+        rejections=tuple(run.rejections), not_pushed=run.read - run.settled if error else 0, error=error,
+        duplicates_removed=run.duplicates_removed, predictions_read=len(preds) if preds else None,
+        predictions_skipped=skipped, prediction_rejections=tuple(pred_rejections),
     )
 
 
 def _plan_segment_tasks(rows: Iterable[tuple[str, Mapping[str, Any]]], schema: LabelSchema,
-                        meta: Mapping[str, Mapping[str, Any]], preds: Mapping[str, tuple[int, dict[str, Any]]],
-                        model_version: str | None, rejections: list[Rejection]) -> tuple[int, list[_Pending]]:
-    """Build a task for each valid row: ``(rows read, tasks)``; refused rows go to ``rejections``."""
+                        meta: Mapping[str, Mapping[str, Any]], preds: Mapping[str, tuple[str, dict[str, Any]]],
+                        model_version: str | None, run: _Progress) -> list[_Pending]:
+    """Build a task for each valid row; rows read and refused rows (with why) go to ``run``."""
     pending: list[_Pending] = []
     seen: dict[str, str] = {}
-    read = 0
+    rejections = run.rejections
     for where, row in rows:
-        read += 1
+        run.read += 1
+        if isinstance(row.get("id"), str):
+            run.row_sids.setdefault(row["id"], where)
         seg = _new_segment(row, where, seen, rejections)
         if seg is None:
             continue
@@ -246,11 +400,11 @@ def _plan_segment_tasks(rows: Iterable[tuple[str, Mapping[str, Any]]], schema: L
             rejections.append(Rejection("push", where, "missing_target", str(exc)))
             continue
         pending.append((where, seg.id, _segment_task(schema, seg, data, preds.get(seg.id), model_version)))
-    return read, pending
+    return pending
 
 
 def _segment_task(schema: LabelSchema, seg: Segment, data: dict[str, Any],
-                  pred_row: tuple[int, dict[str, Any]] | None, model_version: str | None) -> dict[str, Any]:
+                  pred_row: tuple[str, dict[str, Any]] | None, model_version: str | None) -> dict[str, Any]:
     """One task: its ``data`` and the prediction, if any (the row's pre-annotations, the target pre-mark).
 
     Raises
@@ -267,28 +421,28 @@ def _segment_task(schema: LabelSchema, seg: Segment, data: dict[str, Any],
     if result:
         version = model_version if pred_row is not None else (model_version or TARGET_MODEL_VERSION)
         pred: dict[str, Any] = {"model_version": version, "result": result}
-        score = (pred_row or (0, {}))[1].get("score")
+        score = (pred_row or ("", {}))[1].get("score")
         if isinstance(score, (int, float)) and not isinstance(score, bool):
             pred["score"] = float(score)
         task["predictions"] = [pred]
     return task
 
 
-def _split_existing(s: _Session, project: ProjectInfo, pending: list[_Pending],
+def _split_existing(index: SegmentIndex, project_id: int, pending: list[_Pending],
                     rejections: list[Rejection]) -> tuple[list[_Pending], list[str], list[str]]:
     """Sort ``pending`` against the project's tasks: ``(to import, segment ids present, conflicting ids)``.
 
     A segment whose task is there with another text is a conflict, recorded in ``rejections``.
     """
-    existing = {} if project.created or project.task_number == 0 else _existing_segments(s, project.id)
     todo: list[_Pending] = []
     present: list[str] = []
     conflicting: list[str] = []
     for where, sid, task in pending:
-        if sid not in existing:
+        digest = index.digest(sid)
+        if digest is None:
             todo.append((where, sid, task))
-        elif existing[sid] != _text_digest(task["data"]["text"]):
-            rejections.append(_conflict(project.id, where, sid))
+        elif digest != _text_digest(task["data"]["text"]):
+            rejections.append(_conflict(project_id, where, sid))
             conflicting.append(sid)
         else:
             present.append(sid)
@@ -304,25 +458,30 @@ def _conflict(project_id: int, where: str, sid: str) -> Rejection:
     )
 
 
-def _import_in_batches(s: _Session, project_id: int, todo: list[_Pending], batch_size: int,
-                       rejections: list[Rejection]) -> Iterator[tuple[list[Any], list[Any], int, int]]:
-    """Import ``todo`` in batches; yield ``(batch, done, failed, already_present)`` per batch."""
+def _import_in_batches(s: _Session, project_id: int, todo: list[_Pending], batch_size: int, rejections: list[Rejection]
+                       ) -> Iterator[tuple[list[_Pending], list[_Pending], int, int, list[int] | None]]:
+    """Import ``todo`` in batches; yield ``(batch, done, failed, already_present, task ids of done)`` per batch.
+
+    The task ids are None when the server did not say them (or said them for another count).
+    """
     for i in range(0, len(todo), batch_size):
         batch = todo[i : i + batch_size]
         yield (batch, *_import_batch(s, project_id, batch, rejections))
 
 
 def _import_batch(s: _Session, project_id: int, batch: list[_Pending],
-                  rejections: list[Rejection]) -> tuple[list[_Pending], int, int]:
-    """Import one batch, retrying; returns ``(imported items, failed count, found already present)``."""
+                  rejections: list[Rejection]) -> tuple[list[_Pending], int, int, list[int] | None]:
+    """Import one batch, retrying; returns ``(imported items, failed count, found already present, task ids)``."""
     from label_studio_sdk.core.api_error import ApiError
 
     attempt = 0
     present = 0
     while True:
         try:
-            s.client.projects.import_tasks(id=project_id, request=[t for _, _, t in batch], request_options=s.opts)
-            return batch, 0, present
+            answer = s.client.projects.import_tasks(id=project_id, request=[t for _, _, t in batch],
+                                                    return_task_ids=True, request_options=s.opts)
+            ids = getattr(answer, "task_ids", None)
+            return batch, 0, present, [int(i) for i in ids] if isinstance(ids, list) and len(ids) == len(batch) else None
         except Exception as exc:  # noqa: BLE001
             mapped = s.classify(exc, f"import of {len(batch)} tasks")
             if isinstance(mapped, _Transient):
@@ -332,17 +491,17 @@ def _import_batch(s: _Session, project_id: int, batch: list[_Pending],
                 attempt += 1
                 if mapped.sent:
                     # The server may have imported the batch before failing: check before resending.
-                    existing = _existing_segments(s, project_id)
+                    existing = list_index(s, project_id).tasks
                     before = len(batch)
                     batch = [b for b in batch if b[1] not in existing]
                     present += before - len(batch)
                     if not batch:
-                        return [], 0, present
+                        return [], 0, present, None
                 continue
             if isinstance(exc, ApiError) and exc.status_code == 400:
                 for where, sid, _ in batch:
                     rejections.append(Rejection("push", where, "import_failed", str(mapped)))
-                return [], len(batch), present
+                return [], len(batch), present, None
             if mapped is exc:
                 raise
             raise mapped from None
