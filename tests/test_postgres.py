@@ -288,3 +288,25 @@ def test_cli_serve_on_postgresql_keeps_the_password_in_the_data_folder(label_stu
     holders = [p.relative_to(tmp_path) for p in tmp_path.rglob("*")
                if p.is_file() and p.name != "pw" and password.encode() in p.read_bytes()]
     assert sorted(holders) == [Path("clash/pgpass"), Path("team/pgpass")]
+
+
+@pytest.mark.label_studio
+@on_postgresql
+def test_pg_dump_and_pg_restore_bring_back_the_projects(label_studio, tmp_path):
+    """The backup of docs/label_studio.md, on the real server: dump, restore into a new database."""
+    import subprocess
+
+    conn, pg = label_studio.connection(), label_studio.postgres
+    ls.push_segments(conn, synthetic_segments(40, "backup"), "entities", project_title="backed up")
+    db = pg.database
+    env = {**os.environ, "PGPASSWORD": db.password}
+    dump = tmp_path / "labelstudio.dump"
+    common = ["--host", db.host, "--port", str(db.port), "--username", db.user]
+    subprocess.run([str(pg.bin / "pg_dump"), "--format=custom", *common, "--dbname", db.name, "--file", str(dump)],
+                   env=env, check=True, capture_output=True)
+    pg.psql(f"CREATE DATABASE labelstudio_restored OWNER {db.user};")
+    subprocess.run([str(pg.bin / "pg_restore"), "--no-owner", "--role", db.user, *common,
+                    "--dbname", "labelstudio_restored", str(dump)], env=env, check=True, capture_output=True)
+    sql = ("SELECT count(*) FROM task t JOIN project p ON p.id = t.project_id WHERE p.title = 'backed up';")
+    assert pg.psql(sql, database="labelstudio_restored").strip() == pg.psql(sql, database=db.name).strip() == "40"
+    pg.psql("DROP DATABASE labelstudio_restored;")
