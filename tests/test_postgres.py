@@ -29,22 +29,9 @@ from dataset_builder.label_studio.database import (
     read_password,
     server_env,
 )
-from dataset_builder.records import Segment
+from test_label_studio import count_by_segment, synthetic_segments
 
 on_postgresql = pytest.mark.parametrize("label_studio", ["postgresql"], indirect=True)
-
-
-def synthetic_segments(n: int, prefix: str) -> list[dict]:
-    rows = []
-    for i in range(n):
-        text = f"Segment {i}: the minister of {prefix} met Maduro in Caracas."
-        rows.append(Segment(id=f"{prefix}-{i:06d}", article_id=f"{prefix}-a{i // 25}", index=i % 25,
-                            start=0, end=len(text), text=text).to_dict())
-    return rows
-
-
-def count_by_segment(conn, title) -> Counter:
-    return Counter(t["data"]["segment_id"] for t in ls.list_task_data(conn, title))
 
 
 # ---------------------------------------------------------------------------------------------
