@@ -25,7 +25,10 @@ Baselines (all scikit-learn estimators, fixed seeds, deterministic):
 Invariants
     Same dataset, seed and options give byte-identical predictions, ``results.json`` and
     ``leaderboard.md`` (the ``.skops`` archives hold zip timestamps, so they are not compared).
-    Models are trained on ``train_split`` only and scored on ``eval_split``.
+    Models are trained on ``train_split`` only and scored on ``eval_split``. Equal scores share a
+    rank (1, 1, 3); an undefined score (null) is listed last without a rank; an evaluation split of
+    fewer than :data:`~dataset_builder.scoring.MIN_CI_ARTICLES` articles gets a warning in
+    ``results.json`` and the leaderboard: too small to rank baselines.
 """
 
 from __future__ import annotations
@@ -48,6 +51,8 @@ from .scoring import (
     DEFAULT_SEED,
     SCORER_VERSION,
     dataset_fingerprint,
+    format_metric,
+    too_few_articles,
     dataset_version,
     load_split,
     score_predictions,
@@ -368,6 +373,7 @@ def run_benchmark(
             "primary_metric": primary,
             "score": report["primary_value"],
             "ci": ci or [],
+            **({"ci_note": report["bootstrap"]["ci_note"]} if "ci_note" in report["bootstrap"] else {}),
             "predictions": pred_path.relative_to(output_dir).as_posix(),
             "model": model_path.relative_to(output_dir).as_posix(),
             "report": {k: v for k, v in report.items() if k not in ("dataset_fingerprint", "dataset_version", "scorer_version")},
@@ -381,12 +387,34 @@ def run_benchmark(
         "seed": seed,
         "resamples": resamples,
         "confidence": CONFIDENCE,
+        "warnings": _small_split_warnings(entries, eval_split),
         "baselines": entries,
     }
     output_dir.mkdir(parents=True, exist_ok=True)
     (output_dir / "results.json").write_text(results_to_json(results), encoding="utf-8")
     (output_dir / "leaderboard.md").write_text(leaderboard_markdown(results), encoding="utf-8")
     return results
+
+
+def _small_split_warnings(entries: Sequence[Mapping[str, Any]], eval_split: str) -> list[str]:
+    """One warning per config whose evaluation split has too few articles to rank baselines."""
+    warnings = []
+    for config in dict.fromkeys(e["config"] for e in entries):
+        report = next(e["report"] for e in entries if e["config"] == config)
+        why = too_few_articles(report["n_articles"], "ranking baselines")
+        if why:
+            warnings.append(
+                f"{config}/{eval_split} ({report['n_examples']} rows) is too small to rank baselines: ranking is {why}; "
+                "the order below is no evidence that one baseline is better."
+            )
+    return warnings
+
+
+def rank(scores: Sequence[float | None]) -> list[int | None]:
+    """Competition ranks of ``scores`` (higher is better): equal scores share a rank (1, 1, 3); None
+    (an undefined score) gets no rank."""
+    defined = [x for x in scores if x is not None]
+    return [None if x is None else 1 + sum(1 for y in defined if y > x) for x in scores]
 
 
 def results_to_json(results: Mapping[str, Any]) -> str:
@@ -397,20 +425,23 @@ _METRIC_TITLES = {"micro_f1": "micro F1", "f_avg": "F_avg"}
 
 
 def leaderboard_markdown(results: Mapping[str, Any]) -> str:
-    """The leaderboard: one table per config, baselines ranked by their primary metric."""
+    """The leaderboard: one table per config, baselines ranked by their primary metric (ties share a
+    rank, undefined scores last and unranked), after the warnings of :func:`run_benchmark`."""
     lines = [
         "# Baseline leaderboard",
         "",
         f"Dataset version {results['dataset_version']}, fingerprint `{results['dataset_fingerprint'][:16]}`; "
         f"scorer {results['scorer_version']}; seed {results['seed']}; "
         f"{int(results['confidence'] * 100)}% CI from {results['resamples']} article bootstrap resamples. "
-        f"Trained on `{results['train_split']}`, scored on `{results['eval_split']}`.",
+        f"Trained on `{results['train_split']}`, scored on `{results['eval_split']}`. Equal scores share a rank.",
     ]
+    for warning in results.get("warnings", ()):
+        lines += ["", f"> **Warning:** {warning}"]
     by_config: dict[str, list[Mapping[str, Any]]] = {}
     for entry in results["baselines"]:
         by_config.setdefault(entry["config"], []).append(entry)
     for config, entries in by_config.items():
-        ranked = sorted(entries, key=lambda e: (-e["score"], e["baseline"]))
+        ranked = sorted(entries, key=lambda e: (e["score"] is None, -(e["score"] or 0.0), e["baseline"]))
         metric = _METRIC_TITLES.get(ranked[0]["primary_metric"], ranked[0]["primary_metric"])
         task = ranked[0]["task"]
         lines += ["", f"## {config} ({results['eval_split']})", ""]
@@ -418,13 +449,17 @@ def leaderboard_markdown(results: Mapping[str, Any]) -> str:
             lines += [f"| rank | baseline | {metric} | 95% CI | precision | recall | model |", "|---:|---|---:|---|---:|---:|---|"]
         else:
             lines += [f"| rank | baseline | {metric} | 95% CI | macro-F1 | accuracy | model |", "|---:|---|---:|---|---:|---:|---|"]
-        for rank, e in enumerate(ranked, start=1):
+        for place, e in zip(rank([e["score"] for e in ranked]), ranked):
             m = e["report"]["metrics"]
-            ci = f"[{e['ci'][0]:.4f}, {e['ci'][1]:.4f}]" if e["ci"] else "-"
+            ci = f"[{e['ci'][0]:.4f}, {e['ci'][1]:.4f}]" if e["ci"] else "n/a"
             extra = (m["micro"]["precision"], m["micro"]["recall"]) if task == "ner" else (m["macro_f1"], m["accuracy"])
             lines.append(
-                f"| {rank} | {e['baseline']} | {e['score']:.4f} | {ci} | {extra[0]:.4f} | {extra[1]:.4f} | {e['description']} |"
+                f"| {place or '-'} | {e['baseline']} | {format_metric(e['score'])} | {ci} | {format_metric(extra[0])} | "
+                f"{format_metric(extra[1])} | {e['description']} |"
             )
+        notes = sorted({n for e in ranked for n in e["report"].get("notes", ()) if n.startswith(("f_avg", "macro_f1", "micro"))})
+        cis = sorted({e["ci_note"] for e in ranked if e.get("ci_note")})
+        lines += ([""] + [f"- {n}" for n in cis + notes]) if cis or notes else []
     return "\n".join(lines) + "\n"
 
 
@@ -461,6 +496,11 @@ def compare_results(current: Mapping[str, Any], previous: Mapping[str, Any], *, 
             failures.append(f"baseline {label} is scored by {new['primary_metric']} now but by {old['primary_metric']} in {source}.")
             continue
         metric = new["primary_metric"]
+        if old["score"] is None:
+            continue  # undefined before: nothing to fall below
+        if new["score"] is None:
+            failures.append(f"baseline {label} {metric} is undefined (null) now but was {old['score']:.4f} in {source}.")
+            continue
         if old.get("ci"):
             low, high = old["ci"]
             if new["score"] < low:

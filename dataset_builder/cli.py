@@ -402,7 +402,7 @@ def score(dataset_dir, predictions, config, split, mode, alignment, favor_label,
     """
     from pathlib import Path
 
-    from .scoring import report_to_json, report_to_markdown, score_predictions
+    from .scoring import format_metric, report_to_json, report_to_markdown, score_predictions
 
     report = score_predictions(dataset_dir, predictions, config=config, split=split, mode=mode, alignment=alignment,
                                favor_label=favor_label, against_label=against_label, resamples=resamples, seed=seed,
@@ -415,7 +415,7 @@ def score(dataset_dir, predictions, config, split, mode, alignment, favor_label,
     if not json_path and not md_path:
         click.echo(markdown, nl=False)
     else:
-        click.echo(f"{report['task']} {split}: {report['primary_metric']} = {report['primary_value']:.4f}", err=True)
+        click.echo(f"{report['task']} {split}: {report['primary_metric']} = {format_metric(report['primary_value'])}", err=True)
 
 
 @cli.command("benchmark")
@@ -447,14 +447,16 @@ def benchmark(dataset_dir, output_dir, configs, train_split, eval_split, seed, r
     dataset fingerprint changed but its version (dataset_version.txt or README `version`) did not.
     """
     from .baselines import compare_results, read_results, run_benchmark
+    from .scoring import format_metric
 
     previous = read_results(compare_path) if compare_path else None  # fail early on a bad file
     results = run_benchmark(dataset_dir, output_dir, configs=configs or None, train_split=train_split, eval_split=eval_split,
                             seed=seed, resamples=resamples, progress=_progress("benchmark", "baseline"))
     for entry in results["baselines"]:
-        ci = entry["ci"]
-        ci_text = f" [{ci[0]:.4f}, {ci[1]:.4f}]" if ci else ""
-        click.echo(f"{entry['config']}/{entry['baseline']}: {entry['primary_metric']} = {entry['score']:.4f}{ci_text}")
+        ci_text = f" [{entry['ci'][0]:.4f}, {entry['ci'][1]:.4f}]" if entry["ci"] else ""
+        click.echo(f"{entry['config']}/{entry['baseline']}: {entry['primary_metric']} = {format_metric(entry['score'])}{ci_text}")
+    for warning in results["warnings"]:
+        click.echo(f"warning: {warning}", err=True)
     click.echo(f"leaderboard: {output_dir}/leaderboard.md, results: {output_dir}/results.json", err=True)
     if previous is not None:
         failures = compare_results(results, previous, source=str(compare_path))

@@ -306,3 +306,56 @@ def test_benchmark_needs_two_stance_classes(tmp_path):
     train.filter(lambda r: r["label"] == STANCE.index("neutral")).to_parquet(str(dataset / "stance" / "train.parquet"))
     with pytest.raises(InputError, match=r"split 'train' has one class only \('neutral'\); tfidf_logreg needs at least two"):
         run_benchmark(dataset, tmp_path / "out", configs=["stance"], resamples=0)
+
+
+# --------------------------------------------------------------------------- scores that mean nothing
+
+
+def test_equal_scores_share_a_rank_and_undefined_ones_get_none():
+    assert baselines.rank([0.5, 0.5, 0.2, None, 0.9]) == [2, 2, 4, None, 1]
+    assert baselines.rank([0.0, 0.0]) == [1, 1]
+
+
+def _entry(config: str, name: str, score: float | None) -> dict:
+    metrics = {"macro_f1": score, "accuracy": score}
+    notes = [] if score is not None else ["f_avg: null (undefined: the split has no gold example of ['favor'])"]
+    return {"config": config, "task": "stance", "baseline": name, "description": name, "primary_metric": "f_avg",
+            "score": score, "ci": [], "report": {"metrics": metrics, "notes": notes, "n_articles": 1, "n_examples": 3}}
+
+
+def test_leaderboard_ties_share_a_rank_and_null_is_last():
+    results = {"dataset_version": "1", "dataset_fingerprint": "f" * 64, "scorer_version": "1", "seed": 0,
+               "confidence": 0.95, "resamples": 0, "train_split": "train", "eval_split": "test",
+               "warnings": ["stance/test (3 rows) is too small to rank baselines"],
+               "baselines": [_entry("stance", "b", 0.0), _entry("stance", "a", 0.0), _entry("stance", "c", None)]}
+    text = baselines.leaderboard_markdown(results)
+    rows = [line for line in text.splitlines() if line.startswith("| ") and "baseline" not in line]
+    assert rows[0].startswith("| 1 | a | 0.0000 |") and rows[1].startswith("| 1 | b | 0.0000 |")
+    assert rows[2].startswith("| - | c | n/a | n/a |")
+    assert "> **Warning:** stance/test (3 rows) is too small to rank baselines" in text
+    assert "- f_avg: null (undefined: the split has no gold example of ['favor'])" in text
+
+
+def test_small_eval_split_warns_in_results_leaderboard_and_cli(tmp_path):
+    dataset = write_learnable_dataset(tmp_path / "dataset", seed=3)
+    import shutil
+
+    shutil.rmtree(dataset / "ner")
+    test = datasets.Dataset.from_parquet(str(dataset / "stance" / "test.parquet"))
+    test.filter(lambda r: r["article_id"] in ("steart0", "steart1")).to_parquet(str(dataset / "stance" / "test.parquet"))
+    results = run_benchmark(dataset, tmp_path / "out", resamples=20)
+    expected = ("stance/test (12 rows) is too small to rank baselines: ranking is not available: the split has 2 "
+                "article(s) and ranking baselines needs at least 10 (docs/scoring.md)")
+    assert results["warnings"] == [expected + "; the order below is no evidence that one baseline is better."]
+    assert all(e["ci"] == [] and "needs at least 10" in e["ci_note"] for e in results["baselines"])
+    assert f"> **Warning:** {expected}" in (tmp_path / "out" / "leaderboard.md").read_text()
+    result = CliRunner().invoke(cli, ["benchmark", str(dataset), "-o", str(tmp_path / "cli"), "--resamples", "20"])
+    assert result.exit_code == 0, result.output
+    assert f"warning: {expected}" in result.output
+
+
+def test_gate_on_an_undefined_score():
+    old = {"dataset_fingerprint": "f", "dataset_version": "1", "baselines": [_entry("stance", "a", 0.5)]}
+    new = {"dataset_fingerprint": "f", "dataset_version": "1", "baselines": [_entry("stance", "a", None)]}
+    assert compare_results(new, old) == ["baseline stance/a f_avg is undefined (null) now but was 0.5000 in previous results."]
+    assert compare_results(old, new) == []

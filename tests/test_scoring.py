@@ -207,8 +207,12 @@ def test_ner_known_answer(ner_gold, tmp_path):
     assert list(per) == ["PER", "ORG", "LOC", "MISC"]  # label-set order
     assert per["PER"] == {"precision": 1.0, "recall": 1.0, "f1": 1.0, "n_gold": 2, "n_pred": 2, "n_correct": 2}
     assert per["ORG"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "n_gold": 1, "n_pred": 1, "n_correct": 0}
-    assert per["LOC"]["recall"] == 0.0 and per["LOC"]["n_pred"] == 0
-    assert per["MISC"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "n_gold": 0, "n_pred": 1, "n_correct": 0}
+    # LOC: gold but never predicted: precision undefined (null), recall 0, F1 0.
+    assert (per["LOC"]["precision"], per["LOC"]["recall"], per["LOC"]["f1"], per["LOC"]["n_pred"]) == (None, 0.0, 0.0, 0)
+    # MISC: predicted but no gold: precision 0, recall undefined (null), F1 0 (not 0 recall).
+    assert per["MISC"] == {"precision": 0.0, "recall": None, "f1": 0.0, "n_gold": 0, "n_pred": 1, "n_correct": 0}
+    assert "LOC precision: null (undefined: nothing was predicted as LOC)" in report["notes"]
+    assert "MISC recall: null (undefined: the split has no gold MISC)" in report["notes"]
 
 
 def test_ner_known_answer_unequal_p_r(ner_gold, tmp_path):
@@ -278,6 +282,42 @@ def test_stance_scores_match_sklearn(tmp_path):
     assert m["f_avg"] == pytest.approx(f1_score(gold, pred, average="macro", labels=[0, 1]))
 
 
+def test_stance_undefined_f_avg_is_null_with_a_note(tmp_path):
+    # The test split has neutral examples only: F1 of favor and against is undefined, so is F_avg.
+    ds = stance_dataset([stance_row(f"t{i}", "a", "neutral") for i in range(4)])
+    preds = write_preds(tmp_path / "p.jsonl", [{"id": f"t{i}", "label": "neutral"} for i in range(4)])
+    report = score_split(ds, preds, resamples=0)
+    m = report["metrics"]
+    assert m["f_avg"] is None and report["primary_value"] is None
+    assert m["per_class"]["favor"] == {"precision": None, "recall": None, "f1": None, "support": 0, "n_pred": 0}
+    assert ("f_avg: null (undefined: the split has no gold example of ['favor', 'against']; F_avg needs both "
+            "'favor' and 'against')") in report["notes"]
+    assert m["macro_f1"] == 1.0 and m["macro_average"]["classes"] == ["neutral"]
+    assert m["macro_average"]["left_out"] == ["favor", "against"]
+    assert "| F_avg (favor, against) | n/a | n/a |" in report_to_markdown(report)
+    assert json.loads(report_to_json(report))["metrics"]["f_avg"] is None
+
+
+def test_stance_macro_f1_averages_classes_with_gold_support(tmp_path):
+    # gold favor/neutral only; a prediction of "against" costs favor's recall, but against (no
+    # support) is left out of the average: scikit-learn's labels=<gold classes>.
+    from sklearn.metrics import f1_score
+
+    gold = ["favor", "favor", "neutral", "neutral"]
+    pred = ["favor", "against", "neutral", "favor"]
+    ds = stance_dataset([stance_row(f"t{i}", "a", g) for i, g in enumerate(gold)])
+    preds = write_preds(tmp_path / "p.jsonl", [{"id": f"t{i}", "label": p} for i, p in enumerate(pred)])
+    report = score_split(ds, preds, resamples=0)
+    m = report["metrics"]
+    assert m["per_class"]["against"]["f1"] == 0.0 and m["per_class"]["against"]["recall"] is None
+    g, p = [STANCE.index(x) for x in gold], [STANCE.index(x) for x in pred]
+    assert m["macro_f1"] == pytest.approx(f1_score(g, p, average="macro", labels=[0, 2]))
+    assert m["macro_f1"] != pytest.approx(f1_score(g, p, average="macro", labels=[0, 1, 2]))
+    assert m["f_avg"] is None  # no gold against
+    assert "labels=<classes present in the gold labels>" in m["macro_average"]["convention"]
+    assert "macro-F1 (favor, neutral)" in report_to_markdown(report)
+
+
 # --------------------------------------------------------------------------- seqeval parity
 
 PARITY_LABELS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-MISC", "I-MISC", "E-PER", "S-LOC"]
@@ -287,18 +327,25 @@ def _assert_same_as_seqeval(y_true, y_pred, **seqeval_kwargs):
     from seqeval.metrics import classification_report
 
     ours = ner_report_from_tags(y_true, y_pred, mode="strict" if seqeval_kwargs else "conlleval")
+    for row in [ours["micro"], *ours["per_type"].values()]:  # null exactly where the metric is undefined
+        assert (row["precision"] is None, row["recall"] is None) == (row["n_pred"] == 0, row["n_gold"] == 0)
+        assert (row["f1"] is None) == (row["n_pred"] == row["n_gold"] == 0)
     if not any(t != "O" for seq in y_true + y_pred for t in seq):
-        assert ours["micro"]["f1"] == 0.0
+        assert ours["micro"]["f1"] is None
         return
     theirs = classification_report(y_true, y_pred, output_dict=True, zero_division=0, **seqeval_kwargs)
     micro = theirs["micro avg"]
-    assert (ours["micro"]["precision"], ours["micro"]["recall"], ours["micro"]["f1"]) == (
+
+    def z(v):  # seqeval (zero_division=0) writes 0 where ours is null (undefined)
+        return 0.0 if v is None else v
+
+    assert (z(ours["micro"]["precision"]), z(ours["micro"]["recall"]), z(ours["micro"]["f1"])) == (
         micro["precision"], micro["recall"], micro["f1-score"])
     assert ours["micro"]["n_gold"] == micro["support"]
     types = {k for k in theirs if not k.endswith(" avg")}
     for typ in types:
         mine = ours["per_type"][typ]
-        assert (mine["precision"], mine["recall"], mine["f1"], mine["n_gold"]) == (
+        assert (z(mine["precision"]), z(mine["recall"]), z(mine["f1"]), mine["n_gold"]) == (
             theirs[typ]["precision"], theirs[typ]["recall"], theirs[typ]["f1-score"], theirs[typ]["support"])
     assert {t for t, v in ours["per_type"].items() if v["n_gold"] or v["n_pred"]} == types
 
@@ -495,16 +542,34 @@ def test_bootstrap_ci_is_seeded_and_brackets_the_estimate(tmp_path):
     assert a["ci"] != c["ci"]
     assert lo < a["metrics"]["micro"]["f1"] < hi
     assert a["bootstrap"] == {"unit": "article", "resamples": 200, "seed": 1, "confidence": 0.95,
-                              "interval": "percentile (numpy linear)"}
+                              "interval": "percentile (numpy linear)", "min_articles": 10, "available": True}
 
 
 def test_bootstrap_resamples_articles_not_segments(tmp_path):
-    # One article holding every segment: every resample is that article, so the CI is a point.
+    # One article holding every segment: every resample is that article (its sums never vary), so
+    # the report gives no interval, and says why, instead of a point posing as one.
     rows = [ner_row(f"s{i}", "only", ["Ann", "left"], ["B-PER", "O"]) for i in range(20)]
     preds = write_preds(tmp_path / "p.jsonl", [{"id": f"s{i}", "tags": ["B-PER", "O"] if i % 2 else ["O", "O"]} for i in range(20)])
+    sums = bootstrap_sums(np.array([[3, 5]]), resamples=50, seed=0)
+    assert (sums == [3, 5]).all()
     report = score_split(ner_dataset(rows), preds, resamples=100)
     assert report["n_articles"] == 1
-    assert report["ci"]["micro"]["recall"] == [0.5, 0.5]
+    assert report["ci"] == {}
+    assert report["bootstrap"]["available"] is False
+    assert report["bootstrap"]["ci_note"] == (
+        "not available: the split has 1 article(s) and a 95% interval needs at least 10 (docs/scoring.md)")
+    text = report_to_markdown(report)
+    assert "| micro recall | 0.5000 | n/a |" in text and "95% CI not available: the split has 1 article(s)" in text
+
+
+def test_interval_threshold_is_ten_articles(tmp_path):
+    # 9 articles: no interval; 10 articles: an interval.
+    def report(n):
+        rows = [ner_row(f"s{i}", f"a{i}", ["Ann", "left"], ["B-PER", "O"]) for i in range(n)]
+        preds = write_preds(tmp_path / "p.jsonl", [{"id": f"s{i}", "tags": ["B-PER", "O"] if i % 2 else ["O", "O"]}
+                                                    for i in range(n)])
+        return score_split(ner_dataset(rows), preds, resamples=50)
+    assert report(9)["ci"] == {} and report(10)["ci"]["micro"]["f1"] is not None
 
 
 def test_paired_bootstrap(tmp_path):
@@ -615,3 +680,18 @@ def test_python_dash_m_scoring(ner_dir, tmp_path):
 
 def test_errors_are_dataset_builder_errors():
     assert issubclass(PredictionsError, InputError) and issubclass(PredictionsError, DatasetBuilderError)
+
+
+def test_threshold_is_where_coverage_reaches_90_percent():
+    # docs/scoring.md: the coverage of a nominal 95% percentile interval for a normal mean of n
+    # articles is P(|T_{n-1}| < 1.96 sqrt((n-1)/n)); MIN_CI_ARTICLES is the first n where it is >= 0.90.
+    import math
+
+    from scipy import stats
+
+    def coverage(n):
+        return 2 * stats.t.cdf(1.96 * math.sqrt((n - 1) / n), n - 1) - 1
+
+    n = scoring.MIN_CI_ARTICLES
+    assert round(coverage(n - 1), 3) == 0.898 and round(coverage(n), 3) == 0.904
+    assert coverage(n - 1) < 0.90 <= coverage(n)

@@ -43,16 +43,18 @@ from .bootstrap import bootstrap_sums
 from .dataset import dataset_fingerprint, dataset_version, load_split, split_hash, task_of
 from .ner import TagSet, entities_from_tags, ner_counts, ner_report_from_tags
 from .predictions import read_ner_predictions, read_stance_predictions
-from .report import report_to_json, report_to_markdown
+from .report import format_metric, report_to_json, report_to_markdown
 from .score import score_predictions, score_split
 from .settings import (
     ALIGNMENTS,
     CONFIDENCE,
     DEFAULT_RESAMPLES,
     DEFAULT_SEED,
+    MIN_CI_ARTICLES,
     NER_MODES,
     SCORER_VERSION,
     PredictionsError,
+    too_few_articles,
 )
 
 __all__ = [
@@ -60,6 +62,7 @@ __all__ = [
     "CONFIDENCE",
     "DEFAULT_RESAMPLES",
     "DEFAULT_SEED",
+    "MIN_CI_ARTICLES",
     "NER_MODES",
     "SCORER_VERSION",
     "PredictionsError",
@@ -68,6 +71,7 @@ __all__ = [
     "dataset_fingerprint",
     "dataset_version",
     "entities_from_tags",
+    "format_metric",
     "load_split",
     "ner_counts",
     "ner_report_from_tags",
@@ -79,4 +83,5 @@ __all__ = [
     "score_split",
     "split_hash",
     "task_of",
+    "too_few_articles",
 ]

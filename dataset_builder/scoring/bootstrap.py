@@ -5,12 +5,15 @@ counts (NER: correct/predicted/gold entities per type; stance: a confusion matri
 computed once; each of the ``resamples`` draws ``n_articles`` article indices with
 replacement from ``numpy.random.default_rng(seed)`` and sums their counts (a matrix product
 of draw counts and per-article counts), so 1,000 resamples cost one small matrix product.
-The interval is the 2.5th and 97.5th percentile (numpy's ``linear`` method). A paired
+The interval is the 2.5th and 97.5th percentile (numpy's ``linear`` method) of the resamples in
+which the metric is defined (a resample can lack a class). A paired
 comparison of two prediction files uses the same draws for both and reports the difference,
 its interval and the share of resamples in which the observed winner does not win.
 """
 
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 
@@ -42,5 +45,8 @@ def bootstrap_sums(per_article: np.ndarray, *, resamples: int, seed: int) -> np.
 
 
 def _interval(samples: np.ndarray) -> np.ndarray:
+    """The percentile interval over the resamples where the metric is defined (NaN where it never is)."""
     tail = (1 - CONFIDENCE) / 2 * 100
-    return np.percentile(samples, [tail, 100 - tail], axis=0, method="linear")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices give NaN, reported as null
+        return np.nanpercentile(samples, [tail, 100 - tail], axis=0, method="linear")

@@ -5,33 +5,55 @@ Input
     ``(..., 3, n_types)`` correct/predicted/gold entity counts (:func:`.ner.ner_counts`), stance
     ``(..., K, K)`` confusion matrices.
 Output
-    Dicts of metric arrays with the leading axes kept, so one call scores every resample.
+    Dicts of metric arrays with the leading axes kept, so one call scores every resample. An
+    undefined value is NaN in the arrays and ``None`` (JSON ``null``) in the report, never 0.
 
 Metrics
-    * Stance: accuracy, per-class precision/recall/F1, macro-F1 (mean over every class of the
-      label set), ``F_avg`` = mean F1 of the favor and against classes (SemEval-2016 Task 6),
-      and the confusion matrix (rows gold, columns predicted, label-set order).
-    * Zero division gives 0 (precision with no prediction, recall with no gold, F1 when both are
-      0), as conlleval and seqeval report it.
+    * Precision = TP / predicted, undefined when nothing was predicted; recall = TP / gold,
+      undefined when there is no gold; F1 = 2PR / (P + R) (the conlleval and seqeval formula),
+      0 when TP = 0, undefined only when there is neither gold nor prediction (scikit-learn's
+      ``zero_division`` cases, reported as null instead of a chosen number).
+    * Stance macro-F1 (:data:`MACRO_CONVENTION`): the mean F1 over the classes with gold support
+      in the split, as scikit-learn's ``f1_score(average="macro", labels=<the classes present in
+      y_true>)``; a class with no gold example is left out (and named in the report), since its F1
+      only measures false alarms. Undefined when no class has support.
+    * ``F_avg`` (:data:`F_AVG_CONVENTION`) = mean F1 of the favor and against classes
+      (SemEval-2016 Task 6); undefined unless both have gold support in the split.
+    * Accuracy, and the confusion matrix (rows gold, columns predicted, label-set order).
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any, Sequence
 
 import numpy as np
 
+MACRO_CONVENTION = (
+    "mean F1 over the classes with gold support in the split: scikit-learn f1_score(average='macro', "
+    "labels=<classes present in the gold labels>); classes without gold support are left out"
+)
+F_AVG_CONVENTION = "SemEval-2016 Task 6: mean F1 of the favor and against classes; null unless both have gold support"
+
+
+def _value(x: Any) -> float | None:
+    """A metric as a float, or ``None`` when it is undefined (NaN)."""
+    x = float(x)
+    return None if math.isnan(x) else x
+
 
 def _prf(tp: np.ndarray, n_pred: np.ndarray, n_gold: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Precision, recall, F1 (2PR/(P+R), the conlleval and seqeval formula); 0 on zero division."""
+    """Precision, recall, F1 (2PR/(P+R)); NaN where undefined (see the module docstring)."""
     tp = np.asarray(tp, dtype=np.float64)
     n_pred = np.asarray(n_pred, dtype=np.float64)
     n_gold = np.asarray(n_gold, dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
-        precision = np.where(n_pred > 0, tp / np.where(n_pred > 0, n_pred, 1), 0.0)
-        recall = np.where(n_gold > 0, tp / np.where(n_gold > 0, n_gold, 1), 0.0)
-        denom = precision + recall
-        f1 = np.where(denom > 0, 2 * precision * recall / np.where(denom > 0, denom, 1), 0.0)
+        precision = np.where(n_pred > 0, tp / np.where(n_pred > 0, n_pred, 1), np.nan)
+        recall = np.where(n_gold > 0, tp / np.where(n_gold > 0, n_gold, 1), np.nan)
+        hit = tp > 0  # then P and R are both defined and > 0
+        denom = np.where(hit, precision + recall, 1)
+        f1 = np.where(hit, 2 * np.where(hit, precision * recall, 0) / denom, 0.0)
+        f1 = np.where(n_pred + n_gold > 0, f1, np.nan)
     return precision, recall, f1
 
 
@@ -46,18 +68,18 @@ def _ner_metric_arrays(sums: np.ndarray) -> dict[str, np.ndarray]:
 def _ner_metrics_dict(counts: np.ndarray, types: Sequence[str]) -> dict[str, Any]:
     arrays = _ner_metric_arrays(counts)
     micro = {
-        "precision": float(arrays["micro_precision"]),
-        "recall": float(arrays["micro_recall"]),
-        "f1": float(arrays["micro_f1"]),
+        "precision": _value(arrays["micro_precision"]),
+        "recall": _value(arrays["micro_recall"]),
+        "f1": _value(arrays["micro_f1"]),
         "n_gold": int(counts[2].sum()),
         "n_pred": int(counts[1].sum()),
         "n_correct": int(counts[0].sum()),
     }
     per_type = {
         typ: {
-            "precision": float(arrays["type_precision"][k]),
-            "recall": float(arrays["type_recall"][k]),
-            "f1": float(arrays["type_f1"][k]),
+            "precision": _value(arrays["type_precision"][k]),
+            "recall": _value(arrays["type_recall"][k]),
+            "f1": _value(arrays["type_f1"][k]),
             "n_gold": int(counts[2, k]),
             "n_pred": int(counts[1, k]),
             "n_correct": int(counts[0, k]),
@@ -67,6 +89,18 @@ def _ner_metrics_dict(counts: np.ndarray, types: Sequence[str]) -> dict[str, Any
     return {"micro": micro, "per_type": per_type}
 
 
+def undefined_notes(name: str, row: dict[str, Any], *, gold: str = "n_gold", pred: str = "n_pred") -> list[str]:
+    """Why each null of a per-class or micro row (precision, recall, F1) is undefined."""
+    notes = []
+    if row.get("precision") is None:
+        notes.append(f"{name} precision: null (undefined: nothing was predicted as {name})")
+    if row.get("recall") is None:
+        notes.append(f"{name} recall: null (undefined: the split has no gold {name})")
+    if row.get("f1") is None:
+        notes.append(f"{name} F1: null (undefined: neither gold nor predicted {name})")
+    return notes
+
+
 def _stance_metric_arrays(conf: np.ndarray, favor: int, against: int) -> dict[str, np.ndarray]:
     """From confusion sums ``(..., K, K)`` (rows gold, cols predicted): stance metric arrays."""
     tp = np.diagonal(conf, axis1=-2, axis2=-1)
@@ -74,12 +108,16 @@ def _stance_metric_arrays(conf: np.ndarray, favor: int, against: int) -> dict[st
     n_gold = conf.sum(-1)
     p, r, f = _prf(tp, n_pred, n_gold)
     total = n_gold.sum(-1).astype(np.float64)
+    supported = n_gold > 0
+    n_supported = supported.sum(-1)
     with np.errstate(divide="ignore", invalid="ignore"):
-        accuracy = np.where(total > 0, tp.sum(-1) / np.where(total > 0, total, 1), 0.0)
+        accuracy = np.where(total > 0, tp.sum(-1) / np.where(total > 0, total, 1), np.nan)
+        macro = np.where(n_supported > 0, np.where(supported, f, 0.0).sum(-1) / np.where(n_supported > 0, n_supported, 1), np.nan)
+    both = supported[..., favor] & supported[..., against]
     return {
         "accuracy": accuracy,
-        "macro_f1": f.mean(-1),
-        "f_avg": (f[..., favor] + f[..., against]) / 2,
+        "macro_f1": macro,
+        "f_avg": np.where(both, (f[..., favor] + f[..., against]) / 2, np.nan),
         "class_precision": p,
         "class_recall": r,
         "class_f1": f,

@@ -8,6 +8,10 @@ Output
     intervals, the split hash, the scorer version and the seed (and, from a dataset folder,
     the dataset fingerprint and version). Floats are rounded to 10 decimals; bootstrap sums
     are done on exact integer counts.
+
+Scores that mean nothing say so: an undefined metric is ``null`` with a line in ``notes`` (never
+0); on a split of fewer than :data:`~.settings.MIN_CI_ARTICLES` articles no interval is computed
+and ``bootstrap.ci_note`` says why; ``macro_average`` names the classes macro-F1 averages.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import math
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -24,20 +28,43 @@ from ..errors import SchemaError
 from .bootstrap import _interval, bootstrap_sums
 from .dataset import _file_sha256, dataset_fingerprint, dataset_version, load_split, split_hash
 from .gold import _Gold, _prepare_gold
-from .metrics import _ner_metric_arrays, _ner_metrics_dict, _stance_metric_arrays
+from .metrics import (
+    F_AVG_CONVENTION,
+    MACRO_CONVENTION,
+    _ner_metric_arrays,
+    _ner_metrics_dict,
+    _stance_metric_arrays,
+    _value,
+    undefined_notes,
+)
 from .ner import TagSet, ner_counts
 from .predictions import read_ner_predictions, read_stance_predictions
-from .settings import ALIGNMENTS, CONFIDENCE, DEFAULT_RESAMPLES, DEFAULT_SEED, NER_MODES, SCORER_VERSION, _check_choice
+from .settings import (
+    ALIGNMENTS,
+    CONFIDENCE,
+    DEFAULT_RESAMPLES,
+    DEFAULT_SEED,
+    MIN_CI_ARTICLES,
+    NER_MODES,
+    SCORER_VERSION,
+    _check_choice,
+    too_few_articles,
+)
 
 _ROUND = 10
 
 
-def _r(x: Any) -> float:
+def _r(x: Any) -> float | None:
+    if math.isnan(float(x)):
+        return None  # undefined
     value = round(float(x), _ROUND)
     return 0.0 if value == 0 else value  # no "-0.0"
 
 
-def _ci(lo_hi: np.ndarray) -> list[float]:
+def _ci(lo_hi: np.ndarray) -> list[float] | None:
+    """An interval, or None when the metric is defined in no resample."""
+    if np.isnan(lo_hi).any():
+        return None
     return [_r(lo_hi[0]), _r(lo_hi[1])]
 
 
@@ -84,12 +111,15 @@ def score_split(
         counts = _count_stance(gold, paths, favor_label=favor_label, against_label=against_label)
     total = counts.per_file[0].sum(0)
     point = counts.metric_fn(total)
-    boot, intervals = _bootstrap_metrics(counts, resamples=resamples, seed=seed)
+    ci_note = too_few_articles(len(gold.articles)) if resamples else "not available: resamples is 0"
+    boot, intervals = _bootstrap_metrics(counts, resamples=resamples if ci_note is None else 0, seed=seed)
     if gold.task == "ner":
         assert gold.tagset is not None
         metrics, ci, primary, primary_value = _ner_metrics(total, gold.tagset, intervals)
+        notes = _ner_notes(metrics)
     else:
         metrics, ci, primary, primary_value = _stance_metrics(point, total, gold.labels, intervals, counts.headline)
+        notes = _stance_notes(metrics, counts.extra)
     report: dict[str, Any] = {
         "scorer_version": SCORER_VERSION,
         "task": gold.task,
@@ -101,8 +131,10 @@ def score_split(
         "primary_metric": primary,
         "primary_value": primary_value,
         "metrics": metrics,
+        "notes": notes,
         "bootstrap": {"unit": "article", "resamples": resamples, "seed": seed, "confidence": CONFIDENCE,
-                      "interval": "percentile (numpy linear)"},
+                      "interval": "percentile (numpy linear)", "min_articles": MIN_CI_ARTICLES,
+                      "available": ci_note is None, **({"ci_note": ci_note} if ci_note else {})},
         "ci": ci,
     }
     if compare_with is not None:
@@ -207,14 +239,18 @@ def _stance_metrics(
 ) -> tuple[dict[str, Any], dict[str, Any], str, float]:
     """Stance ``metrics`` (with the confusion matrix) and ``ci`` of the report, the primary metric's name and value."""
     metrics = {
-        "accuracy": float(point["accuracy"]),
-        "macro_f1": float(point["macro_f1"]),
-        "f_avg": float(point["f_avg"]),
+        "accuracy": _value(point["accuracy"]),
+        "macro_f1": _value(point["macro_f1"]),
+        "macro_average": {"convention": MACRO_CONVENTION,
+                          "classes": [name for j, name in enumerate(labels) if total[j].sum() > 0],
+                          "left_out": [name for j, name in enumerate(labels) if total[j].sum() == 0]},
+        "f_avg": _value(point["f_avg"]),
+        "f_avg_convention": F_AVG_CONVENTION,
         "per_class": {
             name: {
-                "precision": float(point["class_precision"][j]),
-                "recall": float(point["class_recall"][j]),
-                "f1": float(point["class_f1"][j]),
+                "precision": _value(point["class_precision"][j]),
+                "recall": _value(point["class_recall"][j]),
+                "f1": _value(point["class_f1"][j]),
                 "support": int(total[j].sum()),
                 "n_pred": int(total[:, j].sum()),
             }
@@ -232,6 +268,31 @@ def _stance_metrics(
     return metrics, ci, "f_avg", metrics["f_avg"]
 
 
+def _ner_notes(metrics: Mapping[str, Any]) -> list[str]:
+    """Why each null NER metric is undefined."""
+    notes = undefined_notes("micro (all types)", metrics["micro"])
+    for typ, row in metrics["per_type"].items():
+        notes += undefined_notes(typ, row)
+    return notes
+
+
+def _stance_notes(metrics: Mapping[str, Any], extra: Mapping[str, Any]) -> list[str]:
+    """Why each null stance metric is undefined, and which classes macro-F1 leaves out."""
+    notes = []
+    left_out = metrics["macro_average"]["left_out"]
+    if metrics["macro_f1"] is None:
+        notes.append("macro_f1: null (undefined: no class has gold support in the split)")
+    elif left_out:
+        notes.append(f"macro_f1: averaged over {metrics['macro_average']['classes']} only; no gold support for {left_out}")
+    if metrics["f_avg"] is None:
+        missing = [c for c in (extra["favor_label"], extra["against_label"]) if metrics["per_class"][c]["support"] == 0]
+        notes.append(f"f_avg: null (undefined: the split has no gold example of {missing}; F_avg needs both "
+                     f"{extra['favor_label']!r} and {extra['against_label']!r})")
+    for name, row in metrics["per_class"].items():
+        notes += undefined_notes(name, {**row, "n_gold": row["support"]})
+    return notes
+
+
 def _comparison(
     other_path: Path, counts: _Counts, point: dict[str, np.ndarray], boot: list[dict[str, np.ndarray]]
 ) -> dict[str, Any]:
@@ -241,13 +302,16 @@ def _comparison(
     for name in counts.headline:
         a, b = float(point[name]), float(other[name])
         entry: dict[str, Any] = {"a": a, "b": b, "delta": a - b}
-        if boot:
+        if boot and not math.isnan(a - b):
             delta = boot[0][name] - boot[1][name]
             entry["ci"] = _ci(_interval(delta))
-            if a > b:
-                entry["p_not_better"] = float(np.mean(delta <= 0))
+            defined = delta[~np.isnan(delta)]
+            if not len(defined):
+                pass
+            elif a > b:
+                entry["p_not_better"] = float(np.mean(defined <= 0))
             elif b > a:
-                entry["p_not_better"] = float(np.mean(delta >= 0))
+                entry["p_not_better"] = float(np.mean(defined >= 0))
             else:
                 entry["p_not_better"] = 1.0
         comparison["metrics"][name] = entry
@@ -287,9 +351,9 @@ def _rounded(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_rounded(v) for v in value]
     if isinstance(value, (float, np.floating)):
-        if not math.isfinite(float(value)):
-            raise ValueError(f"non-finite metric {value!r}")  # cannot happen: zero divisions give 0
-        return _r(value)
+        if math.isinf(float(value)):
+            raise ValueError(f"infinite metric {value!r}")  # cannot happen: zero divisions give NaN
+        return _r(value)  # NaN (undefined) -> None
     if isinstance(value, np.integer):
         return int(value)
     return value
