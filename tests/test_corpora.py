@@ -8,7 +8,9 @@ they do not mirror the reader's arithmetic.
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -29,6 +31,7 @@ from dataset_builder.corpora import (
     write_corpus,
 )
 from dataset_builder.errors import DatasetBuilderError, InputError, SchemaError
+from dataset_builder.label_studio.index import CACHE_ENV
 from dataset_builder.normalise import normalise_export
 from dataset_builder.schema import load_schema
 
@@ -436,6 +439,12 @@ def test_cli_no_push_writes_the_files_and_a_malformed_file_is_one_error_line(tmp
 # --------------------------------------------------------------------------------------------
 
 
+@pytest.fixture(autouse=True)
+def _index_cache_in_tmp(tmp_path, monkeypatch):
+    """Each test's segment index cache in its own temporary folder."""
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "ls-index-cache"))
+
+
 def _pull_normalise(conn, title: str, config: str, tmp_path: Path) -> tuple[list[dict], dict, list[dict]]:
     pulled = ls.pull_export(conn, title, out_dir=tmp_path / "exports")
     report = normalise_export(pulled.export_path, load_schema(config), tmp_path / "norm")
@@ -456,8 +465,12 @@ def test_conll_round_trip_through_label_studio_gives_exactly_the_corpus_spans(la
     first = CliRunner().invoke(cli, args, env=env)
     assert first.exit_code == 0, first.output
     assert "imported 4" in first.output and "4 with new tasks" in first.output
-    again = CliRunner().invoke(cli, args, env=env)  # idempotent: nothing twice
+    again = CliRunner().invoke(cli, args, env=env)  # idempotent: nothing twice (the cached index)
     assert again.exit_code == 0 and "already present 4, imported 0" in again.output and "4 already there" in again.output
+    shutil.rmtree(os.environ[CACHE_ENV])  # and with the project listed again (another machine, no cache)
+    listed = CliRunner().invoke(cli, args, env=env)
+    assert listed.exit_code == 0 and "already present 4, imported 0" in listed.output, listed.output
+    assert "0 added to existing tasks, 4 already there" in listed.output
 
     raw, report, gold = _pull_normalise(label_studio.connection(), "corpus conll", "entities", tmp_path)
     corpus = read_conll(FIX / "conll_iob1.txt")

@@ -25,6 +25,7 @@ from dataset_builder import label_studio as ls
 from dataset_builder.cli import cli
 from dataset_builder.errors import InputError, LabelStudioError, SchemaError
 from dataset_builder.jsonl import write_jsonl
+from dataset_builder.label_studio.index import CACHE_ENV
 from dataset_builder.records import Article, Segment
 from dataset_builder.schema import list_configs, load_schema
 from dataset_builder.segment import segment_article
@@ -361,6 +362,7 @@ def test_annotations_submitted_like_a_browser_come_back_in_the_raw_export(label_
     exported = json.loads(raw)
     assert report.manifest["task_count"] == len(exported) == 5
     assert (report.manifest["annotation_count"], report.manifest["cancelled_annotation_count"]) == (2, 1)
+    assert (report.manifest["submitted_annotation_count"], report.submitted_count, report.cancelled_count) == (1, 1, 1)
     assert report.manifest["config_name"] == "entities_stance"
     assert report.manifest["config_hash"] == load_schema("entities_stance").config_hash
     assert load_schema(report.label_config_path).labels == load_schema("entities_stance").labels
@@ -461,6 +463,136 @@ def test_serve_reuses_the_running_server_and_keeps_the_token_quiet(label_studio)
     assert f"API token value: {label_studio.api_key}" in shown.output
     for name in (ls.TOKEN_FILE, ls.PASSWORD_FILE):
         assert os.stat(Path(label_studio.data_dir) / name).st_mode & 0o777 == 0o600
+
+
+@pytest.fixture(autouse=True)
+def _index_cache_in_tmp(tmp_path_factory, monkeypatch):
+    """The segment index cache of these tests stays in pytest's temporary folder."""
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path_factory.getbasetemp() / "ls-index-cache"))
+
+
+def test_push_refuses_an_empty_segments_file_and_names_missing_fields(tmp_path):
+    conn = ls.Connection(url=free_url(), api_key="0" * 40)  # never contacted: refused before
+    for content in (b"", b"\n  \n"):
+        empty = tmp_path / "empty.jsonl"
+        empty.write_bytes(content)
+        with pytest.raises(InputError, match=r"empty\.jsonl: no segment rows \(the file is empty or blank\); nothing "
+                                             r"pushed and no project created"):
+            ls.push_segments(conn, empty, "entities")
+    result = CliRunner().invoke(cli, ["push", str(empty), "--config", "entities", "--data-dir", str(tmp_path / "none")],
+                                env={"LABEL_STUDIO_URL": free_url(), "LABEL_STUDIO_API_KEY": "0" * 40})
+    assert result.exit_code == 1 and "empty.jsonl: no segment rows" in result.output
+
+
+@pytest.mark.label_studio
+def test_push_rejects_a_row_missing_a_field_by_file_line_and_field(label_studio, tmp_path):
+    conn = label_studio.connection()
+    rows = synthetic_segments(2, "nofield")
+    del rows[1]["id"]
+    path = tmp_path / "segments.jsonl"
+    write_jsonl(path, rows)
+    report = ls.push_segments(conn, path, "entities", project_title="missing field")
+    assert report.imported == 1 and report.reasons() == {"missing_field": 1}
+    (rej,) = report.rejections
+    assert rej.source == f"{path}:2"
+    assert rej.detail.startswith("segment row without 'id' (a segment row needs id, article_id, index, start, end, text")
+    assert "__init__" not in rej.detail
+
+
+@pytest.mark.label_studio
+def test_push_rejects_predictions_for_unknown_or_rejected_segments_with_their_line(label_studio, tmp_path):
+    conn = label_studio.connection()
+    rows = synthetic_segments(3, "predrej")
+    bad = dict(rows[2], end=rows[2]["end"] + 1)  # offsets that do not fit its text: invalid_segment
+    write_jsonl(tmp_path / "segments.jsonl", rows[:2] + [bad])
+    ent = {"entities": [{"start": 0, "end": 7, "label": "MISC"}]}
+    write_jsonl(tmp_path / "preds.jsonl", [{"segment_id": rows[0]["id"], **ent}, {"segment_id": "nope-1", **ent},
+                                           {"segment_id": rows[2]["id"], **ent}])
+    args = ["push", str(tmp_path / "segments.jsonl"), "--config", "entities", "--project-title", "pred rejects",
+            "--predictions", str(tmp_path / "preds.jsonl"), "--model-version", "m1", "--report",
+            str(tmp_path / "push.json"), "--data-dir", str(tmp_path / "none")]
+    env = {"LABEL_STUDIO_URL": label_studio.url, "LABEL_STUDIO_API_KEY": label_studio.api_key}
+    result = CliRunner().invoke(cli, args, env=env)
+    assert result.exit_code == 0, result.output
+    assert f"rejected (unknown_segment): {tmp_path / 'preds.jsonl'}:2: no segment row has segment_id 'nope-1'" in result.output
+    assert f"rejected (segment_rejected): {tmp_path / 'preds.jsonl'}:3: the segment row of {rows[2]['id']!r} " \
+           f"({tmp_path / 'segments.jsonl'}:3) was rejected (invalid_segment)" in result.output
+    report = json.loads((tmp_path / "push.json").read_text())
+    assert (report["predictions_read"], report["predictions"], report["predictions_skipped"]) == (3, 1, 0)
+    assert report["predictions_rejected_by_reason"] == {"segment_rejected": 1, "unknown_segment": 1}
+    assert [r["source"] for r in report["prediction_rejections"]] == [f"{tmp_path / 'preds.jsonl'}:{n}" for n in (2, 3)]
+    again = CliRunner().invoke(cli, args, env=env)  # the task is there now: its prediction is skipped, not rejected
+    assert again.exit_code == 0, again.output
+    report = json.loads((tmp_path / "push.json").read_text())
+    assert (report["predictions"], report["predictions_skipped"], report["predictions_rejected"]) == (0, 1, 2)
+    ls.delete_project(conn, "pred rejects")
+
+
+@pytest.mark.label_studio
+def test_a_push_that_stops_part_way_still_writes_its_report(label_studio, tmp_path):
+    rows = synthetic_segments(30, "stopped")
+    write_jsonl(tmp_path / "segments.jsonl", rows)
+    with FaultyProxy(label_studio.url, {2: "503", 3: "503"}) as proxy:
+        result = CliRunner().invoke(cli, [
+            "push", str(tmp_path / "segments.jsonl"), "--config", "entities", "--project-title", "stopped",
+            "--batch-size", "10", "--retries", "1", "--report", str(tmp_path / "push.json"),
+            "--data-dir", str(tmp_path / "none")], env={"LABEL_STUDIO_URL": proxy.url,
+                                                       "LABEL_STUDIO_API_KEY": label_studio.api_key})
+    assert result.exit_code == 1 and "answered HTTP 503" in result.output
+    report = json.loads((tmp_path / "push.json").read_text())
+    assert (report["read"], report["imported"], report["not_pushed"]) == (30, 10, 20)
+    assert "answered HTTP 503" in report["error"] and label_studio.api_key not in (tmp_path / "push.json").read_text()
+    resumed = ls.push_segments(label_studio.connection(), tmp_path / "segments.jsonl", "entities", project_title="stopped")
+    assert (resumed.already_present, resumed.imported) == (10, 20)
+
+
+def _push_at_once(conn, path, title, n_pushers=2):
+    """Run ``n_pushers`` pushes of the same file at the same moment (threads released by one barrier)."""
+    barrier = threading.Barrier(n_pushers)
+    reports, errors = [], []
+
+    def one():
+        barrier.wait()
+        try:
+            reports.append(ls.push_segments(conn, path, "entities", project_title=title, batch_size=20))
+        except Exception as exc:  # noqa: BLE001 (shown by the assertion below)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=one) for _ in range(n_pushers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=600)
+    assert not errors, errors
+    return reports
+
+
+@pytest.mark.label_studio
+@pytest.mark.parametrize("title_exists", [False, True], ids=["new title", "existing title"])
+def test_concurrent_pushes_converge_to_one_project_and_one_task_per_segment(label_studio, tmp_path, title_exists):
+    from dataset_builder.normalise import normalise_export
+
+    conn = label_studio.connection()
+    title = f"concurrent {'old' if title_exists else 'new'} {label_studio.port}"
+    rows = synthetic_segments(400, f"conc{int(title_exists)}")
+    path = tmp_path / "segments.jsonl"
+    write_jsonl(path, rows)
+    if title_exists:
+        ls.push_segments(conn, rows[:40], "entities", project_title=title)
+    reports = _push_at_once(conn, path, title)
+    # one project: list_task_data refuses a title that two projects have
+    assert count_by_segment(conn, title) == Counter(r["id"] for r in rows)
+    assert len({r.project_id for r in reports}) == 1
+    # a push that finished before its rival deleted the later copies still counts those it made
+    assert sum(r.imported for r in reports) >= len(rows) - (40 if title_exists else 0)
+    assert all(r.read == r.already_present + r.imported for r in reports)
+    again = ls.push_segments(conn, path, "entities", project_title=title)
+    assert (again.imported, again.already_present) == (0, len(rows))
+    pulled = ls.pull_export(conn, title, out_dir=tmp_path / "exports")
+    report = normalise_export(pulled.export_path, "entities", tmp_path / "out")
+    assert "duplicate_segment_id" not in report.tasks.rejected
+    assert report.tasks.read == len(rows)
+    ls.delete_project(conn, title)
 
 
 @pytest.mark.label_studio

@@ -224,9 +224,10 @@ class _CorpusPush:
 
     def settle(self, s: _Session, project: ProjectInfo, index: SegmentIndex) -> SegmentIndex:
         """Converge with concurrent pushes (see :func:`~.push._settle_after_import`); returns the index now."""
-        carried = self.with_new if self.mode == "annotations" else 0
+        annotated = {sid: (self.uid,) for sid in self.carries} if self.mode == "annotations" and self.uid else {}
+        carried = self.with_new if annotated else 0
         index, removed = _settle_after_import(s, project, index, self.tasks, [sid for _, sid, _ in self.pending],
-                                              annotations=carried)
+                                              annotations=carried, annotators=annotated)
         moved = len(removed & self.carries)  # another push's copy, with the same label, stays
         self.with_new -= moved
         self.labels_present += moved

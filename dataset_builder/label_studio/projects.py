@@ -7,6 +7,7 @@ themselves): list a project's task data, one raw import, delete.
 from __future__ import annotations
 
 import html
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -88,21 +89,39 @@ def _ensure_project(s: _Session, schema: LabelSchema, title: str) -> ProjectInfo
 
 
 def _settle_created(s: _Session, schema: LabelSchema, title: str, mine: Any) -> ProjectInfo:
-    """Two pushes that both found no project created one each: the lowest id stays, the other is deleted.
+    """Pushes that all found no project created one each: the lowest id stays, the others are deleted.
 
-    Every pusher lists the projects with the title after creating its own; one that lost the race
-    deletes its own (still empty: nothing is imported before this) and pushes into the winner.
+    Every creator lists the projects with the title after creating its own (twice, a moment
+    apart: a rival's may show up late) and deletes every empty one but the lowest: its own when it
+    lost, and any a server-side retry of a create left behind (Label Studio on SQLite may insert a
+    project twice for one request when the database is busy). They were all made during the race
+    (none had the title when this push looked), and no push imports into any but the lowest.
     """
-    same = sorted(_find_projects(s, title), key=lambda p: p.id)
-    winner = same[0] if same and same[0].id < mine.id else None
-    if winner is None:
+    seen: dict[int, Any] = {}
+    for attempt in range(2):
+        if attempt:
+            time.sleep(0.3)  # not a back-off: the sleep tests inject counts only retries
+        seen.update({p.id: p for p in _find_projects(s, title)})
+    winner = min([mine.id, *seen])
+    for pid in sorted(seen):
+        if pid != winner and (pid == mine.id or not getattr(seen[pid], "task_number", 0)):
+            _delete_quietly(s, pid)
+    if winner == mine.id:
         return ProjectInfo(id=mine.id, title=title, created=True, task_number=0,
                            created_at=str(getattr(mine, "created_at", "")))
-    s.call("delete own duplicate project", s.client.projects.delete, id=mine.id)
-    project = s.call("get project", s.client.projects.get, id=winner.id)
+    project = s.call("get project", s.client.projects.get, id=winner)
     _check_project_schema(project, schema)
     return ProjectInfo(id=project.id, title=title, created=False, task_number=None,
                        created_at=str(getattr(project, "created_at", "")))
+
+
+def _delete_quietly(s: _Session, project_id: int) -> None:
+    """Delete a project made during a creation race; one a rival deleted first is gone already."""
+    try:
+        s.call("delete duplicate project", s.client.projects.delete, id=project_id)
+    except LabelStudioError as exc:
+        if "HTTP 404" not in str(exc):
+            raise
 
 
 def _find_unique(s: _Session, title: str, *, settle: int = 5, wait: float = 0.5) -> Any | None:
@@ -121,7 +140,7 @@ def _find_unique(s: _Session, title: str, *, settle: int = 5, wait: float = 0.5)
         if len(found) <= 1:
             return found[0] if found else None
         if attempt < settle:
-            s.sleep(wait)
+            time.sleep(wait)
     ids = ", ".join(str(p.id) for p in sorted(found, key=lambda p: p.id))
     raise LabelStudioError(f"{len(found)} projects are titled {title!r} (ids {ids}); rename all but one.")
 

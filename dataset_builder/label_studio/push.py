@@ -317,11 +317,13 @@ def _count_batch(run: _Progress, done: list[_Pending], bad: int, found: int, ids
 
 
 def _settle_after_import(s: _Session, project: ProjectInfo, index: SegmentIndex, run: _Progress,
-                         segment_ids: list[str], *, annotations: int = 0) -> tuple[SegmentIndex, set[str]]:
+                         segment_ids: list[str], *, annotations: int = 0,
+                         annotators: Mapping[str, tuple[int, ...]] | None = None) -> tuple[SegmentIndex, set[str]]:
     """After importing: keep the index, or, when others pushed at the same time, remove the duplicates.
 
     When the project's stamp is what this push alone makes it (``annotations``: how many the
-    imported tasks carried), no one else added or deleted a task meanwhile: the index plus what
+    imported tasks carried; ``annotators``: who annotated them, by segment id), no one else added
+    or deleted a task meanwhile: the index plus what
     was imported is the project. Otherwise the project is listed again and the later copy of
     each of this push's segments that has two tasks is deleted; a segment whose task of this
     push was deleted counts as already present (another push put it there first).
@@ -336,7 +338,7 @@ def _settle_after_import(s: _Session, project: ProjectInfo, index: SegmentIndex,
         return index, set()
     if not run.relist and project_stamp(s, project.id) == expected:
         for sid, tid, digest in run.added:
-            index.add(sid, tid, digest)
+            index.add(sid, tid, digest, (annotators or {}).get(sid, ()))
         index.stamp = expected
         save_index(s, project, index)
         return index, set()
