@@ -214,6 +214,8 @@ class Annotation:
 
     ``text`` is the segment text the offsets point into; every span is checked against it, so an
     annotation whose span text differs from ``text[start:end]`` cannot exist. Spans are sorted.
+    ``ground_truth`` marks an adjudicator's annotation (Label Studio's ground truth), which gold
+    follows; it is written only when true, so other lines keep their bytes.
     """
 
     segment_id: str
@@ -223,6 +225,7 @@ class Annotation:
     entities: tuple[EntitySpan, ...] = ()
     stances: tuple[StanceLabel, ...] = ()
     task_id: int | None = None
+    ground_truth: bool = False
 
     def __post_init__(self) -> None:
         owner = f"Annotation of segment {self.segment_id!r} by {self.annotator!r}"
@@ -252,6 +255,7 @@ class Annotation:
             "text": self.text,
             "entities": [e.to_dict() for e in self.entities],
             "stances": [s.to_dict() for s in self.stances],
+            **({"ground_truth": True} if self.ground_truth else {}),
         }
 
     @classmethod
@@ -264,6 +268,7 @@ class Annotation:
             entities=tuple(EntitySpan(**e) for e in row.get("entities", ())),
             stances=tuple(StanceLabel(**s) for s in row.get("stances", ())),
             task_id=row.get("task_id"),
+            ground_truth=bool(row.get("ground_truth", False)),
         )
 
 

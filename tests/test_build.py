@@ -382,8 +382,8 @@ def test_empty_split_is_a_zero_row_parquet_with_the_schema_and_still_loads(tmp_p
     assert manifest.splits["validation"] == ()
     report = build_dataset(gold, manifest, SCHEMA, tmp_path / "ds")
     table = pq.read_table(tmp_path / "ds" / "ner" / "validation.parquet")
-    assert table.num_rows == 0 and table.schema.names == ["id", "article_id", "text", "tokens", "token_starts",
-                                                          "token_ends", "ner_tags", "spans"]
+    assert table.num_rows == 0 and table.schema.names == ["id", "article_id", "title", "date", "source", "url", "text",
+                                                          "tokens", "token_starts", "token_ends", "ner_tags", "spans"]
     assert report.ner_rows["validation"] == 0
     yaml_header = (tmp_path / "ds" / "README.md").read_text().split("\n---\n", 1)[0]
     assert "ner/train.parquet" in yaml_header and "ner/validation.parquet" not in yaml_header

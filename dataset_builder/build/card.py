@@ -7,8 +7,10 @@ Input
     card as they are).
 Output
     ``DATASET_CARD.md`` (schema, counts, label distributions, agreement, rejections, guidelines,
-    split policy, licence, citation, files) and ``README.md`` = YAML header (configs,
-    data_files, dataset_info) + the card.
+    split policy, licence, citation, files, and the Hub sections of :mod:`.hub`: warnings, example
+    rows, source data, personal information, uses, bias and limitations, annotators, baseline
+    results) and ``README.md`` = YAML header (the Hub's descriptive fields, configs, data_files,
+    dataset_info) + the card; the README passes :func:`.hub.validate_readme` before it is written.
 
 Invariants: generated from the data only, no timestamps: same inputs, same bytes. Empty splits
 are left out of the README's loader configuration (``datasets`` cannot load a split with no
@@ -25,7 +27,8 @@ from typing import Any, Mapping
 
 from ..records import SPLIT_NAMES, SplitManifest
 from .bio import bio_names
-from .features import ner_features, stance_features
+from .features import annotations_features, ner_features, stance_features
+from .hub import PLACEHOLDER, hub_metadata, hub_sections, validate_readme
 from .plot import PLOT_NAME
 from .report import BuildReport
 from .tokens import TOKEN_PATTERN
@@ -47,8 +50,15 @@ def write_card(
     license: str,
     citation: str | None,
     language: str,
+    results: Mapping[str, Any] | None = None,
 ) -> None:
-    """Write ``out/DATASET_CARD.md`` and ``out/README.md`` (YAML header + the same card)."""
+    """Write ``out/DATASET_CARD.md`` and ``out/README.md`` (YAML header + the same card).
+
+    Raises
+    ------
+    SchemaError
+        The README's metadata would not pass the Hub's checks (:func:`.hub.validate_readme`).
+    """
     entity_labels = tuple(getattr(schema, "entity_labels", ()) or ())
     stance_labels = tuple(getattr(schema, "stance_labels", ()) or ())
     body = render_card(
@@ -62,8 +72,11 @@ def write_card(
         license=license,
         citation=citation,
         language=language,
+        examples={c: tables[c]["train"].slice(0, 1).to_pylist()[0] for c in report.configs if tables[c]["train"].num_rows},
+        results=results,
     )
     header = _yaml_header(tables, report.configs, entity_labels, stance_labels, pretty_name or _default_name(schema), license, language)
+    validate_readme(header + "\n" + body, where=str(out / "README.md"))
     (out / CARD_NAME).write_text(body, encoding="utf-8", newline="\n")
     (out / "README.md").write_text(header + "\n" + body, encoding="utf-8", newline="\n")
 
@@ -76,15 +89,11 @@ def _yaml_header(tables, configs, entity_labels, stance_labels, pretty_name, lic
     import yaml
 
     feats = {"ner": ner_features(entity_labels) if "ner" in configs else None,
-             "stance": stance_features(stance_labels) if "stance" in configs else None}
-    header: dict[str, Any] = {
-        "pretty_name": pretty_name,
-        "license": license,
-        "language": [language],
-        "task_categories": [t for c, t in (("ner", "token-classification"), ("stance", "text-classification")) if c in configs],
-        "configs": [],
-        "dataset_info": [],
-    }
+             "stance": stance_features(stance_labels) if "stance" in configs else None,
+             "annotations": annotations_features() if "annotations" in configs else None}
+    rows = {c: sum(t.num_rows for t in tables[c].values()) for c in configs}
+    header: dict[str, Any] = {**hub_metadata(configs, rows, license, language), "pretty_name": pretty_name,
+                              "configs": [], "dataset_info": []}
     for config in configs:
         non_empty = [s for s in SPLIT_NAMES if tables[config][s].num_rows]
         header["configs"].append(
@@ -152,6 +161,8 @@ def render_card(
     license: str,
     citation: str | None,
     language: str,
+    examples: Mapping[str, Mapping[str, Any]] | None = None,
+    results: Mapping[str, Any] | None = None,
 ) -> str:
     """The dataset card (markdown), generated from the data; deterministic."""
     entity_labels = tuple(getattr(schema, "entity_labels", ()) or ())
@@ -161,6 +172,8 @@ def render_card(
         _schema_lines(report, entity_labels, stance_labels),
         _counts_lines(report, stats),
         _distribution_lines(report, stats, entity_labels, stance_labels),
+        hub_sections(stats=stats, configs=report.configs, license=license, warnings=report.warnings,
+                     examples=examples or {}, results=results),
         _projection_lines(report),
         _split_policy_lines(manifest),
         _guidelines_lines(schema),
@@ -214,7 +227,7 @@ def _schema_lines(report: BuildReport, entity_labels: tuple[str, ...], stance_la
     if "ner" in report.configs:
         L += ["### `ner`", "", "| feature | type |", "|---|---|"]
         L += [
-            "| id | string (segment id) |", "| article_id | string |", "| text | string (the segment) |",
+            "| id | string (segment id) |", "| article_id | string |", _ARTICLE_ROW, "| text | string (the segment) |",
             "| tokens | list of string |", "| token_starts, token_ends | list of int32 (code points into `text`) |",
             f"| ner_tags | list of ClassLabel: {', '.join(f'{i}={n}' for i, n in enumerate(bio_names(entity_labels)))} |",
             "| spans | list of {start int32, end int32, label string, text string}: the gold character spans |", "",
@@ -222,12 +235,23 @@ def _schema_lines(report: BuildReport, entity_labels: tuple[str, ...], stance_la
     if "stance" in report.configs:
         L += ["### `stance`", "", "| feature | type |", "|---|---|"]
         L += [
-            "| id | string: `{segment_id}@{target_start}-{target_end}` |", "| article_id | string |",
+            "| id | string: `{segment_id}@{target_start}-{target_end}` |", "| article_id | string |", _ARTICLE_ROW,
             "| segment_id | string |", "| text | string (the segment) |", "| target | string (the target span's text) |",
             "| target_start, target_end | int32 (code points into `text`) |",
             f"| label | ClassLabel: {', '.join(f'{i}={n}' for i, n in enumerate(stance_labels))} |", "",
         ]
+    if "annotations" in report.configs:
+        L += ["### `annotations`", "", "| feature | type |", "|---|---|",
+              "| id | string: `{segment_id}/{annotator}` |", "| segment_id, article_id, text | string |",
+              "| annotator | string: the handle `normalise` gives (`gold` for the gold row) |",
+              "| role | string: adjudicator (Label Studio ground truth), annotator or gold |",
+              "| gold_source | string: ground_truth or vote (how the segment's gold was decided; null: unresolved) |",
+              "| entities | list of {start, end, label, text} |",
+              "| stances | list of {target_start, target_end, target_text, label} |", ""]
     return L
+
+
+_ARTICLE_ROW = "| title, date, source, url | string: the article's, null when unknown |"
 
 
 def _counts_lines(report: BuildReport, stats: Mapping[str, Any]) -> list[str]:
@@ -381,15 +405,20 @@ def _rejections_lines(report: BuildReport, normalise_report: Mapping[str, Any] |
 def _licence_and_citation_lines(report: BuildReport, pretty_name: str, license: str, citation: str | None) -> list[str]:
     """The licence, and the citation given (or a generated ``@misc`` stub)."""
     L: list[str] = []
-    L += ["## Licence", "", f"`{license}`" + (" (set it with `dataset-builder build --license`)." if license == "unknown" else "."), ""]
+    L += ["## Licence", "", f"`{license}`" + (
+        " **Warning:** no licence was given, so nobody can tell whether this data may be reused; set it with "
+        "`dataset-builder build --license` (a Hub licence id such as `cc-by-4.0`)." if license == "unknown" else "."), ""]
     L += ["## Citation", "", "```bibtex"]
     if citation:
         L += [citation.strip()]
     else:
         key = re.sub(r"\W+", "_", pretty_name.lower()).strip("_")
         L += [f"@misc{{{key}_{re.sub(r'[^0-9A-Za-z]+', '_', report.version)},", f"  title = {{{pretty_name}}},",
+              "  author = {TO BE WRITTEN: the maintainers' names},", "  year = {TO BE WRITTEN: the year of this version},",
               f"  note = {{Version {report.version}, fingerprint {report.fingerprint[:16]}}},", "}"]
     L += ["```", ""]
+    if not citation:
+        L += [PLACEHOLDER.format("the authors and the year of the citation above (or pass --citation)"), ""]
     return L
 
 

@@ -37,11 +37,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..errors import InputError, SchemaError
-from ..records import GOLD, Annotation, EntitySpan, SPLIT_NAMES, SplitManifest
+from ..records import GOLD, Annotation, Article, EntitySpan, SPLIT_NAMES, SplitManifest
 from ..splits import natural_key
+from .annotations import annotation_rows, annotation_tables, annotator_summary
 from .bio import SPAN_STATUSES, _project
 from .card import write_card
-from .features import ner_features, stance_features
+from .features import ARTICLE_FIELDS, annotations_features, ner_features, stance_features
 from .parquet import _list_array, _write_parquet, file_sha256, parquet_fingerprint
 from .plot import PLOT_NAME, _plot
 from .report import BuildReport
@@ -50,7 +51,7 @@ from .tokens import TokenBatch, tokenize_batch
 if TYPE_CHECKING:  # pragma: no cover
     from ..schema import LabelSchema
 
-CONFIGS = ("ner", "stance")
+CONFIGS = ("ner", "stance", "annotations")
 VERSION_NAME = "dataset_version.txt"
 
 
@@ -67,6 +68,9 @@ def build_dataset(
     license: str = "unknown",
     citation: str | None = None,
     language: str = "en",
+    articles: Sequence[Article] | None = None,
+    annotations: Sequence[Annotation] | None = None,
+    results: Mapping[str, Any] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> BuildReport:
     """Write the dataset folder described in the package docstring (:mod:`dataset_builder.build`).
@@ -88,7 +92,16 @@ def build_dataset(
     normalise_report : mapping, optional
         The ``normalise`` report; its ``agreement`` and ``rejected`` entries are rendered.
     pretty_name, description, license, citation, language : str
-        Card fields (``license`` is a Hub licence id such as ``cc-by-4.0``).
+        Card fields (``license`` is a Hub licence id such as ``cc-by-4.0``; ``unknown`` gives a
+        warning in the report and the card).
+    articles : sequence of Article, optional
+        Their ``title``, ``date``, ``source`` and ``url`` go onto the rows (null when unknown or
+        when the article is not given).
+    annotations : sequence of Annotation, optional
+        The per-annotator records of ``normalise`` (``annotations.jsonl``): the ``annotations``
+        configuration and the card's annotator figures.
+    results : mapping, optional
+        A ``results.json`` of ``benchmark`` on this dataset: the card's baseline section.
     progress : callable, optional
         Called with the name of each phase as it starts.
 
@@ -119,21 +132,27 @@ def build_dataset(
     split_ids = {s: i for i, s in enumerate(SPLIT_NAMES)}
     row_split = np.array([split_ids[split_of[a.article_id]] for a in kept], dtype=np.int64)
 
+    meta = _article_meta(articles, kept)
     tables: dict[str, dict[str, pa.Table]] = {}
     stats: dict[str, Any] = {"ner": {}, "stance": {}}
     spans_counts: dict[str, int] = {"read": sum(len(a.entities) for a in gold), "held_out": sum(len(a.entities) for a in held)}
     spans_counts.update({k: 0 for k in SPAN_STATUSES})
     ner_rows = {s: 0 for s in SPLIT_NAMES}
     if "ner" in configs:
-        tables["ner"], stats["ner"], ner_rows, span_statuses = _ner_tables(kept, row_split, entity_labels, say)
+        tables["ner"], stats["ner"], ner_rows, span_statuses = _ner_tables(kept, row_split, entity_labels, meta, say)
         spans_counts.update(span_statuses)
 
     stance_counts = {"read": sum(len(a.stances) for a in gold), "held_out": sum(len(a.stances) for a in held),
                      "dropped_duplicate": 0, "dropped_conflicting": 0}
     stance_rows = {s: 0 for s in SPLIT_NAMES}
     if "stance" in configs:
-        tables["stance"], stats["stance"], stance_rows, dropped = _stance_tables(kept, row_split, stance_labels, say)
+        tables["stance"], stats["stance"], stance_rows, dropped = _stance_tables(kept, row_split, stance_labels, meta, say)
         stance_counts.update(dropped)
+    annotation_counts: dict[str, int] = {}
+    if annotations is not None:
+        say("writing annotations")
+        tables["annotations"], stats["annotations"], annotation_counts = _annotations_config(annotations, gold, split_of, schema)
+        configs = configs + ("annotations",)
 
     say("writing files")
     files = _write_tables(out, tables)
@@ -147,13 +166,46 @@ def build_dataset(
         segments_read=len(gold), segments_held_out=len(held), segments_kept=len(kept), ner_rows=ner_rows,
         spans=spans_counts, stances={**stance_counts, "kept": sum(stance_rows.values())}, stance_rows=stance_rows,
         configs=configs, files=files, fingerprint=fingerprint, version=version, out_dir=str(out),
+        annotations=annotation_counts, warnings=_warnings(license, articles, annotations),
     )
     write_card(
         out, report=report, stats=stats, tables=tables, manifest=manifest, schema=schema,
         normalise_report=normalise_report, pretty_name=pretty_name, description=description, license=license,
-        citation=citation, language=language,
+        citation=citation, language=language, results=results,
     )
     return report
+
+
+def _annotations_config(
+    annotations: Sequence[Annotation], gold: Sequence[Annotation], split_of: Mapping[str, str], schema: Any
+) -> tuple[dict[str, pa.Table], dict[str, Any], dict[str, int]]:
+    """The ``annotations`` tables, their statistics (with the card's annotator summary) and counts."""
+    rows = annotation_rows(annotations, gold, split_of)
+    stats: dict[str, Any] = {s: {"rows": len(rows[s]), "articles": len({r["article_id"] for r in rows[s]})} for s in SPLIT_NAMES}
+    stats["summary"] = annotator_summary(rows, schema)
+    people = sum(1 for s in SPLIT_NAMES for r in rows[s] if r["role"] != "gold")
+    read = sum(1 for a in annotations if a.annotator != GOLD)
+    return annotation_tables(rows, annotations_features()), stats, {"read": read, "kept": people, "not_in_a_split": read - people}
+
+
+def _warnings(license: str, articles: Any, annotations: Any) -> tuple[str, ...]:
+    """What the card cannot say well: no licence, no article fields, no per-annotator labels."""
+    out = []
+    if license == "unknown":
+        out.append("licence 'unknown': the Hub and users cannot tell whether the data may be reused; pass the "
+                   "licence of the news and the annotations with --license (a Hub id such as cc-by-4.0).")
+    if articles is None:
+        out.append("no articles given: title, date, source and url are null on every row; pass --articles.")
+    if annotations is None:
+        out.append("no per-annotator annotations given: no 'annotations' configuration; pass --annotations "
+                   "annotations.jsonl from normalise.")
+    return tuple(out)
+
+
+def _article_meta(articles: Sequence[Article] | None, kept: Sequence[Annotation]) -> dict[str, list]:
+    """Per kept segment, its article's ``title``, ``date``, ``source``, ``url`` (None when unknown)."""
+    by_id = {a.id: a for a in articles or ()}
+    return {f: [getattr(by_id.get(a.article_id), f, None) for a in kept] for f in ARTICLE_FIELDS}
 
 
 # --------------------------------------------------------------------------- reading and checking the inputs
@@ -234,7 +286,8 @@ def _check_labels(
 
 
 def _ner_tables(
-    kept: Sequence[Annotation], row_split: np.ndarray, entity_labels: Sequence[str], say: Callable[[str], None]
+    kept: Sequence[Annotation], row_split: np.ndarray, entity_labels: Sequence[str], meta: Mapping[str, list],
+    say: Callable[[str], None],
 ) -> tuple[dict[str, pa.Table], dict[str, Any], dict[str, int], dict[str, int]]:
     """The ``ner`` table of each split (one row per kept segment), its statistics, its row counts and
     the count of each span status that occurs."""
@@ -253,7 +306,7 @@ def _ner_tables(
     tags, status = _project(tok, span_rows, e_start, e_end, e_label)
     span_statuses = {SPAN_STATUSES[int(k)]: int(n) for k, n in zip(*np.unique(status, return_counts=True))}
     say("writing ner")
-    table = _ner_table(features, kept, tok, tags, ents, e_start, e_end)
+    table = _ner_table(features, kept, meta, tok, tags, ents, e_start, e_end)
     tables: dict[str, pa.Table] = {}
     stats: dict[str, Any] = {}
     rows: dict[str, int] = {}
@@ -280,6 +333,7 @@ def _ner_tables(
 def _ner_table(
     features: Any,
     kept: Sequence[Annotation],
+    meta: Mapping[str, list],
     tok: TokenBatch,
     tags: np.ndarray,
     ents: Sequence[EntitySpan],
@@ -302,6 +356,7 @@ def _ner_table(
         [
             pa.array([a.segment_id for a in kept], pa.string()),
             pa.array([a.article_id for a in kept], pa.string()),
+            *(pa.array(meta[f], pa.string()) for f in ARTICLE_FIELDS),
             pa.array([a.text for a in kept], pa.string()),
             _list_array(tok.offsets, tok.tokens),
             _list_array(tok.offsets, pa.array(tok.starts.astype(np.int32))),
@@ -314,13 +369,14 @@ def _ner_table(
 
 
 def _stance_tables(
-    kept: Sequence[Annotation], row_split: np.ndarray, stance_labels: Sequence[str], say: Callable[[str], None]
+    kept: Sequence[Annotation], row_split: np.ndarray, stance_labels: Sequence[str], meta: Mapping[str, list],
+    say: Callable[[str], None],
 ) -> tuple[dict[str, pa.Table], dict[str, Any], dict[str, int], dict[str, int]]:
     """The ``stance`` table of each split (one row per kept target), its statistics, its row counts
     and the targets dropped as duplicate or conflicting."""
     say("writing stance")
     features = stance_features(stance_labels)
-    cols, split_col, dropped = _stance_columns(kept, row_split, features, _label_index(stance_labels))
+    cols, split_col, dropped = _stance_columns(kept, row_split, features, _label_index(stance_labels), meta)
     schema_arrow = features.arrow_schema
     table = pa.Table.from_arrays(
         [pa.array(cols[f.name], f.type) for f in schema_arrow], schema=schema_arrow
@@ -344,13 +400,14 @@ def _stance_tables(
 
 
 def _stance_columns(
-    kept: Sequence[Annotation], row_split: np.ndarray, features: Any, stance_index: Mapping[str, int]
+    kept: Sequence[Annotation], row_split: np.ndarray, features: Any, stance_index: Mapping[str, int],
+    meta: Mapping[str, list],
 ) -> tuple[dict[str, list], list[int], dict[str, int]]:
     """The ``stance`` columns (by feature name), the split of each row, and the dropped counts."""
     dropped = {"dropped_duplicate": 0, "dropped_conflicting": 0}
     cols: dict[str, list] = {k: [] for k in features}
     split_col: list[int] = []
-    for a, sp in zip(kept, row_split.tolist()):
+    for row, (a, sp) in enumerate(zip(kept, row_split.tolist())):
         if not a.stances:
             continue
         # Annotation sorts its stances by target, so repeats of a target are adjacent.
@@ -366,6 +423,8 @@ def _stance_columns(
             ts, te = st.target_start, st.target_end
             cols["id"].append(f"{a.segment_id}@{ts}-{te}")
             cols["article_id"].append(a.article_id)
+            for f in ARTICLE_FIELDS:
+                cols[f].append(meta[f][row])
             cols["segment_id"].append(a.segment_id)
             cols["text"].append(a.text)
             cols["target"].append(st.target_text)

@@ -1,7 +1,9 @@
-"""The declared features of the two configurations (``ner``, ``stance``).
+"""The declared features of the three configurations (``ner``, ``stance``, ``annotations``).
 
 Input
-    The config's entity labels (in config order) or stance labels.
+    The config's entity labels (in config order) or stance labels. ``ner`` and ``stance`` rows also
+    carry their article's ``title``, ``date``, ``source`` and ``url`` (:data:`ARTICLE_FIELDS`, null
+    when unknown).
 Output
     ``datasets.Features``, declared once here and never inferred (the parquet schemas and the
     README's ``dataset_info`` are written from them).
@@ -12,6 +14,15 @@ from __future__ import annotations
 from typing import Sequence
 
 from .bio import bio_names
+
+ARTICLE_FIELDS = ("title", "date", "source", "url")
+"""The article's fields copied onto every ``ner`` and ``stance`` row (strings, null when unknown)."""
+
+
+def _article_features() -> dict:
+    from datasets import Value
+
+    return {name: Value("string") for name in ARTICLE_FIELDS}
 
 
 def ner_features(entity_labels: Sequence[str]):
@@ -26,6 +37,7 @@ def ner_features(entity_labels: Sequence[str]):
         {
             "id": datasets.Value("string"),
             "article_id": datasets.Value("string"),
+            **_article_features(),
             "text": datasets.Value("string"),
             "tokens": datasets.Sequence(datasets.Value("string")),
             "token_starts": datasets.Sequence(datasets.Value("int32")),
@@ -51,11 +63,32 @@ def stance_features(stance_labels: Sequence[str]):
         {
             "id": Value("string"),
             "article_id": Value("string"),
+            **_article_features(),
             "segment_id": Value("string"),
             "text": Value("string"),
             "target": Value("string"),
             "target_start": Value("int32"),
             "target_end": Value("int32"),
             "label": ClassLabel(names=list(stance_labels)),
+        }
+    )
+
+
+def annotations_features():
+    """The ``annotations`` configuration's declared features: one annotator's labels of one segment."""
+    from datasets import Features, Value
+
+    return Features(
+        {
+            "id": Value("string"),
+            "segment_id": Value("string"),
+            "article_id": Value("string"),
+            "text": Value("string"),
+            "annotator": Value("string"),
+            "role": Value("string"),
+            "gold_source": Value("string"),
+            "entities": [{"start": Value("int32"), "end": Value("int32"), "label": Value("string"), "text": Value("string")}],
+            "stances": [{"target_start": Value("int32"), "target_end": Value("int32"), "target_text": Value("string"),
+                         "label": Value("string")}],
         }
     )

@@ -12,7 +12,7 @@ dropped (by reason).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from ..errors import DatasetBuilderError
@@ -35,6 +35,8 @@ class BuildReport:
     fingerprint: str
     version: str
     out_dir: str
+    annotations: Mapping[str, int] = field(default_factory=dict)  # read, kept, not_in_a_split (per-annotator records)
+    warnings: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         problems = []
@@ -50,6 +52,9 @@ class BuildReport:
             "dropped_conflicting", 0
         ) + sum(self.stance_rows.values()):
             problems.append("stances")
+        a = self.annotations
+        if a and a.get("read", 0) != a.get("kept", 0) + a.get("not_in_a_split", 0):
+            problems.append("annotations")
         if problems:
             raise DatasetBuilderError(f"BuildReport: {', '.join(problems)} do not add up: {self.to_dict()}")
 
@@ -67,4 +72,6 @@ class BuildReport:
             "stance_rows": dict(self.stance_rows),
             "fingerprint": self.fingerprint,
             "files": dict(self.files),
+            "annotations": dict(self.annotations),
+            "warnings": list(self.warnings),
         }

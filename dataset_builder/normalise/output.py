@@ -26,6 +26,8 @@ from typing import Any, Iterable, Mapping, Sequence
 from ..records import GOLD, Annotation, Rejection
 from .results import _Parsed
 
+_GROUND_TRUTH = ', "ground_truth": true'  # Annotation.to_dict's key, only when true
+
 OUTPUT_FILES = ("annotations.jsonl", "gold.jsonl", "rejections.jsonl", "unresolved.jsonl", "report.json", "report.txt")
 _LINE_FILES = OUTPUT_FILES[:4]
 # One encoder for every output line: the same bytes as jsonl.dumps, without building an encoder per call.
@@ -110,12 +112,13 @@ class _TaskOut:
             return out
 
         def line(
-            annotator: str, ents: Iterable[tuple[int, int, str]], sts: Iterable[tuple[tuple[int, int], str]]
+            annotator: str, ents: Iterable[tuple[int, int, str]], sts: Iterable[tuple[tuple[int, int], str]],
+            ground_truth: bool = False,
         ) -> str:
             return (f'{head}{enc(annotator)}{body}{joined(tuple(sorted(ents)), entity)}], "stances": '
-                    f'[{joined(tuple(sorted(sts)), stance)}]}}\n')
+                    f'[{joined(tuple(sorted(sts)), stance)}]{_GROUND_TRUTH if ground_truth else ""}}}\n')
 
-        ann_lines = "".join([line(p.annotator, p.entities, p.stances.items()) for p in self.parsed])
+        ann_lines = "".join([line(p.annotator, p.entities, p.stances.items(), p.ground_truth) for p in self.parsed])
         gold_line = ""
         if self.gold is not None:
             gold_ents, gold_st = self.gold
