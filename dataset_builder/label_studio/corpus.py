@@ -12,17 +12,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
-from ..errors import DatasetBuilderError, InputError, SchemaError
+from ..errors import DatasetBuilderError, InputError, LabelStudioError, SchemaError
 from ..records import Rejection
 from ..schema import LabelSchema, load_schema
-from ..errors import LabelStudioError
 from .annotations import ensure_users
 from .client import RetryPolicy, _Session, _session
 from .connection import Connection
 from .index import SegmentIndex, load_index, project_stamp, save_index
 from .projects import ProjectInfo, _ensure_project
-from .push import (PushReport, PushStopped, _count_batch, _import_in_batches, _new_segment, _Pending, _Progress,
-                   _settle_after_import, _split_existing)
+from .push import (
+    PushReport,
+    PushStopped,
+    _count_batch,
+    _import_in_batches,
+    _new_segment,
+    _Pending,
+    _Progress,
+    _settle_after_import,
+    _split_existing,
+)
 from .tasks import TARGET_MODEL_VERSION, _target_region, prediction_result, task_data
 
 

@@ -23,9 +23,23 @@ from ..records import Rejection, Segment
 from ..schema import LabelSchema, load_schema
 from .client import RetryPolicy, _give_up, _Session, _session, _Transient
 from .connection import Connection
-from .index import SegmentIndex, Stamp, list_index, load_index, project_stamp, remove_duplicates, save_index
+from .index import (
+    SegmentIndex,
+    Stamp,
+    list_index,
+    load_index,
+    project_stamp,
+    remove_duplicates,
+    save_index,
+)
 from .projects import ProjectInfo, _ensure_project
-from .tasks import TARGET_MODEL_VERSION, _target_region, _text_digest, prediction_result, task_data
+from .tasks import (
+    TARGET_MODEL_VERSION,
+    _target_region,
+    _text_digest,
+    prediction_result,
+    task_data,
+)
 
 _Pending = tuple[str, str, dict[str, Any]]
 """A task to import: ``(where the row was read, segment_id, task)``."""
