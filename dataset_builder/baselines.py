@@ -44,7 +44,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from .errors import InputError
-from .jsonl import write_jsonl
+from .jsonl import read_json_object, write_jsonl
 from .scoring import (
     CONFIDENCE,
     DEFAULT_RESAMPLES,
@@ -410,6 +410,15 @@ def _small_split_warnings(entries: Sequence[Mapping[str, Any]], eval_split: str)
     return warnings
 
 
+def results_summary(results: Mapping[str, Any]) -> str:
+    """One line per baseline: ``config/baseline: metric = score [CI]`` (``n/a`` when undefined)."""
+    lines = []
+    for e in results["baselines"]:
+        ci = f" [{e['ci'][0]:.4f}, {e['ci'][1]:.4f}]" if e["ci"] else ""
+        lines.append(f"{e['config']}/{e['baseline']}: {e['primary_metric']} = {format_metric(e['score'])}{ci}")
+    return "\n".join(lines)
+
+
 def rank(scores: Sequence[float | None]) -> list[int | None]:
     """Competition ranks of ``scores`` (higher is better): equal scores share a rank (1, 1, 3); None
     (an undefined score) gets no rank."""
@@ -515,13 +524,4 @@ def compare_results(current: Mapping[str, Any], previous: Mapping[str, Any], *, 
 
 def read_results(path: str | Path) -> dict[str, Any]:
     """Read a ``results.json`` written by :func:`run_benchmark`."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such file; pass the results.json of an earlier `dataset-builder benchmark` run.")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: not a JSON results file ({exc}); pass the results.json of an earlier benchmark run.") from None
-    if not isinstance(data, dict):
-        raise InputError(f"{path}: expected a JSON object, got {type(data).__name__}; pass a results.json from `benchmark`.")
-    return data
+    return read_json_object(path, "pass the results.json of an earlier `dataset-builder benchmark` run.")

@@ -8,6 +8,7 @@ nothing else is caught, so a real bug still shows its traceback.
 from __future__ import annotations
 
 import sys
+from contextlib import contextmanager
 
 import click
 
@@ -48,6 +49,7 @@ def cli() -> None:
       build      gold.jsonl + manifest -> HuggingFace dataset folder (ner, stance) + card
       score      predictions JSONL + dataset split -> metrics JSON/markdown with 95% CIs
       benchmark  dataset -> baselines, predictions, results.json, leaderboard.md (+ CI gate)
+      publish    dataset -> a Hub dataset folder (README + parquet), uploaded with --repo-id
     """
 
 
@@ -58,13 +60,19 @@ def _progress(desc: str, unit: str = "it"):
     return lambda iterable: tqdm(iterable, desc=desc, unit=unit, disable=None, file=sys.stderr)
 
 
-def _write_report(path, report: dict) -> None:
-    import json
-    from pathlib import Path
+@contextmanager
+def _phases(desc: str, total: int):
+    """A tqdm bar of named steps on stderr: yields ``phase(name)``, which shows the name and advances."""
+    from tqdm import tqdm
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    with tqdm(total=total, desc=desc, unit="step", disable=None, file=sys.stderr) as bar:
+        yield lambda name: (bar.set_postfix_str(name), bar.update(1))
+
+
+def _write_report(path, report: dict) -> None:
+    from .jsonl import write_json
+
+    write_json(path, report)
 
 
 @cli.command()
@@ -236,7 +244,6 @@ def split_cmd(gold, articles, out_dir, ratios, salt, near_dup_threshold, reassig
       dataset-builder split gold.jsonl --articles articles.jsonl --out splits
       dataset-builder split gold.jsonl --articles articles.jsonl --out splits --check --dataset dataset/
     """
-    import json
     from pathlib import Path
 
     from . import splits as splits_mod
@@ -260,14 +267,8 @@ def split_cmd(gold, articles, out_dir, ratios, salt, near_dup_threshold, reassig
         click.echo(f"split check passed: {result.articles_checked} articles, {result.clusters_found} near-duplicate "
                    f"cluster(s), {crossing} ({manifest_path}).", err=True)
         return
-    from tqdm import tqdm
-
     previous = None if reassign or not manifest_path.exists() else splits_mod.read_manifest(manifest_path)
-    with tqdm(total=3, desc="split", unit="step", disable=None, file=sys.stderr) as bar:
-        def phase(name: str) -> None:
-            bar.set_postfix_str(name)
-            bar.update(1)
-
+    with _phases("split", 3) as phase:
         result = splits_mod.assign_splits(
             gold_records,
             article_records,
@@ -278,8 +279,7 @@ def split_cmd(gold, articles, out_dir, ratios, salt, near_dup_threshold, reassig
             progress=phase,
         )
     splits_mod.write_manifest(result.manifest, manifest_path)
-    report_path = Path(out_dir) / "split_report.json"
-    report_path.write_text(json.dumps(result.report.to_dict(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    _write_report(Path(out_dir) / "split_report.json", result.report.to_dict())
     r = result.report
     for article_id, reason in r.held_out.items():
         click.echo(f"held out: {article_id}: {reason}", err=True)
@@ -314,8 +314,12 @@ def split_cmd(gold, articles, out_dir, ratios, salt, near_dup_threshold, reassig
 @click.option("--license", "license_", default="unknown", show_default=True, help="Hub licence id, e.g. cc-by-4.0.")
 @click.option("--citation", default=None, help="BibTeX entry for the card (default: a generated @misc stub).")
 @click.option("--language", default="en", show_default=True, help="Language code for the card.")
+@click.option("--articles", type=click.Path(exists=True, dir_okay=False), help="articles.jsonl: title/date/source/url on rows.")
+@click.option("--annotations", type=click.Path(exists=True, dir_okay=False),
+              help="normalise's per-annotator annotations.jsonl: the 'annotations' config and the card's annotators.")
+@click.option("--results", type=click.Path(exists=True, dir_okay=False), help="benchmark's results.json for the card.")
 def build_cmd(gold, config, manifest, out_dir, normalise_report, version, pretty_name, description, license_,
-              citation, language):
+              citation, language, articles, annotations, results):
     """Build the HuggingFace dataset (configs 'ner' and 'stance') and its card from GOLD.
 
     Writes OUT/ner/{train,validation,test}.parquet, OUT/stance/..., README.md (YAML header so that
@@ -327,41 +331,25 @@ def build_cmd(gold, config, manifest, out_dir, normalise_report, version, pretty
     Example:
       dataset-builder build gold.jsonl --config entities_stance --splits splits/manifest.json -o dataset
     """
-    import json
-    from pathlib import Path
-
-    from tqdm import tqdm
-
     from .build import build_dataset
-    from .errors import InputError
+    from .jsonl import read_json_object
     from .schema import load_schema
-    from .splits import read_gold, read_manifest
+    from .splits import read_annotations, read_articles, read_gold, read_manifest
 
     schema = load_schema(config)
     split_manifest = read_manifest(manifest)
-    report_data = None
-    if normalise_report:
-        try:
-            report_data = json.loads(Path(normalise_report).read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise InputError(f"{normalise_report}: not a JSON report ({exc}); pass the report 'normalise' wrote.") from None
-        if not isinstance(report_data, dict):
-            raise InputError(f"{normalise_report}: expected a JSON object, got {type(report_data).__name__}.")
+    report_data = read_json_object(normalise_report, "pass the report 'normalise' wrote.") if normalise_report else None
+    results_data = read_json_object(results, "pass the results.json 'benchmark' wrote.") if results else None
     gold_records = read_gold(gold)
-    with tqdm(total=7, desc="build", unit="step", disable=None, file=sys.stderr) as bar:
-        def phase(name: str) -> None:
-            bar.set_postfix_str(name)
-            bar.update(1)
-
+    with _phases("build", 8) as phase:
         report = build_dataset(gold_records, split_manifest, schema, out_dir, version=version,
                                normalise_report=report_data, pretty_name=pretty_name, description=description,
-                               license=license_, citation=citation, language=language, progress=phase)
-    d = report.to_dict()
-    click.echo(
-        f"built {', '.join(d['configs'])} v{d['version']} -> {out_dir}: ner rows {d['ner_rows']}, stance rows "
-        f"{d['stance_rows']}; spans {d['spans']}; stances {d['stances']}; fingerprint {d['fingerprint'][:16]}",
-        err=True,
-    )
+                               license=license_, citation=citation, language=language, progress=phase,
+                               articles=read_articles(articles) if articles else None, results=results_data,
+                               annotations=read_annotations(annotations) if annotations else None)
+    for warning in report.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(report.summary(), err=True)
 
 
 @cli.command("score")
@@ -446,15 +434,12 @@ def benchmark(dataset_dir, output_dir, configs, train_split, eval_split, seed, r
     exits 1, naming the baseline, when a score falls below its previous 95% CI, or when the
     dataset fingerprint changed but its version (dataset_version.txt or README `version`) did not.
     """
-    from .baselines import compare_results, read_results, run_benchmark
-    from .scoring import format_metric
+    from .baselines import compare_results, read_results, results_summary, run_benchmark
 
     previous = read_results(compare_path) if compare_path else None  # fail early on a bad file
     results = run_benchmark(dataset_dir, output_dir, configs=configs or None, train_split=train_split, eval_split=eval_split,
                             seed=seed, resamples=resamples, progress=_progress("benchmark", "baseline"))
-    for entry in results["baselines"]:
-        ci_text = f" [{entry['ci'][0]:.4f}, {entry['ci'][1]:.4f}]" if entry["ci"] else ""
-        click.echo(f"{entry['config']}/{entry['baseline']}: {entry['primary_metric']} = {format_metric(entry['score'])}{ci_text}")
+    click.echo(results_summary(results))
     for warning in results["warnings"]:
         click.echo(f"warning: {warning}", err=True)
     click.echo(f"leaderboard: {output_dir}/leaderboard.md, results: {output_dir}/results.json", err=True)
@@ -788,15 +773,23 @@ def run_cmd(articles, annotations, no_annotations, config, project_title, out_di
         resamples=resamples,
         log=lambda line: click.echo(line, err=True),
     )
-    click.echo("")
-    click.echo(report.leaderboard.rstrip())
-    click.echo("")
-    click.echo("Wrote:")
-    for name, path in report.paths.items():
-        click.echo(f"  {name:<12} {path}")
-    click.echo("")
-    click.echo(f"Annotate more at {report.url} (log in as {report.username}; password in {report.password_file}).")
-    click.echo("Then run 'dataset-builder run' again: new annotations flow into the dataset, nothing is duplicated.")
+    click.echo(report.summary())
+
+
+@cli.command("publish")
+@click.argument("dataset_dir", type=click.Path(exists=True, file_okay=False))
+@click.option("-o", "--out", "out_dir", default="hub", show_default=True, type=click.Path(file_okay=False))
+@click.option("--repo-id", default=None, help="Hub dataset repo (owner/name) to upload to; without it only the folder is written.")
+@click.option("--token", envvar="HF_TOKEN", default=None, help="Hub write token (default: $HF_TOKEN).")
+@click.option("--public", is_flag=True, help="Create the repo public (default: private).")
+def publish_cmd(dataset_dir, out_dir, repo_id, token, public):
+    """Write OUT: README.md (card + YAML, Hub-checked) and the parquet files, nothing else; upload it with --repo-id."""
+    from .publish import upload_hub_folder, write_hub_folder
+
+    report = write_hub_folder(dataset_dir, out_dir)
+    click.echo(f"hub folder: {len(report.files)} files -> {out_dir}; placeholders to fill: {report.placeholders}", err=True)
+    if repo_id:
+        click.echo(f"uploaded: {upload_hub_folder(out_dir, repo_id, token=token, private=not public)}")
 
 
 def main() -> None:

@@ -34,3 +34,7 @@ class LabelStudioError(DatasetBuilderError):
 
 class ExportError(DatasetBuilderError):
     """A Label Studio export is malformed or not in the expected format."""
+
+
+class PublishError(DatasetBuilderError):
+    """The Hugging Face Hub is unreachable or refuses an upload."""

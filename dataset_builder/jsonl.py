@@ -67,3 +67,31 @@ def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
             if not isinstance(obj, dict):
                 raise InputError(f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}.")
             yield lineno, obj
+
+
+def read_json_object(path: str | Path, fix: str) -> dict[str, Any]:
+    """One JSON object from ``path`` (a report); ``fix`` ends the message when it is not one.
+
+    Raises
+    ------
+    InputError
+        Missing file, not JSON, or JSON that is not an object.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such file; {fix}")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: not a JSON file ({exc}); {fix}") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: expected a JSON object, got {type(data).__name__}; {fix}")
+    return data
+
+
+def write_json(path: str | Path, data: Any) -> Path:
+    """Write ``data`` as JSON (2-space indent, UTF-8, final newline), creating the folder."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    return path

@@ -21,14 +21,13 @@ This module only chains the stages' public functions; each stage keeps working o
 
 from __future__ import annotations
 
-import json
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from . import baselines, build, ingest, label_studio, normalise, segment, splits
-from .jsonl import write_jsonl
+from .jsonl import write_json, write_jsonl
 from .records import Annotation, Article, SplitManifest
 from .schema import LabelSchema, load_schema
 
@@ -52,6 +51,13 @@ class RunReport:
     stages: dict[str, dict[str, Any]] = field(default_factory=dict)
     paths: dict[str, Path] = field(default_factory=dict)
     leaderboard: str = ""
+
+    def summary(self) -> str:
+        """What ``dataset-builder run`` prints at the end: the leaderboard, the paths, where to log in."""
+        lines = ["", self.leaderboard.rstrip(), "", "Wrote:"] + [f"  {name:<12} {path}" for name, path in self.paths.items()]
+        return "\n".join(lines + [
+            "", f"Annotate more at {self.url} (log in as {self.username}; password in {self.password_file}).",
+            "Then run 'dataset-builder run' again: new annotations flow into the dataset, nothing is duplicated."])
 
 
 def run_all(
@@ -99,12 +105,14 @@ def run_all(
     norm_dir, norm_dict = _run_normalise(export_path, schema, out, report, log)
     gold, manifest = _run_split(norm_dir / "gold.jsonl", arts, Path(splits_dir) / "manifest.json", report, log)
     is_sample = Path(articles).resolve() == SAMPLE_ARTICLES.resolve()
-    dataset_dir = _run_build(gold, manifest, schema, out, report, log, version=version, normalise_report=norm_dict,
-                             description=SAMPLE_NOTE if is_sample else None)
+    build_options = dict(version=version, normalise_report=norm_dict, description=SAMPLE_NOTE if is_sample else None,
+                         articles=arts, annotations=splits.read_annotations(norm_dir / "annotations.jsonl"))
+    dataset_dir = _run_build(gold, manifest, schema, out, report, log, **build_options)
+    results = _run_benchmark(dataset_dir, out / "results", report, log, resamples=resamples)
+    _run_build(gold, manifest, schema, out, report, log, results=results, **build_options)  # the card with the baselines
     if card_path is not None:
         _copy_card(dataset_dir, Path(card_path))
         report.paths["card"] = Path(card_path)
-    _run_benchmark(dataset_dir, out / "results", report, log, resamples=resamples)
     return report
 
 
@@ -229,7 +237,11 @@ def _run_build(
     version: str,
     normalise_report: dict[str, Any],
     description: str | None,
+    articles: list[Article],
+    annotations: list[Annotation],
+    results: dict[str, Any] | None = None,
 ) -> Path:
+    """Build the dataset (with the benchmark's ``results`` in the card when given: the second build)."""
     dataset_dir = out / "dataset"
     built = build.build_dataset(
         gold,
@@ -240,19 +252,28 @@ def _run_build(
         normalise_report=normalise_report,
         pretty_name="News entities and stance (bundled sample)",
         description=description,
+        articles=articles,
+        annotations=annotations,
+        results=results,
     )
     report.stages["build"] = {"ner_rows": dict(built.ner_rows), "stance_rows": dict(built.stance_rows), "fingerprint": built.fingerprint}
     report.paths["dataset"] = dataset_dir
-    log(f"build: ner rows {dict(built.ner_rows)}, stance rows {dict(built.stance_rows)} -> {dataset_dir}")
+    log(f"build: ner rows {dict(built.ner_rows)}, stance rows {dict(built.stance_rows)} -> {dataset_dir}"
+        + ("" if results is None else " (card with the baseline results)"))
+    for warning in built.warnings if results is None else ():
+        log(f"build warning: {warning}")
     return dataset_dir
 
 
-def _run_benchmark(dataset_dir: Path, results_dir: Path, report: RunReport, log: Log, *, resamples: int) -> None:
+def _run_benchmark(dataset_dir: Path, results_dir: Path, report: RunReport, log: Log, *, resamples: int) -> dict[str, Any]:
     results = baselines.run_benchmark(dataset_dir, results_dir, resamples=resamples)
     report.leaderboard = baselines.leaderboard_markdown(results)
     report.paths["results"] = results_dir / "results.json"
     report.paths["leaderboard"] = results_dir / "leaderboard.md"
     log(f"benchmark: {len(results['baselines'])} baselines trained and scored on {results['eval_split']} -> {results_dir}")
+    for warning in results["warnings"]:
+        log(f"benchmark warning: {warning}")
+    return results
 
 
 SAMPLE_NOTE = (
@@ -267,7 +288,7 @@ def _reasons(counts: dict[str, int]) -> str:
 
 
 def _save(path: Path, data: dict[str, Any]) -> None:
-    path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    write_json(path, data)
 
 
 def _copy_card(dataset_dir: Path, card_path: Path) -> None:

@@ -211,7 +211,7 @@ def test_gate_missing_baseline_and_bad_file(bench, tmp_path):
     with pytest.raises(InputError, match=r"no 'dataset_fingerprint'; pass a results.json written by `dataset-builder benchmark`"):
         compare_results(bench[2], {"baselines": []}, source="x.json")
     (tmp_path / "bad.json").write_text("[1, 2", encoding="utf-8")
-    with pytest.raises(InputError, match=r"bad.json: not a JSON results file"):
+    with pytest.raises(InputError, match=r"bad.json: not a JSON file .*; pass the results.json of an earlier `dataset-builder benchmark` run"):
         read_results(tmp_path / "bad.json")
 
 

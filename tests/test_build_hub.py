@@ -124,3 +124,36 @@ def test_build_without_articles_or_annotations_warns(tmp_path):
     assert "annotations" not in report.configs
     assert [w.split(":")[0] for w in report.warnings] == ["no articles given", "no per-annotator annotations given"]
     assert isinstance(articles[0], Article)
+
+
+def test_cli_build_with_articles_annotations_results_and_bad_inputs(tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from dataset_builder.cli import cli
+    from dataset_builder.jsonl import write_jsonl
+    from dataset_builder.splits import write_manifest
+
+    articles, gold = make_gold(n_articles=4)
+    articles = [dataclasses.replace(a, title=f"T {a.id}") for a in articles]
+    write_jsonl(tmp_path / "gold.jsonl", [g.to_dict() for g in gold])
+    write_jsonl(tmp_path / "articles.jsonl", [a.to_dict() for a in articles])
+    write_jsonl(tmp_path / "annotations.jsonl", [a.to_dict() for a in _people(gold)])
+    (tmp_path / "results.json").write_text(json.dumps({"train_split": "train", "eval_split": "test", "scorer_version": "1",
+                                                       "seed": 0, "warnings": [], "baselines": []}))
+    write_manifest(assign_splits(gold, articles).manifest, tmp_path / "splits" / "manifest.json")
+    args = ["build", str(tmp_path / "gold.jsonl"), "--splits", str(tmp_path / "splits" / "manifest.json"), "--config",
+            "entities_stance", "-o", str(tmp_path / "ds"), "--articles", str(tmp_path / "articles.jsonl"),
+            "--annotations", str(tmp_path / "annotations.jsonl")]
+    result = CliRunner().invoke(cli, [*args, "--results", str(tmp_path / "results.json")])
+    assert result.exit_code == 0, result.output
+    assert "built ner, stance, annotations" in result.output and "warning: licence 'unknown'" in result.output
+    assert load_built(tmp_path / "ds", "ner")["train"][0]["title"].startswith("T art-")
+    (tmp_path / "bad.json").write_text("[1]")
+    bad = CliRunner().invoke(cli, [*args, "--results", str(tmp_path / "bad.json")])
+    assert bad.exit_code == 1 and bad.output.startswith("error: ")
+    assert "bad.json: expected a JSON object, got list; pass the results.json 'benchmark' wrote." in bad.output
+    gold_as_annotations = CliRunner().invoke(cli, [*args[:-1], str(tmp_path / "gold.jsonl")])
+    assert gold_as_annotations.exit_code == 1
+    assert "gold.jsonl:1: annotator is 'gold'; pass the per-annotator annotations.jsonl" in gold_as_annotations.output

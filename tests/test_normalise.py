@@ -381,6 +381,18 @@ def test_ground_truth_wins_over_the_majority():
     assert report.gold["from_ground_truth"] == 1
 
 
+def test_annotations_jsonl_marks_the_ground_truth_annotation(tmp_path):
+    text = "Anna met Bob."
+    t = task(text, [span("a", 0, 4, "Anna")], [span("a", 0, 4, "Anna", "ORG")])
+    t["annotations"][1]["ground_truth"] = True
+    (tmp_path / "e.json").write_text(json.dumps([t]), encoding="utf-8")
+    normalise_export(tmp_path / "e.json", EN, tmp_path / "out")
+    lines = [json.loads(x) for x in (tmp_path / "out" / "annotations.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [x.get("ground_truth") for x in lines] == [None, True]  # written only when true: other lines keep their bytes
+    assert [a.ground_truth for a in only(normalise_tasks([t], EN)[0]).annotations] == [False, True]
+    assert "ground_truth" not in (tmp_path / "out" / "gold.jsonl").read_text(encoding="utf-8")
+
+
 def test_min_annotators_withholds_gold_unless_ground_truth():
     text = "Anna met Bob."
     one = task(text, [span("a", 0, 4, "Anna")])

@@ -58,6 +58,12 @@ class BuildReport:
         if problems:
             raise DatasetBuilderError(f"BuildReport: {', '.join(problems)} do not add up: {self.to_dict()}")
 
+    def summary(self) -> str:
+        """The one line ``build`` prints."""
+        return (f"built {', '.join(self.configs)} v{self.version} -> {self.out_dir}: ner rows {dict(self.ner_rows)}, stance "
+                f"rows {dict(self.stance_rows)}; spans {dict(self.spans)}; stances {dict(self.stances)}; fingerprint "
+                f"{self.fingerprint[:16]}")
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "version": self.version,

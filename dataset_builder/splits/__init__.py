@@ -73,7 +73,7 @@ from .assign import (
     salted_hash,
 )
 from .check import CheckReport, check_splits
-from .files import MANIFEST_NAME, gold_sha256, read_articles, read_gold, read_manifest, write_manifest
+from .files import MANIFEST_NAME, gold_sha256, read_annotations, read_articles, read_gold, read_manifest, write_manifest
 from .near_duplicates import (
     DEFAULT_NEAR_DUPLICATE_THRESHOLD,
     MINHASH_SCHEME,
@@ -110,6 +110,7 @@ __all__ = [
     "parse_ratios",
     "pinned_splits",
     "read_articles",
+    "read_annotations",
     "read_gold",
     "read_manifest",
     "salted_hash",

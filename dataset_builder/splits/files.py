@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 from ..errors import DatasetBuilderError, InputError
 from ..jsonl import read_jsonl
@@ -37,14 +37,7 @@ def read_gold(path: str | Path) -> list[Annotation]:
     """
     out: list[Annotation] = []
     first_line: dict[str, int] = {}
-    for lineno, row in read_jsonl(path):
-        try:
-            ann = Annotation.from_dict(row)
-        except KeyError as exc:
-            raise InputError(f"{path}:{lineno}: the annotation has no {exc.args[0]!r} field; "
-                             "expected a line written by `dataset-builder normalise`.") from None
-        except (DatasetBuilderError, TypeError) as exc:
-            raise InputError(f"{path}:{lineno}: {exc}") from None
+    for lineno, ann in _annotations(path):
         if ann.annotator != GOLD:
             raise InputError(
                 f"{path}:{lineno}: annotator is {ann.annotator!r}, expected {GOLD!r}; pass the gold file "
@@ -56,6 +49,35 @@ def read_gold(path: str | Path) -> list[Annotation]:
                 f"{first_line[ann.segment_id]}; a gold file has one annotation per segment."
             )
         first_line[ann.segment_id] = lineno
+        out.append(ann)
+    return out
+
+
+def _annotations(path: str | Path) -> Iterator[tuple[int, Annotation]]:
+    """``(line number, Annotation)`` of each line of an annotations JSONL file."""
+    for lineno, row in read_jsonl(path):
+        try:
+            yield lineno, Annotation.from_dict(row)
+        except KeyError as exc:
+            raise InputError(f"{path}:{lineno}: the annotation has no {exc.args[0]!r} field; "
+                             "expected a line written by `dataset-builder normalise`.") from None
+        except (DatasetBuilderError, TypeError) as exc:
+            raise InputError(f"{path}:{lineno}: {exc}") from None
+
+
+def read_annotations(path: str | Path) -> list[Annotation]:
+    """Read the per-annotator ``annotations.jsonl`` written by ``normalise``.
+
+    Raises
+    ------
+    InputError
+        Missing file, a line that is not an annotation, or a gold line (names the file and line).
+    """
+    out = []
+    for lineno, ann in _annotations(path):
+        if ann.annotator == GOLD:
+            raise InputError(f"{path}:{lineno}: annotator is {GOLD!r}; pass the per-annotator annotations.jsonl "
+                             "written by `dataset-builder normalise`, not gold.jsonl.")
         out.append(ann)
     return out
 
