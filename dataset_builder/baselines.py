@@ -404,7 +404,7 @@ def _small_split_warnings(entries: Sequence[Mapping[str, Any]], eval_split: str)
         why = too_few_articles(report["n_articles"], "ranking baselines")
         if why:
             warnings.append(
-                f"{config}/{eval_split} ({report['n_examples']} rows) is too small to rank baselines: ranking is {why}; "
+                f"{config}/{eval_split} ({report['n_examples']} rows) is too small to rank baselines: {why}; "
                 "the order below is no evidence that one baseline is better."
             )
     return warnings

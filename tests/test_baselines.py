@@ -344,7 +344,7 @@ def test_small_eval_split_warns_in_results_leaderboard_and_cli(tmp_path):
     test = datasets.Dataset.from_parquet(str(dataset / "stance" / "test.parquet"))
     test.filter(lambda r: r["article_id"] in ("steart0", "steart1")).to_parquet(str(dataset / "stance" / "test.parquet"))
     results = run_benchmark(dataset, tmp_path / "out", resamples=20)
-    expected = ("stance/test (12 rows) is too small to rank baselines: ranking is not available: the split has 2 "
+    expected = ("stance/test (12 rows) is too small to rank baselines: the split has 2 "
                 "article(s) and ranking baselines needs at least 10 (docs/scoring.md)")
     assert results["warnings"] == [expected + "; the order below is no evidence that one baseline is better."]
     assert all(e["ci"] == [] and "needs at least 10" in e["ci_note"] for e in results["baselines"])

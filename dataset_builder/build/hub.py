@@ -152,9 +152,9 @@ def hub_sections(
 def _examples_lines(examples: Mapping[str, Mapping[str, Any]]) -> list[str]:
     L = ["## Example rows", ""]
     for config, row in examples.items():
-        L += [f"`{config}` (first train row, long lists cut to 8 items):", "", "```json",
-              json.dumps({k: (v[:8] if isinstance(v, list) else v) for k, v in row.items()}, ensure_ascii=False, indent=1),
-              "```", ""]
+        L += [f"`{config}` (first train row, long lists cut to 8 items):", "", "```json", "{"]
+        items = [f"  {json.dumps(k)}: {json.dumps(v[:8] if isinstance(v, list) else v, ensure_ascii=False)}" for k, v in row.items()]
+        L += [",\n".join(items), "}", "```", ""]
     return L if examples else []
 
 

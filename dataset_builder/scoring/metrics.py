@@ -89,15 +89,17 @@ def _ner_metrics_dict(counts: np.ndarray, types: Sequence[str]) -> dict[str, Any
     return {"micro": micro, "per_type": per_type}
 
 
-def undefined_notes(name: str, row: dict[str, Any], *, gold: str = "n_gold", pred: str = "n_pred") -> list[str]:
-    """Why each null of a per-class or micro row (precision, recall, F1) is undefined."""
+def undefined_notes(name: str, row: dict[str, Any], thing: str | None = None) -> list[str]:
+    """Why each null of a per-class or micro row (precision, recall, F1) is undefined; ``thing``
+    names what is counted (default: ``name``)."""
+    thing = thing or name
     notes = []
     if row.get("precision") is None:
-        notes.append(f"{name} precision: null (undefined: nothing was predicted as {name})")
+        notes.append(f"{name} precision: null (undefined: nothing was predicted as {thing})")
     if row.get("recall") is None:
-        notes.append(f"{name} recall: null (undefined: the split has no gold {name})")
+        notes.append(f"{name} recall: null (undefined: the split has no gold {thing})")
     if row.get("f1") is None:
-        notes.append(f"{name} F1: null (undefined: neither gold nor predicted {name})")
+        notes.append(f"{name} F1: null (undefined: neither gold nor predicted {thing})")
     return notes
 
 

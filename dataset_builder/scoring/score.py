@@ -111,7 +111,8 @@ def score_split(
         counts = _count_stance(gold, paths, favor_label=favor_label, against_label=against_label)
     total = counts.per_file[0].sum(0)
     point = counts.metric_fn(total)
-    ci_note = too_few_articles(len(gold.articles)) if resamples else "not available: resamples is 0"
+    too_few = too_few_articles(len(gold.articles))
+    ci_note = ("not available: resamples is 0" if not resamples else f"not available: {too_few}" if too_few else None)
     boot, intervals = _bootstrap_metrics(counts, resamples=resamples if ci_note is None else 0, seed=seed)
     if gold.task == "ner":
         assert gold.tagset is not None
@@ -270,7 +271,7 @@ def _stance_metrics(
 
 def _ner_notes(metrics: Mapping[str, Any]) -> list[str]:
     """Why each null NER metric is undefined."""
-    notes = undefined_notes("micro (all types)", metrics["micro"])
+    notes = undefined_notes("micro", metrics["micro"], "an entity of any type")
     for typ, row in metrics["per_type"].items():
         notes += undefined_notes(typ, row)
     return notes

@@ -32,8 +32,7 @@ def too_few_articles(n_articles: int, what: str = "a 95% interval") -> str | Non
     """Why ``n_articles`` articles are too few for ``what`` (None when they are enough)."""
     if n_articles >= MIN_CI_ARTICLES:
         return None
-    return (f"not available: the split has {n_articles} article(s) and {what} needs at least {MIN_CI_ARTICLES} "
-            "(docs/scoring.md)")
+    return f"the split has {n_articles} article(s) and {what} needs at least {MIN_CI_ARTICLES} (docs/scoring.md)"
 
 
 def _check_choice(name: str, value: Any, choices: Sequence[Any]) -> None:
