@@ -46,7 +46,7 @@ def cli() -> None:
       pull       Label Studio project -> raw export snapshot + manifest
       normalise  export.json -> per-annotator + gold annotations, agreement, report
       split      gold.jsonl -> splits/manifest.json (by article, near-duplicates together, stable)
-      build      gold.jsonl + manifest -> HuggingFace dataset folder (ner, stance) + card
+      build      gold.jsonl + manifest -> HuggingFace dataset folder (ner, stance, annotations) + card
       score      predictions JSONL + dataset split -> metrics JSON/markdown with 95% CIs
       benchmark  dataset -> baselines, predictions, results.json, leaderboard.md (+ CI gate)
       publish    dataset -> a Hub dataset folder (README + parquet), uploaded with --repo-id
