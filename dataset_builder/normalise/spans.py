@@ -237,6 +237,8 @@ class SpanRules:
 
     def _check_text(self, s: int, e: int, vt: str | None, ti: _TextIndex) -> tuple[int, int] | str:
         text = ti.text
+        if vt and text[s:e] == vt and not vt[0].isspace() and not vt[-1].isspace():
+            return (s, e)  # value.text is the slice and has nothing to trim: what the steps below give
         if vt is None:
             self.counts.notes["no_value_text"] += 1
         else:
