@@ -179,13 +179,6 @@ class Counts:
             setattr(self, name, Counter())
         self.stats: defaultdict[str, _AnnStats] = defaultdict(_AnnStats)
 
-    def __getstate__(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.__slots__}
-
-    def __setstate__(self, state: Mapping[str, Any]) -> None:
-        for name, value in state.items():
-            setattr(self, name, value)
-
     def merge(self, other: "Counts") -> None:
         for name in self.SUMMED:
             setattr(self, name, getattr(self, name) + getattr(other, name))
