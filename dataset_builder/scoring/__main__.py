@@ -1,6 +1,6 @@
 """``python -m dataset_builder.scoring ARGS``: runs ``dataset-builder score ARGS``.
 
-The score command and its options are defined once, in :mod:`dataset_builder.cli`, and nothing
+The score command and its options are defined once, in :mod:`dataset_builder.cli.evaluation`, and nothing
 imports the command line; so this entry hands over to it as a program,
 ``python -m dataset_builder.cli score ARGS``: same options, help, messages and exit codes
 (a domain error is one ``error: ...`` line on stderr and exit code 1).

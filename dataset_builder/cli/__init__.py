@@ -1,0 +1,17 @@
+"""Command-line interface: one thin sub-command per pipeline stage (nothing imports it).
+
+The group and its shared helpers live in :mod:`.base`; each module registers the commands of one
+concern on it. Importing this package registers them all.
+"""
+
+from __future__ import annotations
+
+from . import annotations, articles, evaluation, run, server  # noqa: F401  (registers the commands)
+from .base import cli
+
+
+def main() -> None:
+    cli(prog_name="dataset-builder")
+
+
+__all__ = ["cli", "main"]
