@@ -41,6 +41,8 @@ CONFIG_DIR = Path(__file__).resolve().parent.parent / "annotation_configs"
 """Folder of the bundled labelling configs (``annotation_configs/`` at the repository root)."""
 
 TARGET_CONTROL = "target"
+NO_ENTITIES_CONTROL = "no_entities"
+"""Name of the optional ``<Choices>`` by which an annotator says a segment has no entity (not a stance)."""
 """Name of the ``<Labels>`` control that pre-marks a given target (not an entity label set)."""
 
 TARGET_FIELDS = ("target", "target_start", "target_end")
@@ -84,6 +86,9 @@ class LabelSchema:
         Annotator instructions, one paragraph per line.
     hotkeys : tuple of (key, label)
         Keyboard shortcuts of the labels, in config order; no key is used twice.
+    no_entities_from_name : str or None
+        ``from_name`` of the explicit "no entities in this segment" ``<Choices>``
+        (:data:`NO_ENTITIES_CONTROL`), when the config has one.
     """
 
     name: str
@@ -102,6 +107,7 @@ class LabelSchema:
     target_from_name: str | None = None
     data_fields: tuple[str, ...] = ()
     hotkeys: tuple[tuple[str, str], ...] = ()
+    no_entities_from_name: str | None = None
 
     def __post_init__(self) -> None:
         where = f"{self.path}"
@@ -182,6 +188,7 @@ def parse_schema(raw: bytes, *, name: str, path: Path) -> LabelSchema:
     entity_ctrls: list[ET.Element] = []
     target_ctrls: list[ET.Element] = []
     stance_ctrls: list[ET.Element] = []
+    no_entities_ctrls: list[ET.Element] = []
     for tag in ("Labels", "Choices"):
         for el in root.iter(tag):
             ctrl_name = el.get("name") or ""
@@ -195,7 +202,9 @@ def parse_schema(raw: bytes, *, name: str, path: Path) -> LabelSchema:
                 )
             if to != to_name:
                 continue  # controls on other objects are outside this schema
-            if tag == "Choices":
+            if tag == "Choices" and ctrl_name == NO_ENTITIES_CONTROL:
+                no_entities_ctrls.append(el)
+            elif tag == "Choices":
                 stance_ctrls.append(el)
             elif ctrl_name == TARGET_CONTROL:
                 target_ctrls.append(el)
@@ -266,6 +275,7 @@ def parse_schema(raw: bytes, *, name: str, path: Path) -> LabelSchema:
         instructions=instructions,
         data_fields=data_fields,
         hotkeys=tuple(hotkeys),
+        no_entities_from_name=NO_ENTITIES_CONTROL if no_entities_ctrls else None,
     )
 
 
