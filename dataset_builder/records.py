@@ -214,8 +214,12 @@ class Annotation:
 
     ``text`` is the segment text the offsets point into; every span is checked against it, so an
     annotation whose span text differs from ``text[start:end]`` cannot exist. Spans are sorted.
-    ``ground_truth`` marks an adjudicator's annotation (Label Studio's ground truth), which gold
-    follows; it is written only when true, so other lines keep their bytes.
+    ``ground_truth`` marks an annotation that Label Studio holds as ground truth (an imported gold
+    source), ``adjudicator`` one by a team member named as adjudicator; gold follows either, and
+    neither counts in inter-annotator agreement. On a gold record, ``entities_disputed`` says that
+    the annotators tied on the segment's entities: its ``entities`` are only the agreed ones, so the
+    segment stays out of the ``ner`` configuration until it is adjudicated (its decided stances are
+    kept). Each flag is written only when true, so other lines keep their bytes.
     """
 
     segment_id: str
@@ -226,6 +230,8 @@ class Annotation:
     stances: tuple[StanceLabel, ...] = ()
     task_id: int | None = None
     ground_truth: bool = False
+    adjudicator: bool = False
+    entities_disputed: bool = False
 
     def __post_init__(self) -> None:
         owner = f"Annotation of segment {self.segment_id!r} by {self.annotator!r}"
@@ -256,6 +262,8 @@ class Annotation:
             "entities": [e.to_dict() for e in self.entities],
             "stances": [s.to_dict() for s in self.stances],
             **({"ground_truth": True} if self.ground_truth else {}),
+            **({"adjudicator": True} if self.adjudicator else {}),
+            **({"entities_disputed": True} if self.entities_disputed else {}),
         }
 
     @classmethod
@@ -269,6 +277,8 @@ class Annotation:
             stances=tuple(StanceLabel(**s) for s in row.get("stances", ())),
             task_id=row.get("task_id"),
             ground_truth=bool(row.get("ground_truth", False)),
+            adjudicator=bool(row.get("adjudicator", False)),
+            entities_disputed=bool(row.get("entities_disputed", False)),
         )
 
 
