@@ -102,6 +102,7 @@ class Segment:
     end: int
     text: str
     unit: str = "sentence"
+    tokens: tuple[tuple[int, int], ...] | None = None  # given tokens ``[start, end)`` in ``text`` (a corpus's own)
 
     def __post_init__(self) -> None:
         _check_str("id", self.id, owner="Segment")
@@ -124,6 +125,7 @@ class Segment:
                 f"Segment {self.id!r}: [{self.start}, {self.end}) spans {self.end - self.start} "
                 f"code points but its text has {len(self.text)}."
             )
+        object.__setattr__(self, "tokens", _checked_tokens(f"Segment {self.id!r}", self.tokens, self.text))
 
     def check_against(self, article: Article) -> None:
         """Raise :class:`OffsetError` unless ``article.text[start:end] == text``."""
@@ -136,7 +138,11 @@ class Segment:
             )
 
     def to_dict(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        # tokens only when given, so that the other segments' lines keep their bytes
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "tokens"}
+        if self.tokens is not None:
+            out["tokens"] = [list(t) for t in self.tokens]
+        return out
 
     @classmethod
     def from_dict(cls, row: Mapping[str, Any]) -> "Segment":
@@ -154,6 +160,29 @@ class Rejection:
 
     def to_dict(self) -> dict[str, Any]:
         return {"stage": self.stage, "source": self.source, "reason": self.reason, "detail": self.detail}
+
+
+def _checked_tokens(owner: str, tokens: Any, text: str) -> tuple[tuple[int, int], ...] | None:
+    """``tokens`` as a tuple of ``(start, end)`` pairs, checked: code points of ``text``, non-empty,
+    in order and not overlapping, none starting or ending with whitespace; None stays None."""
+    if tokens is None:
+        return None
+    out: list[tuple[int, int]] = []
+    prev_end = 0
+    for k, tok in enumerate(tokens):
+        pair = tuple(tok) if isinstance(tok, (list, tuple)) else None
+        if (pair is None or len(pair) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in pair)
+                or not prev_end <= pair[0] < pair[1] <= len(text)):
+            raise OffsetError(
+                f"{owner}: token {k} is {tok!r}; tokens must be [start, end) code points of the text "
+                f"(0 <= start < end <= {len(text)}), in order and not overlapping."
+            )
+        s, e = pair
+        if text[s].isspace() or text[e - 1].isspace():
+            raise OffsetError(f"{owner}: token {k} [{s}, {e}) is {text[s:e]!r}; a token neither starts nor ends with whitespace.")
+        out.append((s, e))
+        prev_end = e
+    return tuple(out)
 
 
 def _check_span(owner: str, start: Any, end: Any, text: str) -> None:
@@ -219,7 +248,9 @@ class Annotation:
     neither counts in inter-annotator agreement. On a gold record, ``entities_disputed`` says that
     the annotators tied on the segment's entities: its ``entities`` are only the agreed ones, so the
     segment stays out of the ``ner`` configuration until it is adjudicated (its decided stances are
-    kept). Each flag is written only when true, so other lines keep their bytes.
+    kept). Each flag is written only when true, so other lines keep their bytes. ``tokens`` are the
+    segment's given tokens (a corpus's own, ``[start, end)`` in ``text``), carried to ``build``;
+    written last and only when given.
     """
 
     segment_id: str
@@ -232,9 +263,11 @@ class Annotation:
     ground_truth: bool = False
     adjudicator: bool = False
     entities_disputed: bool = False
+    tokens: tuple[tuple[int, int], ...] | None = None
 
     def __post_init__(self) -> None:
         owner = f"Annotation of segment {self.segment_id!r} by {self.annotator!r}"
+        object.__setattr__(self, "tokens", _checked_tokens(owner, self.tokens, self.text))
         for span in self.entities:
             if self.text[span.start : span.end] != span.text:
                 raise OffsetError(
@@ -264,6 +297,7 @@ class Annotation:
             **({"ground_truth": True} if self.ground_truth else {}),
             **({"adjudicator": True} if self.adjudicator else {}),
             **({"entities_disputed": True} if self.entities_disputed else {}),
+            **({"tokens": [list(t) for t in self.tokens]} if self.tokens is not None else {}),
         }
 
     @classmethod
@@ -279,6 +313,7 @@ class Annotation:
             ground_truth=bool(row.get("ground_truth", False)),
             adjudicator=bool(row.get("adjudicator", False)),
             entities_disputed=bool(row.get("entities_disputed", False)),
+            tokens=row.get("tokens"),
         )
 
 
