@@ -71,6 +71,9 @@ def stop_cmd(data_dir):
 @click.option("--predictions", type=click.Path(exists=True, dir_okay=False),
               help="JSONL of pre-annotations, one per segment_id: {segment_id, entities, stances, score?} or {segment_id, result}.")
 @click.option("--model-version", default=None, help="model_version of the pre-annotations (needed with --predictions).")
+@click.option("--annotators", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Annotators per task: Label Studio's labelling stream gives each task to this many different "
+                   "people, tasks others began first (pushing again with another number updates the project).")
 @click.option("--batch-size", default=5000, show_default=True, type=click.IntRange(min=1), help="Tasks per import request.")
 @click.option("--retries", default=6, show_default=True, type=click.IntRange(min=0),
               help="Retries per request on connection errors and 5xx, with exponential back-off.")
@@ -78,8 +81,8 @@ def stop_cmd(data_dir):
 @click.option("--ls-config", type=click.Path(exists=True, dir_okay=False), help=_LS_CONFIG_HELP)
 @click.option("--data-dir", default=None, type=click.Path(file_okay=False),
               help="Folder of the local server started by 'serve', to find its URL and token [default: .ls-data].")
-def push_cmd(segments, config, project_title, articles, predictions, model_version, batch_size, retries, report_path,
-             ls_config, data_dir):
+def push_cmd(segments, config, project_title, articles, predictions, model_version, annotators, batch_size, retries,
+             report_path, ls_config, data_dir):
     """Import SEGMENTS (JSONL from 'segment') as Label Studio tasks, once each.
 
     Creates the project from the config or reuses the one with that title. Segments whose
@@ -98,7 +101,8 @@ def push_cmd(segments, config, project_title, articles, predictions, model_versi
     try:
         with tqdm(desc="push", unit="task", disable=None, file=sys.stderr) as bar:
             report = push_segments(conn, segments, config, project_title=project_title, articles=articles,
-                                   predictions=predictions, model_version=model_version, batch_size=batch_size,
+                                   predictions=predictions, model_version=model_version, annotators=annotators,
+                                   batch_size=batch_size,
                                    retry=RetryPolicy(retries=retries), on_batch=bar.update)
     except PushStopped as exc:  # what was done before it stopped still goes in the report
         if report_path:
@@ -188,12 +192,16 @@ def pull_cmd(project_title, out_dir, ls_config, data_dir):
               help="Folder for articles.jsonl, segments.jsonl, annotations.jsonl, report.json, push.json  "
                    "[default: out/import-<FORMAT>-<file stem>]")
 @click.option("--no-push", is_flag=True, help="Only read the corpus and write the files; do not contact Label Studio.")
+@click.option("--annotators", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Annotators per task: Label Studio's labelling stream gives each task to this many different "
+                   "people, tasks others began first (pushing again with another number updates the project).")
 @click.option("--batch-size", default=5000, show_default=True, type=click.IntRange(min=1), help="Tasks per import request.")
 @click.option("--ls-config", type=click.Path(exists=True, dir_okay=False), help=_LS_CONFIG_HELP)
 @click.option("--data-dir", default=None, type=click.Path(file_okay=False),
               help="Folder of the local server started by 'serve', to find its URL and token [default: .ls-data].")
 def import_corpus_cmd(fmt, path, config, project_title, mode, annotator, ground_truth, label_map, scheme, encoding,
-                      skip_invalid, id_prefix, official_split, out_dir, no_push, batch_size, ls_config, data_dir):
+                      skip_invalid, id_prefix, official_split, out_dir, no_push, annotators, batch_size, ls_config,
+                      data_dir):
     """Bring an annotated corpus in: articles, segments and Label Studio tasks carrying its labels.
 
     \b
@@ -249,7 +257,8 @@ def import_corpus_cmd(fmt, path, config, project_title, mode, annotator, ground_
         with tqdm(desc="push", unit="task", disable=None, file=sys.stderr) as bar:
             pushed = push_corpus(conn, corpus.segment_rows(), {r["segment_id"]: r for r in corpus.label_rows()},
                                  corpus.schema, project_title=title, mode=mode, annotator=who,
-                                 ground_truth=ground_truth, batch_size=batch_size, on_batch=bar.update)
+                                 ground_truth=ground_truth, annotators=annotators, batch_size=batch_size,
+                                 on_batch=bar.update)
     except PushStopped as exc:  # what was done before it stopped still goes in push.json
         _write_push_report(out / "push.json", exc.report)
         raise

@@ -78,6 +78,7 @@ def push_corpus(
     annotator: str = "corpus-gold@localhost",
     model_version: str | None = None,
     ground_truth: bool = True,
+    annotators: int | None = None,
     batch_size: int = 5000,
     retry: RetryPolicy | None = None,
     on_batch: Callable[[int], None] | None = None,
@@ -95,6 +96,9 @@ def push_corpus(
     (an e-mail; created if missing) with ``ground_truth`` as given (Label Studio 1.23.2 marks an
     imported annotation ground truth unless told otherwise, so it is always sent explicitly).
     ``mode="predictions"``: a prediction with ``model_version`` (default: ``annotator``).
+
+    ``annotators``: how many different annotators Label Studio's stream gives each task to (as
+    :func:`push_segments`; None leaves the project's setting alone).
 
     Idempotent like :func:`push_segments`: segments already in the project are not imported again;
     in annotations mode such a task gets the annotation (one API call each) unless ``annotator``
@@ -123,7 +127,7 @@ def push_corpus(
     project: ProjectInfo | None = None
     try:
         with _session(conn, retry=retry, sleep=sleep) as s:
-            project = _ensure_project(s, schema, title)
+            project = _ensure_project(s, schema, title, annotators=annotators)
             index = load_index(s, project)
             todo, present, conflicting = _split_existing(index, project.id, run.pending, run.rejections)
             run.tasks.already = len(present)

@@ -31,6 +31,34 @@ def _instructions_html(schema: LabelSchema) -> str:
     return "".join(f"<p>{html.escape(line)}</p>" for line in schema.instructions.splitlines() if line.strip())
 
 
+OVERLAP_SAMPLING = "Sequential sampling"
+"""How the labelling stream orders tasks; with ``maximum_annotations > 1`` it gives the tasks that
+other annotators began first (Label Studio's breadth-first queue), so agreement is measured early."""
+
+
+def overlap_settings(annotators: int) -> dict[str, Any]:
+    """The project fields by which Label Studio 1.23.2's own stream gives each task to ``annotators`` people.
+
+    ``maximum_annotations`` is how many different annotators each task goes to (a task leaves the
+    stream once that many have submitted); ``overlap_cohort_percentage`` 100 applies it to every
+    task; ``show_overlap_first`` and sequential sampling hand out tasks others began before new ones.
+    """
+    if not isinstance(annotators, int) or isinstance(annotators, bool) or annotators < 1:
+        raise ValueError(f"annotators per task must be an int >= 1; got {annotators!r}.")
+    return {"maximum_annotations": annotators, "overlap_cohort_percentage": 100,
+            "show_overlap_first": annotators > 1, "sampling": OVERLAP_SAMPLING}
+
+
+def _apply_overlap(s: _Session, project: Any, annotators: int | None) -> None:
+    """Set the project's overlap to ``annotators`` per task, unless it already is (no write then)."""
+    if annotators is None:
+        return
+    wanted = overlap_settings(annotators)
+    if all(getattr(project, key, None) == value for key, value in wanted.items()):
+        return
+    s.call("set annotators per task", s.client.projects.update, id=project.id, **wanted)
+
+
 def _find_projects(s: _Session, title: str) -> list[Any]:
     pager = s.call("list projects", s.client.projects.list, title=title, page_size=100)
     return [p for p in pager if p.title == title]
@@ -54,8 +82,11 @@ def _check_project_schema(project: Any, schema: LabelSchema) -> None:
 
 
 def ensure_project(conn: Connection, schema: LabelSchema, title: str, *,
-                   retry: RetryPolicy | None = None) -> ProjectInfo:
+                   retry: RetryPolicy | None = None, annotators: int | None = None) -> ProjectInfo:
     """Find the project called exactly ``title``, or create it with ``schema``'s config.
+
+    ``annotators`` (when given) is how many different annotators each task goes to
+    (:func:`overlap_settings`); an existing project is updated when it differs.
 
     Raises
     ------
@@ -63,16 +94,17 @@ def ensure_project(conn: Connection, schema: LabelSchema, title: str, *,
         Several projects have that title, or the existing one's labels differ from ``schema``'s.
     """
     with _session(conn, retry=retry) as s:
-        return _ensure_project(s, schema, title)
+        return _ensure_project(s, schema, title, annotators=annotators)
 
 
-def _ensure_project(s: _Session, schema: LabelSchema, title: str) -> ProjectInfo:
+def _ensure_project(s: _Session, schema: LabelSchema, title: str, *, annotators: int | None = None) -> ProjectInfo:
     if not title or not title.strip():
         raise LabelStudioError("the project title is empty; pass --project-title.")
     found = _find_unique(s, title)
     if found:
         project = s.call("get project", s.client.projects.get, id=found.id)
         _check_project_schema(project, schema)
+        _apply_overlap(s, project, annotators)
         return ProjectInfo(id=project.id, title=title, created=False, task_number=getattr(found, "task_number", None),
                            created_at=str(getattr(project, "created_at", "")))
     # Creating is not idempotent: no automatic resend (a retry could make two projects).
@@ -84,8 +116,12 @@ def _ensure_project(s: _Session, schema: LabelSchema, title: str) -> ProjectInfo
         description=f"dataset-builder config {schema.name} (sha256 {schema.config_hash[:12]})",
         expert_instruction=_instructions_html(schema),
         show_instruction=True,
+        **({} if annotators is None else overlap_settings(annotators)),
     )
-    return _settle_created(s, schema, title, mine)
+    info = _settle_created(s, schema, title, mine)
+    if annotators is not None and info.id != mine.id:  # a rival created it: its settings may differ
+        _apply_overlap(s, s.call("get project", s.client.projects.get, id=info.id), annotators)
+    return info
 
 
 def _settle_created(s: _Session, schema: LabelSchema, title: str, mine: Any) -> ProjectInfo:

@@ -1,7 +1,8 @@
 """Pull: a project's annotations as a raw export snapshot, kept byte-for-byte, with a manifest.
 
 Snapshots go to ``<out_dir>/<project-slug>/<UTC time>-<sha256[:12]>/`` (``export.json``,
-``label_config.xml``, ``manifest.json``).
+``label_config.xml``, ``users.json``, ``manifest.json``). ``users.json`` lists the organization's
+users (``id``, ``username``, ``email``, by id), so that normalise can name annotators by handle.
 """
 
 from __future__ import annotations
@@ -104,7 +105,8 @@ def pull_export(
     Creates an export snapshot on the server, waits until it is complete, streams it to a
     temporary file (no read timeout: a large export is never cut by the client), then moves it to
     ``<out_dir>/<project-slug>/<UTC time>-<sha256[:12]>/export.json`` next to ``label_config.xml``
-    (the project's config as the server holds it) and ``manifest.json`` (project id and title,
+    (the project's config as the server holds it), ``users.json`` (the organization's users: id,
+    username, e-mail, sorted by id) and ``manifest.json`` (project id and title,
     bundled config name and hash when the project's config is one of them, task/annotation counts,
     time, sha256 and size of the export).
 
@@ -120,6 +122,7 @@ def pull_export(
     with _session(conn, retry=retry) as s:
         project = _project_by_title(s, project_title)
         label_config = project.label_config or ""
+        users = list_users(s)
         taken = now()
         stamp = taken.strftime("%Y%m%dT%H%M%SZ")
         snap = _completed_export(s, project.id, stamp, export_timeout)
@@ -138,6 +141,8 @@ def pull_export(
     # stripped text, and keep the server's own text next to the export for offline normalisation.
     config_path = final_dir / "label_config.xml"
     config_path.write_bytes(label_config.encode("utf-8"))
+    users_path = final_dir / USERS_FILE
+    users_path.write_text(json.dumps(users, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     bundled, bundled_hash = _bundled_config(label_config)
     manifest = {
         "format": "label-studio-json",
@@ -147,6 +152,7 @@ def pull_export(
         "config_hash": bundled_hash,
         "label_config_file": config_path.name,
         "label_config_sha256": hashlib.sha256(label_config.encode("utf-8")).hexdigest(),
+        "users": users_path.name,
         "export_id": snap.id,
         "created_at": taken.replace(microsecond=0).isoformat().replace("+00:00", "Z"),
         **counts,
@@ -158,6 +164,17 @@ def pull_export(
     manifest_path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return PullReport(export_path=export_path, manifest_path=manifest_path, label_config_path=config_path,
                       manifest=manifest)
+
+
+USERS_FILE = "users.json"
+"""The snapshot's list of the organization's users, beside ``export.json``."""
+
+
+def list_users(s: _Session) -> list[dict[str, Any]]:
+    """Every user of the organization as ``{"id", "username", "email"}``, sorted by id."""
+    users = s.call("list users", s.client.users.list)
+    return sorted(({"id": int(u.id), "username": str(getattr(u, "username", "") or ""),
+                    "email": str(getattr(u, "email", "") or "")} for u in users), key=lambda u: u["id"])
 
 
 def _completed_export(s: _Session, project_id: int, stamp: str, export_timeout: float) -> Any:

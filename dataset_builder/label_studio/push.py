@@ -243,6 +243,7 @@ def push_segments(
     articles: str | Path | None = None,
     predictions: str | Path | None = None,
     model_version: str | None = None,
+    annotators: int | None = None,
     batch_size: int = 5000,
     retry: RetryPolicy | None = None,
     on_batch: Callable[[int], None] | None = None,
@@ -266,6 +267,11 @@ def push_segments(
         rejected with its line (``PushReport.prediction_rejections``).
     model_version : str, optional
         Required with ``predictions``.
+    annotators : int, optional
+        How many different annotators Label Studio's own labelling stream gives each task to
+        (``maximum_annotations``, overlap on every task, tasks others began first; see
+        :func:`~.projects.overlap_settings`). Set on a new project and updated on an existing one
+        when it differs; None leaves the project's setting as it is.
     batch_size : int
         Tasks per import request.
     on_batch : callable, optional
@@ -300,7 +306,7 @@ def push_segments(
     project: ProjectInfo | None = None
     try:
         with _session(conn, retry=retry, sleep=sleep) as s:
-            project = _ensure_project(s, schema, title)
+            project = _ensure_project(s, schema, title, annotators=annotators)
             index = load_index(s, project)
             todo, present, _conflicting = _split_existing(index, project.id, pending, run.rejections)
             run.already = len(present)

@@ -1,0 +1,99 @@
+"""A team in Label Studio: several annotators per task through the labelling stream, users in the snapshot,
+adjudication and the lead's status, against the session's real server.
+
+The people sign up with Label Studio's own form and work in their own sessions
+(``ls_accounts.py``); only set-up (push, pull) uses the admin's API key.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import httpx
+import pytest
+
+from dataset_builder import label_studio as ls
+from ls_accounts import sign_up
+
+pytestmark = pytest.mark.label_studio
+
+TEXTS = ("Angela Merkel met Emmanuel Macron in Paris.", "The UN praised Kenya.", "Apple opened a shop in Oslo.")
+
+
+def _rows(prefix: str) -> list[dict]:
+    return [{"id": f"{prefix}-{i}", "article_id": prefix, "index": i, "start": 0, "end": len(t), "text": t,
+             "title": "Team test", "date": "2024-05-01"} for i, t in enumerate(TEXTS)]
+
+
+def _project(label_studio, project_id: int) -> dict:
+    answer = httpx.get(f"{label_studio.url}/api/projects/{project_id}",
+                       headers={"Authorization": f"Token {label_studio.api_key}"}, timeout=60)
+    answer.raise_for_status()
+    return answer.json()
+
+
+def _people(label_studio, *names: str):
+    stamp = time.time_ns()
+    return [sign_up(label_studio.url, f"{name}{stamp}@example.org") for name in names]
+
+
+def test_the_stream_gives_each_task_to_two_annotators_then_to_no_third(label_studio):
+    conn = label_studio.connection()
+    title = f"team overlap {label_studio.database}"
+    pushed = ls.push_segments(conn, _rows("overlap"), "entities", project_title=title, annotators=2)
+    pid = pushed.project_id
+    settings = _project(label_studio, pid)
+    assert (settings["maximum_annotations"], settings["overlap_cohort_percentage"],
+            settings["show_overlap_first"]) == (2, 100, True)
+    ann, bea, cem = _people(label_studio, "ann", "bea", "cem")
+    try:
+        first = ann.next_task(pid)
+        assert first is not None and first["data"]["segment_id"] == "overlap-0"
+        second = bea.next_task(pid)
+        assert second is not None and second["id"] == first["id"], "the second annotator got another task"
+        ann.submit(pid, first["id"], [])
+        bea.submit(pid, first["id"], [])
+        third = cem.next_task(pid)
+        assert third is not None and third["id"] != first["id"], "a third annotator got a task two people did"
+        # once two submitted, the task is done: neither of them gets it again
+        assert (ann.next_task(pid) or {}).get("id") != first["id"]
+    finally:
+        for person in (ann, bea, cem):
+            person.close()
+
+    # pushing again with another number updates the setting and imports nothing
+    again = ls.push_segments(conn, _rows("overlap"), "entities", project_title=title, annotators=1)
+    assert (again.imported, again.already_present) == (0, len(TEXTS))
+    assert _project(label_studio, pid)["maximum_annotations"] == 1
+    ls.push_segments(conn, _rows("overlap"), "entities", project_title=title)  # None: the setting stays
+    assert _project(label_studio, pid)["maximum_annotations"] == 1
+
+
+def test_with_one_annotator_per_task_the_stream_hands_out_different_tasks(label_studio):
+    """The control: Label Studio's own default, which the issue saw."""
+    conn = label_studio.connection()
+    pid = ls.push_segments(conn, _rows("single"), "entities", project_title=f"team single {label_studio.database}",
+                           annotators=1).project_id
+    ann, bea = _people(label_studio, "dan", "eve")
+    try:
+        assert ann.next_task(pid)["id"] != bea.next_task(pid)["id"]
+    finally:
+        ann.close()
+        bea.close()
+
+
+def test_pull_writes_the_users_beside_the_export(label_studio, tmp_path):
+    conn = label_studio.connection()
+    title = f"team users {label_studio.database}"
+    ls.push_segments(conn, _rows("users"), "entities", project_title=title)
+    (person,) = _people(label_studio, "fay")
+    person.close()
+    pulled = ls.pull_export(conn, title, out_dir=tmp_path)
+    users_path = pulled.export_path.parent / "users.json"
+    assert pulled.manifest["users"] == "users.json"
+    users = json.loads(users_path.read_text("utf-8"))
+    assert users == sorted(users, key=lambda u: u["id"])
+    assert all(set(u) == {"id", "username", "email"} for u in users)
+    mine = [u for u in users if u["email"] == person.email]
+    assert mine == [{"id": person.id, "username": person.email.split("@")[0], "email": person.email}]
