@@ -81,6 +81,6 @@ _LS_CONFIG_HELP = ("TOML/JSON file with a [label_studio] table: url, api_key or 
 
 
 def _connection(ls_config, data_dir):
-    from .label_studio import resolve_connection
+    from ..label_studio import resolve_connection
 
     return resolve_connection(config_file=ls_config, data_dir=data_dir)
