@@ -4,9 +4,8 @@ The group and its shared helpers live in :mod:`.base`; each module registers the
 concern on it. Importing this package registers them all.
 """
 
-from __future__ import annotations
 
-from . import annotations, articles, evaluation, run, server  # noqa: F401  (registers the commands)
+from . import annotations, articles, evaluation, run, server  # noqa: F401  (registers the commands; no __future__ import here: it would shadow .annotations)
 from .base import cli
 
 
