@@ -165,7 +165,8 @@ def test_task_data_checks_the_target():
     seg = Segment(id="s", article_id="a", index=0, start=10, end=26, text="Maduro met Putin")
     data = ls.task_data(schema, seg, {"target": "Putin", "target_start": 11, "target_end": 16, "title": "T"})
     assert data == {"text": "Maduro met Putin", "segment_id": "s", "article_id": "a", "start": 10, "end": 26,
-                    "title": "T", "date": "", "target": "Putin", "target_start": 11, "target_end": 16}
+                    "title": "T", "date": "", "source": "", "meta": "", "context_before": "", "context_after": "",
+                    "target": "Putin", "target_start": 11, "target_end": 16}
     with pytest.raises(SchemaError, match=r"text\[0:5\] is 'Madur', not the target 'Putin'"):
         ls.task_data(schema, seg, {"target": "Putin", "target_start": 0, "target_end": 5})
     with pytest.raises(SchemaError, match=r"needs target, target_start, target_end"):

@@ -40,8 +40,11 @@ def test_every_bundled_config_is_readable_and_usable(name):
     assert schema.config_hash == hashlib.sha256(schema.path.read_bytes()).hexdigest()
     assert schema.xml == schema.path.read_text(encoding="utf-8")
     assert schema.to_name == "text" and schema.text_field == "text"
-    # Readable layout: the annotator sees the article's title and date.
-    assert {"text", "title", "date"} <= set(schema.data_fields)
+    # Readable layout: the annotator sees the article's title and its source and date (``meta``:
+    # only the parts that exist), and the neighbouring sentences as context.
+    assert {"text", "title", "meta", "context_before", "context_after"} <= set(schema.data_fields)
+    if schema.entity_labels:  # an explicit "no entities in this segment" choice
+        assert schema.no_entities_from_name == "no_entities"
     assert schema.instructions.strip()
     # Every label has a hotkey, and the instructions name it.
     keys = dict((label, key) for key, label in schema.hotkeys)

@@ -14,9 +14,8 @@ import httpx
 import pytest
 
 from dataset_builder import label_studio as ls
+from dataset_builder.label_studio.tasks import meta_line, with_context
 from ls_accounts import sign_up
-
-pytestmark = pytest.mark.label_studio
 
 TEXTS = ("Angela Merkel met Emmanuel Macron in Paris.", "The UN praised Kenya.", "Apple opened a shop in Oslo.")
 
@@ -38,6 +37,7 @@ def _people(label_studio, *names: str):
     return [sign_up(label_studio.url, f"{name}{stamp}@example.org") for name in names]
 
 
+@pytest.mark.label_studio
 def test_the_stream_gives_each_task_to_two_annotators_then_to_no_third(label_studio):
     conn = label_studio.connection()
     title = f"team overlap {label_studio.database}"
@@ -70,6 +70,7 @@ def test_the_stream_gives_each_task_to_two_annotators_then_to_no_third(label_stu
     assert _project(label_studio, pid)["maximum_annotations"] == 1
 
 
+@pytest.mark.label_studio
 def test_with_one_annotator_per_task_the_stream_hands_out_different_tasks(label_studio):
     """The control: Label Studio's own default, which the issue saw."""
     conn = label_studio.connection()
@@ -83,6 +84,7 @@ def test_with_one_annotator_per_task_the_stream_hands_out_different_tasks(label_
         bea.close()
 
 
+@pytest.mark.label_studio
 def test_pull_writes_the_users_beside_the_export(label_studio, tmp_path):
     conn = label_studio.connection()
     title = f"team users {label_studio.database}"
@@ -97,3 +99,32 @@ def test_pull_writes_the_users_beside_the_export(label_studio, tmp_path):
     assert all(set(u) == {"id", "username", "email"} for u in users)
     mine = [u for u in users if u["email"] == person.email]
     assert mine == [{"id": person.id, "username": person.email.split("@")[0], "email": person.email}]
+
+
+def test_meta_line_shows_only_the_parts_that_exist():
+    assert meta_line("Reuters", "2024-07-15") == "Reuters · Published: 2024-07-15"
+    assert meta_line("", "2024-07-15") == "Published: 2024-07-15"
+    assert meta_line("Reuters", None) == "Reuters"
+    assert meta_line(None, " ") == ""
+
+
+def test_context_is_the_neighbouring_segments_of_the_same_article_in_file_order():
+    rows = [{"article_id": "a", "text": "A1"}, {"article_id": "a", "text": "A2"}, {"article_id": "b", "text": "B1"},
+            {"article_id": "a", "text": "A3", "context_before": "kept"}]
+    out = with_context(rows)
+    assert [(r["context_before"], r["context_after"]) for r in out] == [("", "A2"), ("A1", ""), ("", ""), ("kept", "")]
+    assert "context_before" not in rows[0]  # the input rows are left as they are
+
+
+@pytest.mark.label_studio
+def test_push_gives_each_task_its_context_and_only_the_meta_that_exists(label_studio, tmp_path):
+    conn = label_studio.connection()
+    title = f"team context {label_studio.database}"
+    rows = _rows("ctx")
+    rows[1]["date"] = ""
+    rows[2]["source"] = "Reuters"
+    ls.push_segments(conn, rows, "entities_stance", project_title=title)
+    data = [t["data"] for t in ls.list_task_data(conn, title)]
+    assert [(d["context_before"], d["context_after"]) for d in data] == [
+        ("", TEXTS[1]), (TEXTS[0], TEXTS[2]), (TEXTS[1], "")]
+    assert [d["meta"] for d in data] == ["Published: 2024-05-01", "", "Reuters · Published: 2024-05-01"]

@@ -31,7 +31,7 @@ from .push import (
     _settle_after_import,
     _split_existing,
 )
-from .tasks import TARGET_MODEL_VERSION, _target_region, prediction_result, task_data
+from .tasks import TARGET_MODEL_VERSION, _target_region, prediction_result, task_data, with_context
 
 
 @dataclass(frozen=True)
@@ -173,7 +173,7 @@ class _CorpusPush:
     def plan(self, segments: Iterable[Mapping[str, Any]]) -> None:
         """Build a task for each valid row into ``pending``; refused rows go to ``rejections``."""
         seen: dict[str, str] = {}
-        for i, row in enumerate(segments, start=1):
+        for i, row in enumerate(with_context(list(segments)), start=1):
             self.read += 1
             where = f"row {i}"
             sid = row.get("id")

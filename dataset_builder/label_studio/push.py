@@ -39,6 +39,7 @@ from .tasks import (
     _text_digest,
     prediction_result,
     task_data,
+    with_context,
 )
 
 _Pending = tuple[str, str, dict[str, Any]]
@@ -155,7 +156,7 @@ def _read_articles_meta(path: str | Path | None) -> dict[str, dict[str, Any]]:
     for lineno, row in read_jsonl(path):
         if "id" not in row:
             raise InputError(f"{path}:{lineno}: article row without 'id'.")
-        out[str(row["id"])] = {"title": row.get("title"), "date": row.get("date")}
+        out[str(row["id"])] = {"title": row.get("title"), "date": row.get("date"), "source": row.get("source")}
     return out
 
 
@@ -175,11 +176,17 @@ def _read_predictions(path: str | Path | None) -> dict[str, tuple[str, dict[str,
 
 
 def _segment_rows(segments: str | Path | Iterable[Mapping[str, Any]]) -> Iterator[tuple[str, Mapping[str, Any]]]:
-    """``(where, row)`` for each input row: ``file:line`` for a JSONL path, ``row N`` for an iterable."""
+    """``(where, row)`` for each input row: ``file:line`` for a JSONL path, ``row N`` for an iterable.
+
+    Each row carries its neighbours' texts as ``context_before``/``context_after`` (:func:`with_context`).
+    """
     if isinstance(segments, (str, Path)):
         src = str(segments)
-        return ((f"{src}:{ln}", r) for ln, r in read_jsonl(segments))
-    return ((f"row {i}", r) for i, r in enumerate(segments, start=1))
+        located = [(f"{src}:{ln}", r) for ln, r in read_jsonl(segments)]
+    else:
+        located = [(f"row {i}", r) for i, r in enumerate(segments, start=1)]
+    rows = with_context([r if isinstance(r, Mapping) else {} for _, r in located])
+    return iter([(where, row if isinstance(orig, Mapping) else orig) for (where, orig), row in zip(located, rows)])
 
 
 def _new_segment(row: Mapping[str, Any], where: str, seen: dict[str, str],
@@ -254,7 +261,9 @@ def push_segments(
     Parameters
     ----------
     segments : path or iterable of dict
-        ``segments.jsonl`` (rows of Segment, optionally with ``title``/``date`` and target fields).
+        ``segments.jsonl`` (rows of Segment, optionally with ``title``/``date``/``source`` and target
+        fields). Each task shows the neighbouring segments of the same article (in this order) as
+        context, and the title, source and date that exist.
     config : str, path or LabelSchema
         A bundled config name, a config path, or a loaded schema.
     project_title : str, optional

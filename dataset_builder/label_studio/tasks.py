@@ -99,13 +99,44 @@ def _target_region(schema: LabelSchema, segment_id: str, data: Mapping[str, Any]
     }
 
 
+def meta_line(source: Any, date: Any) -> str:
+    """What the annotator is shown under the title: the parts that exist, never an empty "Published:".
+
+    ``"Reuters · Published: 2024-07-15"``, ``"Reuters"``, ``"Published: 2024-07-15"`` or ``""``.
+    """
+    parts = [str(source).strip() if isinstance(source, str) and source.strip() else ""]
+    parts.append(f"Published: {str(date).strip()}" if date is not None and str(date).strip() else "")
+    return " · ".join(part for part in parts if part)
+
+
+def with_context(rows: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The rows with ``context_before``/``context_after``: the texts of the neighbouring rows of the same article.
+
+    Neighbours are taken in the rows' order (``segments.jsonl`` order); a row that already carries
+    a context keeps it; the first and last segment of an article get ``""`` on their open side.
+    """
+    out = [dict(row) for row in rows]
+    for i, row in enumerate(out):
+        art = row.get("article_id")
+        before = rows[i - 1] if i > 0 else None
+        after = rows[i + 1] if i + 1 < len(rows) else None
+        for key, other in (("context_before", before), ("context_after", after)):
+            if key not in row:
+                text = other.get("text") if other is not None and other.get("article_id") == art else None
+                row[key] = text if isinstance(text, str) else ""
+    return out
+
+
 def task_data(schema: LabelSchema, segment: Segment, row: Mapping[str, Any],
               article_meta: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
     """The task ``data`` for one segment (keys in a fixed order).
 
-    ``title``/``date`` come from the row, else from ``article_meta[article_id]``, else ``""``
-    (Label Studio needs every variable the config shows). With a given target the row must carry
-    ``target``, ``target_start``, ``target_end`` (code points in the segment text).
+    ``title``/``date``/``source`` come from the row, else from ``article_meta[article_id]``, else
+    ``""`` (Label Studio needs every variable the config shows); ``meta`` is the line shown under
+    the title (:func:`meta_line`: only the parts that exist). ``context_before``/``context_after``
+    (the neighbouring segments, see :func:`with_context`) come from the row, else ``""``. With a
+    given target the row must carry ``target``, ``target_start``, ``target_end`` (code points in
+    the segment text).
 
     Raises
     ------
@@ -113,6 +144,8 @@ def task_data(schema: LabelSchema, segment: Segment, row: Mapping[str, Any],
         Missing or inconsistent target fields.
     """
     meta = (article_meta or {}).get(segment.article_id, {})
+    date = row.get("date") or meta.get("date") or ""
+    source = row.get("source") or meta.get("source") or ""
     data: dict[str, Any] = {
         "text": segment.text,
         "segment_id": segment.id,
@@ -120,7 +153,11 @@ def task_data(schema: LabelSchema, segment: Segment, row: Mapping[str, Any],
         "start": segment.start,
         "end": segment.end,
         "title": row.get("title") or meta.get("title") or "",
-        "date": row.get("date") or meta.get("date") or "",
+        "date": date,
+        "source": source,
+        "meta": meta_line(source, date),
+        "context_before": row.get("context_before") or "",
+        "context_after": row.get("context_after") or "",
     }
     if schema.has_target:
         tgt, ts, te = row.get("target"), row.get("target_start"), row.get("target_end")
@@ -135,6 +172,8 @@ def task_data(schema: LabelSchema, segment: Segment, row: Mapping[str, Any],
                 f"not the target {tgt!r}; target offsets are code points in the segment text."
             )
         data.update({"target": tgt, "target_start": ts, "target_end": te})
+    if segment.tokens is not None:  # a corpus's own tokens, for build (normalise carries them to gold)
+        data["tokens"] = [list(t) for t in segment.tokens]
     for name in schema.data_fields:
         data.setdefault(name, "")
     return data
