@@ -284,6 +284,40 @@ def test_leading_and_trailing_whitespace_is_trimmed():
     assert report.counts["span_fixes"] == {"trimmed": 1}
 
 
+@pytest.mark.parametrize("marked, want, fixes, notes", [
+    ("Nokia\u2019s", "Nokia", {"possessive_trimmed": 1}, {}),
+    ("Nokia's,", "Nokia", {"possessive_trimmed": 1, "punctuation_trimmed": 1}, {}),
+    ("NOKIA'S", "NOKIA", {"possessive_trimmed": 1}, {}),
+    ("the Ministers'", "the Ministers", {"possessive_trimmed": 1}, {}),
+    ("\u201cStar Wars\u201d", "Star Wars", {"punctuation_trimmed": 1}, {}),
+    ("(Reuters", "Reuters", {"punctuation_trimmed": 1}, {}),
+    ("Paris.", "Paris", {"punctuation_trimmed": 1}, {}),
+    ("Paris ,", "Paris", {"punctuation_trimmed": 1}, {}),
+    ("McDonald's", "McDonald's", {}, {"possessive_kept_in_name": 1}),
+    ("U.S.", "U.S.", {}, {}),
+    ("Apple Inc.", "Apple Inc.", {}, {}),
+    ("Malcolm X.", "Malcolm X.", {}, {}),
+    ("Kuala Lumpur (KL)", "Kuala Lumpur (KL)", {}, {}),
+])
+def test_guideline_edges_possessive_and_punctuation_are_trimmed_and_counted(marked, want, fixes, notes):
+    text = f"On Monday {marked} shares rose"
+    s = text.index(marked)
+    res, report = normalise_tasks([task(text, [span("r", s, s + len(marked), marked, "ORG")])], EN)
+    (got,) = only(res).gold.entities
+    assert got.text == want and got.start == text.index(want)
+    assert report.counts["span_fixes"] == fixes
+    assert {k: v for k, v in report.counts["notes"].items() if k == "possessive_kept_in_name"} == notes
+
+
+def test_annotators_who_differ_only_by_a_possessive_agree_after_the_rule():
+    text = "Nokia\u2019s profit fell"
+    res, report = normalise_tasks([task(text, [span("a", 0, 7, "Nokia\u2019s", "ORG")], [span("b", 0, 5, "Nokia", "ORG")])],
+                                  EN, min_annotators=2)
+    assert [(e.start, e.end, e.text) for e in only(res).gold.entities] == [(0, 5, "Nokia")]
+    assert [e.text for a in only(res).annotations for e in a.entities] == ["Nokia", "Nokia"]
+    assert report.counts["span_fixes"] == {"possessive_trimmed": 1}
+
+
 def test_overlapping_and_nested_spans_are_kept():
     text = "Bank of England governor"
     res, _ = normalise_tasks(

@@ -82,6 +82,13 @@ Spans (a ``labels`` result of the entity control):
     once in the segment [realigned], or exactly once within ``max(32, len)`` code points of the
     given start [realigned_nearby]; else rejected [text_not_found] / [text_ambiguous]. Leading and
     trailing whitespace is trimmed [trimmed]; a whitespace-only span is rejected [whitespace_only].
+    The guidelines keep a trailing ``'s`` out of a name: ``Nokia's`` / ``Nokia’s`` becomes
+    ``Nokia``, a plural's trailing apostrophe goes too [possessive_trimmed], except for names
+    whose ``'s`` is theirs (``McDonald's``, ``Sotheby's``: a short list in ``spans.py``)
+    [possessive_kept_in_name]. Punctuation at a name's edges goes [punctuation_trimmed]: quotes,
+    an unclosed bracket, ``, ; :``, and a trailing full stop unless it ends an abbreviation
+    (``Inc.``, ``Jr.``), an initial (``Malcolm X.``) or an initialism (``U.S.``). Both run before
+    the votes, so annotators who differ only there agree; each is counted once per span.
     A result whose region ``id`` is neither a string nor an integer [bad_region_id].
     No/empty labels [no_label]; a label not in the schema [unknown_label]; a region with several
     labels gives one span per label [multi_label_region]; the same span twice in one annotation is

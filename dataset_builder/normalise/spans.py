@@ -8,8 +8,11 @@ Output
     ``(start, end)`` in code points, converted, re-aligned and trimmed, or the reason the span is
     rejected (a string); every decision is counted in the run's :class:`~.report.Counts`
     (``conventions``, ``fixes``, ``notes``) under the names of the package docstring's rules.
+    :func:`given_tokens`: a task's ``data.tokens`` (a corpus's own tokens), checked.
 Invariants
-    The returned offsets lie inside the text and ``text[start:end]`` has no edge whitespace.
+    The returned offsets lie inside the text and ``text[start:end]`` has no edge whitespace, no
+    trailing possessive and no edge punctuation that the guidelines keep out of a name
+    (:func:`_guideline_edges`).
     There is one path: :meth:`SpanRules.span` answers the common case (both conventions agree,
     ``value.text`` is the slice) first, exactly as its general steps would.
 """
@@ -19,6 +22,9 @@ from __future__ import annotations
 import bisect
 import re
 from typing import Any
+
+from ..errors import OffsetError
+from ..records import _checked_tokens
 
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 _NEAR = 32  # code points either side of the given start in which a re-alignment still counts as "near"
@@ -52,6 +58,98 @@ class _TextIndex:
         if k > 0 and self.astral_u16[k - 1] + 1 == u:
             return None  # between the high and the low surrogate
         return u - k
+
+
+def given_tokens(value: Any, text: str) -> tuple[tuple[int, int], ...] | str | None:
+    """A task's ``data.tokens`` as ``(start, end)`` code-point pairs of ``text`` (checked as
+    ``Segment.tokens`` is), None when the task has none, or why they do not fit (a message)."""
+    if value is None:
+        return None
+    try:
+        return _checked_tokens("data.tokens", value, text)
+    except OffsetError as exc:
+        return str(exc)
+
+
+# ---- the guidelines' edges: what the annotation guidelines keep out of a name ------------------
+
+_APOSTROPHES = frozenset("'\u2019")
+_LEAD_PUNCT = frozenset("\"'\u201c\u2018\u00ab([{,;:")  # never start a name (brackets: when unclosed)
+_TRAIL_PUNCT = frozenset("\"'\u201d\u2019\u00bb)]},;:.")  # never end one (see _guideline_edges for . and brackets)
+_PAIRS = {"(": ")", "[": "]", "{": "}"}
+_CLOSERS = {v: k for k, v in _PAIRS.items()}
+_ABBREVIATIONS = frozenset(
+    "inc corp co cos ltd plc llc bros jr sr st mt ft dr mr mrs ms prof gen sen rep gov lt col capt sgt adm "
+    "ave blvd rd dept univ assn intl no vs".split()
+)  # a name may end with their full stop ("Apple Inc.", "Martin Luther King Jr.")
+_POSSESSIVE_NAMES = frozenset(
+    "mcdonald's|macy's|moody's|sotheby's|christie's|wendy's|kellogg's|lloyd's|denny's|domino's|harrah's|kohl's|"
+    "levi's|lowe's|sainsbury's|barron's|hershey's|applebee's|chili's|dillard's|hardee's|claire's|friendly's|"
+    "papa john's|ben & jerry's|st john's|st. john's".split("|")
+)  # names whose 's is part of the name: kept (noted)
+
+
+def _ends_with_possessive(sl: str) -> bool:
+    return len(sl) > 2 and sl[-1] in "sS" and sl[-2] in _APOSTROPHES and sl[-3].isalnum()
+
+
+def _guideline_edges(sl: str) -> bool:
+    """True when ``sl`` (a span's text) may break a guideline at its edges: a trailing ``'s`` /
+    ``’s``, or punctuation at its start or end (the cheap test of the common case's path)."""
+    return sl[0] in _LEAD_PUNCT or sl[-1] in _TRAIL_PUNCT or _ends_with_possessive(sl)
+
+
+def _trim_guideline(text: str, s: int, e: int, counts: Any) -> tuple[int, int]:
+    """``[s, e)`` without a trailing possessive [possessive_trimmed] and without edge punctuation
+    [punctuation_trimmed] (each counted once per span), whitespace left bare by either trimmed too.
+
+    Kept: the ``'s`` of a name in :data:`_POSSESSIVE_NAMES` [possessive_kept_in_name]; a full stop
+    after an abbreviation (:data:`_ABBREVIATIONS`), an initial or inside an initialism (``U.S.``); a
+    bracket whose partner is inside the span. A trim that would leave nothing is not made.
+    """
+    possessive = punctuation = False
+    while e > s:
+        sl = text[s:e]
+        if _ends_with_possessive(sl):
+            if sl.replace("\u2019", "'").casefold() in _POSSESSIVE_NAMES:
+                counts.notes["possessive_kept_in_name"] += 1
+            elif sl[:-2].strip():
+                e -= 2
+                possessive = True
+                continue
+        c = sl[-1]
+        if c in _TRAIL_PUNCT and len(sl) > 1 and _trailing_goes(sl, c):
+            if c in _APOSTROPHES and sl[-2] in "sS":
+                possessive = True  # a plural's possessive: "the Ministers'"
+            else:
+                punctuation = True
+            e -= 1
+        elif sl[0] in _LEAD_PUNCT and len(sl) > 1 and (sl[0] not in _PAIRS or _PAIRS[sl[0]] not in sl):
+            s += 1
+            punctuation = True
+        else:
+            break
+        sl = text[s:e]
+        stripped = sl.strip()
+        if len(stripped) != len(sl):
+            s, e = s + len(sl) - len(sl.lstrip()), s + len(sl) - len(sl.lstrip()) + len(stripped)
+    if possessive:
+        counts.fixes["possessive_trimmed"] += 1
+    if punctuation:
+        counts.fixes["punctuation_trimmed"] += 1
+    return s, e
+
+
+def _trailing_goes(sl: str, c: str) -> bool:
+    """Whether the trailing ``c`` of ``sl`` is outside the name (see :func:`_trim_guideline`)."""
+    if c in _CLOSERS:
+        return _CLOSERS[c] not in sl
+    if c != ".":
+        return True
+    if "." in sl[:-1]:
+        return False  # an initialism or initials: U.S., J.R.R. Tolkien
+    word = sl[:-1].rsplit(None, 1)[-1] if sl[:-1].strip() else ""
+    return not (len(word) == 1 or word.casefold() in _ABBREVIATIONS)
 
 
 def _collapse(s: str) -> str:
@@ -149,7 +247,7 @@ class SpanRules:
         # outside the BMP before the end (both conventions agree), value.text the slice, nothing to trim.
         if (
             type(start) is int and type(end) is int and 0 <= start < end <= ti.bmp_end and type(vt) is str
-            and ti.text[start:end] == vt and not vt[0].isspace() and not vt[-1].isspace()
+            and ti.text[start:end] == vt and not vt[0].isspace() and not vt[-1].isspace() and not _guideline_edges(vt)
         ):
             self._conventions["identical"] += 1
             return (start, end)
@@ -237,7 +335,7 @@ class SpanRules:
 
     def _check_text(self, s: int, e: int, vt: str | None, ti: _TextIndex) -> tuple[int, int] | str:
         text = ti.text
-        if vt and text[s:e] == vt and not vt[0].isspace() and not vt[-1].isspace():
+        if vt and text[s:e] == vt and not vt[0].isspace() and not vt[-1].isspace() and not _guideline_edges(vt):
             return (s, e)  # value.text is the slice and has nothing to trim: what the steps below give
         if vt is None:
             self.counts.notes["no_value_text"] += 1
@@ -265,6 +363,8 @@ class SpanRules:
             lead = len(sl) - len(sl.lstrip())
             s, e = s + lead, s + lead + len(stripped)
             self.counts.fixes["trimmed"] += 1
+        if _guideline_edges(stripped):
+            s, e = _trim_guideline(text, s, e, self.counts)
         return (s, e)
 
     # ---- adjudication -------------------------------------------------------------------------
