@@ -67,7 +67,12 @@ _LINE = re.compile(r"[^\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]+")
 # faster than capturing it in the pattern.
 _OPENERS = "\"'\u201c\u2018\u00ab([{"
 _CLOSERS = "\"'\u201d\u2019\u00bb)\\]}"
-_CANDIDATE = re.compile(r"([.?!\u2026]+)([" + _CLOSERS + r"]*)(" + _WS + r"+)(?=(" + _NWS + r"*))")
+# The terminator may be a spaced ellipsis (". . ."); citation markers ("[6]", "[citation needed]")
+# after it stay with the sentence they follow.
+_CANDIDATE = re.compile(
+    r"([.?!\u2026]+(?: [.\u2026]+)*)([" + _CLOSERS + r"]*)((?:\[(?:\d{1,4}|[a-z][a-z ]{0,30})\])*)(" + _WS + r"+)(?=("
+    + _NWS + r"*))"
+)
 _LAST_TOKEN = re.compile(_NWS + r"*\Z")
 _OTHER_BLANK = re.compile(r"[^\S ]|[" + _ZERO_WIDTH + r"]")
 _INITIALISM = re.compile(r"(?:[A-Za-z]{1,2}\.)+[A-Za-z]{1,3}\Z")  # U.S, J.R.R, Ph.D, a.m, N.Y.S.E
@@ -149,7 +154,9 @@ def _is_boundary(word: str, terminator: str, closers: str, nxt: str, *, first_to
         return not (_is_abbreviation(word) or (first_token and word.isdigit()))
     # A capitalised word (or a letter of a caseless script).
     if word in _TITLES or word in _NEVER_END or word in _NUMERIC:
-        return False
+        # "Sen. John" continues; lexicon words that are ordinary words end a sentence before a word
+        # that starts one: "on Main St. He works", "the answer was No. The vote", "et al. The".
+        return _next_word(nxt) in _STARTERS
     if first_token and word.isdigit() and len(word) <= 3:
         return False  # "1. Cut taxes." is a list item, not a sentence "1."
     if word in _TIMES:
@@ -161,7 +168,10 @@ def _is_boundary(word: str, terminator: str, closers: str, nxt: str, *, first_to
     if word in _MONTHS:
         return True
     if len(word) == 1 and word.isalpha():
-        return False  # an initial: "George W. Bush", "E. L. James"
+        # An initial ("George W. Bush", "E. A. Poe") unless a word that starts sentences follows:
+        # "went to Malcolm X. He accepted".
+        nxt_word = _next_word(nxt)
+        return len(nxt_word) > 1 and nxt_word in _STARTERS
     if word in _AMBIGUOUS or _INITIALISM.match(word):
         return _next_word(nxt) in _STARTERS  # "in the U.S. He said" vs "the U.S. Army"
     return True
@@ -171,7 +181,7 @@ def _split_line(text: str, start: int, end: int, out: list[tuple[int, int]]) -> 
     """Append the sentences of ``text[start:end]`` (already trimmed, no line break inside)."""
     sent_start = start
     for m in _CANDIDATE.finditer(text, start, end):
-        terminator, closers, _, nxt = m.groups()
+        terminator, closers, _, _, nxt = m.groups()
         term_start = m.start()
         word_start = text.rfind(" ", start, term_start) + 1 or start
         word = text[word_start:term_start]
@@ -179,8 +189,8 @@ def _split_line(text: str, start: int, end: int, out: list[tuple[int, int]]) -> 
             word = _LAST_TOKEN.search(word).group()  # type: ignore[union-attr]  # always matches
             word_start = term_start - len(word)
         if _is_boundary(word, terminator, closers, nxt, first_token=word_start == sent_start):
-            out.append((sent_start, m.start(3)))
-            sent_start = m.end(3)
+            out.append((sent_start, m.start(4)))
+            sent_start = m.end(4)
     out.append((sent_start, end))
 
 
