@@ -46,7 +46,7 @@ from .features import ARTICLE_FIELDS, annotations_features, ner_features, stance
 from .parquet import _list_array, _write_parquet, file_sha256, parquet_fingerprint
 from .plot import PLOT_NAME, _plot
 from .report import BuildReport
-from .tokens import TokenBatch, tokenize_batch
+from .tokens import TokenBatch, tokens_of
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..schema import LabelSchema
@@ -293,7 +293,7 @@ def _ner_tables(
     the count of each span status that occurs."""
     say("tokenising")
     features = ner_features(entity_labels)
-    tok = tokenize_batch([a.text for a in kept])
+    tok = tokens_of([a.text for a in kept], [a.tokens for a in kept])  # a corpus's own tokens are kept
     say("projecting spans")
     entity_index = _label_index(entity_labels)
     span_rows = np.fromiter(

@@ -140,6 +140,41 @@ def _tokenize_chunk(texts: Sequence[str]) -> TokenBatch:
     )
 
 
+def tokens_of(texts: Sequence[str], given: Sequence[Sequence[tuple[int, int]] | None]) -> TokenBatch:
+    """The tokens of ``texts``: ``given[i]`` (a corpus's own, ``[start, end)`` code points, from
+    ``Annotation.tokens``) where it is not None, else the tokeniser's (:func:`tokenize_batch`).
+
+    Given tokens are kept exactly, in order; only the texts without them are tokenised.
+    """
+    if all(g is None for g in given):
+        return tokenize_batch(texts)
+    own = [i for i, g in enumerate(given) if g is None]
+    tb = tokenize_batch([texts[i] for i in own])
+    tb_tokens = tb.tokens.to_pylist()
+    tokens: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    counts = np.zeros(len(texts), dtype=np.int64)
+    k = 0
+    for i, (text, g) in enumerate(zip(texts, given)):
+        if g is None:
+            a, b = int(tb.offsets[k]), int(tb.offsets[k + 1])
+            k += 1
+            tokens.extend(tb_tokens[a:b])
+            starts.extend(tb.starts[a:b].tolist())
+            ends.extend(tb.ends[a:b].tolist())
+            counts[i] = b - a
+        else:
+            tokens.extend(text[s:e] for s, e in g)
+            starts.extend(s for s, _ in g)
+            ends.extend(e for _, e in g)
+            counts[i] = len(g)
+    offsets = np.zeros(len(texts) + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    return TokenBatch(pa.array(tokens, pa.string()), np.array(starts, dtype=np.int64),
+                      np.array(ends, dtype=np.int64), offsets)
+
+
 def tokenize(text: str) -> tuple[list[str], list[int], list[int]]:
     """Tokens of one text and their ``[start, end)`` code-point offsets (see :data:`TOKEN_PATTERN`)."""
     batch = tokenize_batch([text])

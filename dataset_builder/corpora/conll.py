@@ -12,9 +12,10 @@ Format (what the reader assumes; the tests pin every rule)
 (``token POS chunk NER`` in CoNLL-2003; any number >= 2 of columns, the token first and the entity
 tag last, the same number on every line), a blank line between sentences, ``-DOCSTART-`` lines
 between documents. A document becomes an article, a sentence a segment whose text is its tokens
-joined by single spaces (so the tokens are ``segment.text.split(" ")`` again), sentences joined by
-``\\n`` in the article. A file without ``-DOCSTART-`` gives one article per sentence. Tags are
-``O``, ``B-TYPE`` or ``I-TYPE``:
+joined by single spaces, sentences joined by ``\\n`` in the article. The segment carries its tokens
+(``Segment.tokens``, code-point offsets into its text), which go through Label Studio's task data
+and ``normalise`` to ``build``: the dataset's ``tokens`` are the file's tokens, in order. A file without
+``-DOCSTART-`` gives one article per sentence. Tags are ``O``, ``B-TYPE`` or ``I-TYPE``:
 
 * **IOB2** (``B-`` opens every chunk): ``I-X`` that does not continue an ``X`` chunk (after ``O``,
   after another type, or first in a sentence) is an **error**: a chunk would have no start, and
@@ -220,25 +221,25 @@ def _conll_article(doc: list[_Sentence], article_id: str, scheme: str, labels: _
     if not doc:
         ledger.notes["empty_document"] += 1
         return
-    sentences: list[tuple[str, list[tuple[int, int, str]], int]] = []  # (text, spans, first line)
+    sentences: list[tuple[str, list[tuple[int, int, str]], int, tuple]] = []  # (text, spans, first line, tokens)
     for s in doc:
         ledger.read += 1
         try:
-            stext, spans, n_chunks = _conll_sentence(s, scheme, labels, ledger)
+            stext, spans, n_chunks, toks = _conll_sentence(s, scheme, labels, ledger)
         except _Bad as bad:
             ledger.fail(bad, labels_in_unit=_count_chunks(s))
             continue
         ledger.labels_read += n_chunks
-        sentences.append((stext, spans, s.lines[0]))
+        sentences.append((stext, spans, s.lines[0], toks))
     if not sentences:
         return
-    ledger.articles.append(Article(id=article_id, text="\n".join(stext for stext, _, _ in sentences),
+    ledger.articles.append(Article(id=article_id, text="\n".join(x[0] for x in sentences),
                                    meta={"format": "conll", "source_file": source_file,
                                          "first_line": sentences[0][2], "tokenised": True}))
     pos = 0
-    for index, (stext, spans, _) in enumerate(sentences):
+    for index, (stext, spans, _, toks) in enumerate(sentences):
         seg = Segment(id=f"{article_id}-s{index:04d}", article_id=article_id, index=index,
-                      start=pos, end=pos + len(stext), text=stext, unit="sentence")
+                      start=pos, end=pos + len(stext), text=stext, unit="sentence", tokens=toks)
         pos += len(stext) + 1
         ents = tuple(EntitySpan(a, b, lab, stext[a:b]) for a, b, lab in spans)
         ledger.keep(seg, Annotation(segment_id=seg.id, article_id=article_id, text=stext,
@@ -263,8 +264,8 @@ def _count_chunks(s: _Sentence) -> int:
 
 def _conll_sentence(
     s: _Sentence, scheme: str, labels: _Labels, ledger: _Ledger,
-) -> tuple[str, list[tuple[int, int, str]], int]:
-    """One sentence -> (text, spans (start, end, config label), chunks read incl. dropped ones)."""
+) -> tuple[str, list[tuple[int, int, str]], int, tuple[tuple[int, int], ...]]:
+    """One sentence -> (text, spans (start, end, config label), chunks read incl. dropped ones, token offsets)."""
     if s.error is not None:
         raise _Bad("bad_columns", *s.error)
     starts: list[int] = []
@@ -296,7 +297,7 @@ def _conll_sentence(
             )
         start = starts[first]
         spans.append((start, starts[last] + len(tokens[last]), label))
-    return text, spans, len(chunks)
+    return text, spans, len(chunks), tuple((a, a + len(t)) for a, t in zip(starts, tokens))
 
 
 def _conll_chunks(s: _Sentence, scheme: str, ledger: _Ledger) -> list[tuple[int, int, str, int]]:
