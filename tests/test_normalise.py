@@ -9,6 +9,8 @@ files; further bad inputs are single, named mutations of a captured task.
 
 from __future__ import annotations
 
+import dataclasses
+
 import copy
 import json
 from pathlib import Path
@@ -102,8 +104,9 @@ def test_fixture_counts_add_up_against_the_raw_export(config):
 def test_fixture_entities_stance_cases_are_each_counted():
     tasks = load_export("entities_stance")
     _, report = normalise_tasks(tasks, load_schema("entities_stance"))
-    assert report.tasks.rejected == {"no_annotations": 1, "unresolved_tie": 1}
-    assert report.annotations.rejected == {"cancelled": 1, "superseded": 1}
+    # es-tie's stance tie no longer drops its agreed entities; es-empty's two empty submissions do not vote
+    assert report.tasks.rejected == {"no_annotations": 1, "no_usable_annotation": 1}
+    assert report.annotations.rejected == {"cancelled": 1, "empty": 2, "superseded": 1}
     assert report.counts["notes"]["drafts_ignored"] == sum(len(t["drafts"]) for t in tasks) == 1
     fixes = report.counts["span_fixes"]
     # ann3's three CRLF-shifted spans, ann1's padded span, ann3's collapsed value.text
@@ -113,6 +116,7 @@ def test_fixture_entities_stance_cases_are_each_counted():
     assert report.counts["offsets_convention"]["utf16"] == 6
     assert report.gold["from_ground_truth"] == 1
     assert report.gold["unresolved_items"] == 1
+    assert report.gold["stances_unresolved"] == 1 and "entities_disputed" not in report.gold
 
 
 def test_fixture_target_stance_ignores_the_target_marker_and_takes_the_target_from_data():
@@ -122,10 +126,12 @@ def test_fixture_target_stance_ignores_the_target_marker_and_takes_the_target_fr
 
 
 def test_fixture_agreement_matches_krippendorff_on_reliability_data():
-    """Our value-counts units must give the same alpha as the package on the raw annotator x unit matrix."""
+    """Our value-counts units must give the same alpha as the package on the raw annotator x unit matrix
+    of the annotators (ground truth stays out of agreement)."""
     results, report = normalise_tasks(load_export("entities_stance"), load_schema("entities_stance"))
     labels = load_schema("entities_stance").stance_labels
     annotators = sorted({a.annotator for r in results for a in r.annotations}, key=int)
+    results = [dataclasses.replace(r, annotations=tuple(a for a in r.annotations if not a.ground_truth)) for r in results]
     units = sorted({(r.task_id, s.target_start, s.target_end) for r in results for a in r.annotations for s in a.stances})
     matrix = np.full((len(annotators), len(units)), np.nan)
     for r in results:
@@ -401,7 +407,9 @@ def test_stance_plurality_tie_among_three_is_unresolved():
     text = "Anna spoke."
     anns = [[span("a", 0, 4, "Anna"), stance("a", lab)] for lab in ("favor", "against", "neutral")]
     r = only(normalise_tasks([task(text, *anns)], ES)[0])
-    assert r.gold is None
+    # gold per unit: the agreed entity is gold, the tied stance is listed, not guessed
+    assert [e.text for e in r.gold.entities] == ["Anna"] and r.gold.stances == ()
+    assert not r.gold.entities_disputed
     assert r.unresolved[0]["kind"] == "stance"
     assert r.unresolved[0]["votes"] == {"against": 1, "favor": 1, "neutral": 1}
 
@@ -437,9 +445,27 @@ def test_min_annotators_withholds_gold_unless_ground_truth():
     assert report.tasks.rejected == {"below_min_annotators": 1}
 
 
-def test_empty_submitted_annotation_means_no_entity():
-    res, _ = normalise_tasks([task("It rained.", [], [])], EN)
+def _no_entities(rid="n"):
+    return {"from_name": "no_entities", "to_name": "text", "type": "choices", "value": {"choices": ["none"]}, "id": rid}
+
+
+def test_an_empty_submission_is_counted_and_does_not_vote():
+    res, report = normalise_tasks([task("It rained.", [], [])], EN)
+    assert only(res).gold is None
+    assert report.annotations.rejected == {"empty": 2}
+    assert report.tasks.rejected == {"no_usable_annotation": 1}
+    assert report.annotators["1"]["empty"] == 1
+
+
+def test_the_explicit_no_entities_choice_is_a_vote_for_no_entity():
+    assert EN.no_entities_from_name == "no_entities"
+    res, report = normalise_tasks([task("It rained.", [_no_entities()], [_no_entities()])], EN)
     assert only(res).gold.entities == ()
+    assert report.results.kept == 2 and report.counts["notes"]["no_entities_choice"] == 2
+    # beside spans the choice is a contradiction that is counted; the spans win
+    res, report = normalise_tasks([task("Anna spoke.", [_no_entities(), span("a", 0, 4, "Anna")])], EN)
+    assert [e.text for e in only(res).gold.entities] == ["Anna"]
+    assert report.counts["notes"]["no_entities_choice_with_spans"] == 1
 
 
 def test_pairwise_span_f1_and_kappa_on_a_hand_computed_case():

@@ -2,15 +2,17 @@
 
 Input
     The per-annotator :class:`~dataset_builder.records.Annotation` records that ``normalise``
-    writes to ``annotations.jsonl`` (``ground_truth`` marks an adjudicator's annotation), the gold
-    records, and the split of each article.
+    writes to ``annotations.jsonl`` (``adjudicator`` marks an adjudicator's annotation,
+    ``ground_truth`` an imported gold source's), the gold records, and the split of each article.
 Output
     One row per (segment, annotator) and one ``gold`` row per segment with gold, for the segments of
-    articles in a split: ``annotator`` (the handle ``normalise`` gives, e.g. the Label Studio user
-    id), ``role`` (``annotator``, ``adjudicator`` or ``gold``), ``gold_source`` of the segment
-    (``ground_truth`` when an adjudicator's annotation decided it, ``vote`` otherwise, null when the
-    segment has no gold: an unresolved tie), the entity spans and stances. Also the card's figures:
-    annotations per handle, annotators per segment, agreement per label.
+    articles in a split: ``annotator`` (the pseudonymous handle ``normalise`` gives: a Label Studio
+    username, never an e-mail), ``role`` (``annotator``, ``adjudicator``, ``ground_truth`` for an
+    imported gold source, or ``gold``), ``gold_source`` of the segment (``adjudicator`` or
+    ``ground_truth`` when such an annotation decided it, ``vote`` otherwise, null when the segment
+    has no gold: an unresolved tie), the entity spans and stances. Also the card's figures:
+    annotations per handle, annotators per segment, agreement per label (annotators only: the
+    adjudicator and imported gold stay out of it).
 
 Invariants: rows sorted by article, segment (numbers as numbers), role, annotator: the same
 records give the same rows. Held-out articles are left out, like in the other configurations.
@@ -29,7 +31,11 @@ from ..normalise.results import _Parsed
 from ..records import GOLD, Annotation, SPLIT_NAMES
 from ..splits import natural_key
 
-ROLES = ("adjudicator", "annotator", "gold")
+ROLES = ("adjudicator", "ground_truth", "annotator", "gold")
+
+
+def _role(ann: Annotation) -> str:
+    return "adjudicator" if ann.adjudicator else "ground_truth" if ann.ground_truth else "annotator"
 
 
 def annotation_rows(
@@ -47,8 +53,9 @@ def annotation_rows(
         anns = by_segment.get(seg, [])
         source = None
         if seg in gold_of:
-            source = "ground_truth" if any(a.ground_truth for a in anns) else "vote"
-        entries = [(("adjudicator" if a.ground_truth else "annotator"), a) for a in anns]
+            roles = {_role(a) for a in anns}
+            source = "adjudicator" if "adjudicator" in roles else "ground_truth" if "ground_truth" in roles else "vote"
+        entries = [(_role(a), a) for a in anns]
         if seg in gold_of:
             entries.append(("gold", gold_of[seg]))
         for role, ann in sorted(entries, key=lambda e: (ROLES.index(e[0]), natural_key(e[1].annotator))):
@@ -92,43 +99,25 @@ def annotator_summary(rows: Mapping[str, list[dict[str, Any]]], schema: Any) -> 
 
 
 def _agreement_per_label(people: Sequence[Mapping[str, Any]], schema: Any) -> list[dict[str, Any]]:
-    """Per entity label, pooled pairwise exact-span F1; per stance label, pooled specific agreement
-    (2 x both gave it / times either gave it, over targets both labelled). None without pairs."""
+    """:meth:`Agreement.per_label` over the annotators' rows (adjudicators and imported gold left out)."""
     by_segment: dict[str, list[_Parsed]] = {}
     for r in people:
+        if r["role"] != "annotator":
+            continue
         by_segment.setdefault(r["segment_id"], []).append(_Parsed(
-            r["annotator"], None, r["role"] == "adjudicator",
+            r["annotator"], None, False,
             {(e["start"], e["end"], e["label"]): e["text"] for e in r["entities"]},
             {(s["target_start"], s["target_end"]): s["label"] for s in r["stances"]},
         ))
-    out: list[dict[str, Any]] = []
-    for label in getattr(schema, "entity_labels", ()) or ():
-        agreement = Agreement(_OneLabel(()))
-        for parsed in by_segment.values():
-            agreement.add([_Parsed(p.annotator, None, p.ground_truth,
-                                   {k: v for k, v in p.entities.items() if k[2] == label}, {}) for p in parsed])
-        cells = list(agreement.tallies()[0].values())
-        matched, spans = sum(c[0] for c in cells), sum(c[1] + c[2] for c in cells)
-        out.append({"kind": "entity", "label": label, "measure": "pairwise exact-span F1",
-                    "value": round(2 * matched / spans, 4) if spans else None, "n": spans})
-    stance_labels = tuple(getattr(schema, "stance_labels", ()) or ())
-    if stance_labels:
-        agreement = Agreement(_OneLabel(stance_labels))
-        for parsed in by_segment.values():
-            agreement.add(parsed)
-        k = len(stance_labels)
-        tables = list(agreement.tallies()[1].values())
-        for i, label in enumerate(stance_labels):
-            both = sum(t[i * k + i] for t in tables)
-            either = sum(sum(t[i * k + j] for j in range(k)) + sum(t[j * k + i] for j in range(k)) for t in tables)
-            out.append({"kind": "stance", "label": label, "measure": "pairwise specific agreement",
-                        "value": round(2 * both / either, 4) if either else None, "n": either})
-    return out
+    agreement = Agreement(_Labels(schema))
+    for seg in sorted(by_segment, key=natural_key):
+        agreement.add(sorted(by_segment[seg], key=lambda p: natural_key(p.annotator)))
+    return agreement.per_label()
 
 
-class _OneLabel:
+class _Labels:
     """The part of a schema :class:`Agreement` reads."""
 
-    def __init__(self, stance_labels: Sequence[str]) -> None:
-        self.entity_labels = ("x",)
-        self.stance_labels = tuple(stance_labels)
+    def __init__(self, schema: Any) -> None:
+        self.entity_labels = tuple(getattr(schema, "entity_labels", ()) or ())
+        self.stance_labels = tuple(getattr(schema, "stance_labels", ()) or ())

@@ -243,9 +243,10 @@ def _schema_lines(report: BuildReport, entity_labels: tuple[str, ...], stance_la
     if "annotations" in report.configs:
         L += ["### `annotations`", "", "| feature | type |", "|---|---|",
               "| id | string: `{segment_id}/{annotator}` |", "| segment_id, article_id, text | string |",
-              "| annotator | string: the handle `normalise` gives (`gold` for the gold row) |",
-              "| role | string: adjudicator (Label Studio ground truth), annotator or gold |",
-              "| gold_source | string: ground_truth or vote (how the segment's gold was decided; null: unresolved) |",
+              "| annotator | string: the pseudonymous handle `normalise` gives (`gold` for the gold row) |",
+              "| role | string: annotator, adjudicator, ground_truth (an imported gold source) or gold |",
+              "| gold_source | string: adjudicator, ground_truth or vote (how the segment's gold was decided; null: "
+              "unresolved) |",
               "| entities | list of {start, end, label, text} |",
               "| stances | list of {target_start, target_end, target_text, label} |", ""]
     return L
@@ -397,6 +398,15 @@ def _rejections_lines(report: BuildReport, normalise_report: Mapping[str, Any] |
     L += [
         f"Dropped by `build`: {report.segments_held_out} segments of held-out articles; entity spans and stance "
         "targets as counted in *Tokenisation and BIO projection* above.",
+        "",
+    ]
+    gold = (normalise_report or {}).get("gold") or {}
+    L += [
+        f"Waiting for adjudication: {report.segments_entities_disputed} segments whose annotators tied on the "
+        "entities are in `stance` (their decided targets) but not in `ner`, where a partial row would teach wrong O "
+        f"tags; `normalise` counted {gold.get('entities_disputed', 0)} such segments, "
+        f"{gold.get('stances_unresolved', 0)} undecided stance targets and {gold.get('unresolved_items', 0)} tied "
+        "items in all (`dataset-builder adjudicate` lists them for the adjudicator).",
         "",
     ]
     return L

@@ -166,6 +166,7 @@ def build_dataset(
         segments_read=len(gold), segments_held_out=len(held), segments_kept=len(kept), ner_rows=ner_rows,
         spans=spans_counts, stances={**stance_counts, "kept": sum(stance_rows.values())}, stance_rows=stance_rows,
         configs=configs, files=files, fingerprint=fingerprint, version=version, out_dir=str(out),
+        segments_entities_disputed=sum(a.entities_disputed for a in kept),
         annotations=annotation_counts, warnings=_warnings(license, articles, annotations),
     )
     write_card(
@@ -289,8 +290,13 @@ def _ner_tables(
     kept: Sequence[Annotation], row_split: np.ndarray, entity_labels: Sequence[str], meta: Mapping[str, list],
     say: Callable[[str], None],
 ) -> tuple[dict[str, pa.Table], dict[str, Any], dict[str, int], dict[str, int]]:
-    """The ``ner`` table of each split (one row per kept segment), its statistics, its row counts and
-    the count of each span status that occurs."""
+    """The ``ner`` table of each split (one row per kept segment whose entities are not disputed), its
+    statistics, its row counts and the count of each span status that occurs (the agreed spans of a
+    disputed segment are ``dropped_disputed_segment``: a partial row would teach wrong O tags)."""
+    disputed = [a for a in kept if a.entities_disputed]
+    if disputed:
+        undisputed = np.array([not a.entities_disputed for a in kept], dtype=bool)
+        kept, row_split = [a for a in kept if not a.entities_disputed], row_split[undisputed]
     say("tokenising")
     features = ner_features(entity_labels)
     tok = tokens_of([a.text for a in kept], [a.tokens for a in kept])  # a corpus's own tokens are kept
@@ -305,6 +311,8 @@ def _ner_tables(
     e_label = np.fromiter((entity_index[e.label] for e in ents), dtype=np.int64, count=len(ents))
     tags, status = _project(tok, span_rows, e_start, e_end, e_label)
     span_statuses = {SPAN_STATUSES[int(k)]: int(n) for k, n in zip(*np.unique(status, return_counts=True))}
+    if disputed:
+        span_statuses["dropped_disputed_segment"] = sum(len(a.entities) for a in disputed)
     say("writing ner")
     table = _ner_table(features, kept, meta, tok, tags, ents, e_start, e_end)
     tables: dict[str, pa.Table] = {}

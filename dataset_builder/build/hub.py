@@ -170,8 +170,9 @@ def _annotator_lines(summary: Mapping[str, Any] | None) -> list[str]:
     L += ["| kind | label | agreement | measure | labels compared |", "|---|---|---|---|---|"]
     L += [f"| {a['kind']} | {a['label']} | {'n/a' if a['value'] is None else a['value']} | {a['measure']} | {a['n']} |"
           for a in summary["agreement_per_label"]]
-    L += ["", "Each annotator's labels are in the `annotations` configuration (`role` adjudicator, annotator or "
-          "gold; `gold_source` ground_truth or vote), for studying disagreement.", ""]
+    L += ["", "Agreement is measured between annotators only: the adjudicator and any imported gold source are left "
+          "out of it. Each annotator's labels are in the `annotations` configuration (`role` annotator, adjudicator, "
+          "ground_truth or gold; `gold_source` adjudicator, ground_truth or vote), for studying disagreement.", ""]
     return L
 
 

@@ -27,7 +27,7 @@ class BuildReport:
     segments_held_out: int
     segments_kept: int
     ner_rows: Mapping[str, int]
-    spans: Mapping[str, int]  # read, held_out and SPAN_STATUSES
+    spans: Mapping[str, int]  # read, held_out, SPAN_STATUSES and dropped_disputed_segment
     stances: Mapping[str, int]  # read, held_out, dropped_duplicate, dropped_conflicting, kept
     stance_rows: Mapping[str, int]
     configs: tuple[str, ...]
@@ -37,15 +37,18 @@ class BuildReport:
     out_dir: str
     annotations: Mapping[str, int] = field(default_factory=dict)  # read, kept, not_in_a_split (per-annotator records)
     warnings: tuple[str, ...] = ()
+    segments_entities_disputed: int = 0  # kept for their stances, out of ner until adjudicated
 
     def __post_init__(self) -> None:
         problems = []
         if self.segments_read != self.segments_kept + self.segments_held_out:
             problems.append("segments")
-        if "ner" in self.configs and sum(self.ner_rows.values()) != self.segments_kept:
+        if "ner" in self.configs and sum(self.ner_rows.values()) != self.segments_kept - self.segments_entities_disputed:
             problems.append("ner rows")
         s = self.spans
-        if s.get("read", 0) != s.get("held_out", 0) + sum(s.get(k, 0) for k in SPAN_STATUSES):
+        if s.get("read", 0) != s.get("held_out", 0) + s.get("dropped_disputed_segment", 0) + sum(
+            s.get(k, 0) for k in SPAN_STATUSES
+        ):
             problems.append("entity spans")
         st = self.stances
         if st.get("read", 0) != st.get("held_out", 0) + st.get("dropped_duplicate", 0) + st.get(
@@ -72,6 +75,7 @@ class BuildReport:
             "segments_read": self.segments_read,
             "segments_held_out": self.segments_held_out,
             "segments_kept": self.segments_kept,
+            "segments_entities_disputed": self.segments_entities_disputed,
             "ner_rows": dict(self.ner_rows),
             "spans": dict(self.spans),
             "stances": dict(self.stances),

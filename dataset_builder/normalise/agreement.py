@@ -8,8 +8,11 @@ Output
     :func:`_krippendorff_alpha`) over (task, target) units and pairwise Cohen's kappa
     (``sklearn.metrics.cohen_kappa_score`` on the table of label pairs, as sample weights) over the
     targets both annotators labelled; entities, pairwise exact-span F1 (micro over the tasks both
-    annotated, spans compared as ``(start, end, label)``). Per annotator, F1/accuracy against gold
-    (gold is partly made of the annotator's own votes, so this is optimistic).
+    annotated, spans compared as ``(start, end, label)``). Per label (:meth:`Agreement.per_label`):
+    pooled pairwise exact-span F1 of each entity label, pooled pairwise specific agreement of each
+    stance label. Per annotator, F1/accuracy against gold (gold is partly made of the annotator's own
+    votes, so this is optimistic). Only annotators are measured: the caller leaves out adjudicators
+    and ground truth (:attr:`~.results._Parsed.decisive`).
 Invariants
     Memory is flat: a k x k table per annotator pair for kappa, alpha units grouped by their value
     counts (a few hundred distinct rows at most). :meth:`Agreement.merge` of the tallies of byte
@@ -40,16 +43,18 @@ class Agreement:
         # alpha units grouped by their value counts (a row of k counts -> number of units with it):
         # a few hundred distinct rows at most, whatever the number of units
         self._alpha_units: Counter[tuple[int, ...]] = Counter()
+        # entity label -> [matched, spans of a, spans of b], pooled over every pair
+        self._label_f1: dict[str, list[int]] = {}
 
-    def tallies(self) -> tuple[dict, dict, Counter]:
-        """What :meth:`merge` adds up (picklable): the F1 and kappa tables and the alpha units."""
-        return self._pair_f1, self._pair_kappa, self._alpha_units
+    def tallies(self) -> tuple[dict, dict, Counter, dict]:
+        """What :meth:`merge` adds up (picklable): the F1 and kappa tables, the alpha units, the per-label F1."""
+        return self._pair_f1, self._pair_kappa, self._alpha_units, self._label_f1
 
-    def merge(self, tallies: tuple[dict, dict, Counter]) -> None:
+    def merge(self, tallies: tuple[dict, dict, Counter, dict]) -> None:
         """Add another run's :meth:`tallies` (a worker's byte range) to these."""
-        pair_f1, pair_kappa, alpha_units = tallies
+        pair_f1, pair_kappa, alpha_units, label_f1 = tallies
         self._alpha_units.update(alpha_units)
-        for table, theirs in ((self._pair_f1, pair_f1), (self._pair_kappa, pair_kappa)):
+        for table, theirs in ((self._pair_f1, pair_f1), (self._pair_kappa, pair_kappa), (self._label_f1, label_f1)):
             for key, cells in theirs.items():
                 mine = table.get(key)
                 if mine is None:
@@ -66,7 +71,7 @@ class Agreement:
         """
         if len(parsed) < 2:
             return
-        pair_f1, pair_kappa, index = self._pair_f1, self._pair_kappa, self._stance_index
+        pair_f1, pair_kappa, index, label_f1 = self._pair_f1, self._pair_kappa, self._stance_index, self._label_f1
         width = len(index)
         for a, b in combinations(parsed, 2):
             key = (a.annotator, b.annotator)
@@ -74,10 +79,18 @@ class Agreement:
             if acc is None:
                 acc = pair_f1[key] = [0, 0, 0, 0]
             ae, be = a.entities, b.entities
-            acc[0] += len(ae.keys() & be.keys())
+            matched = ae.keys() & be.keys()
+            acc[0] += len(matched)
             acc[1] += len(ae)
             acc[2] += len(be)
             acc[3] += 1
+            if ae or be:
+                for i, spans in ((0, matched), (1, ae), (2, be)):
+                    for span in spans:
+                        cell = label_f1.get(span[2])
+                        if cell is None:
+                            cell = label_f1[span[2]] = [0, 0, 0]
+                        cell[i] += 1
             ast, bst = a.stances, b.stances
             if ast and bst:
                 common = ast.keys() & bst.keys()
@@ -100,13 +113,15 @@ class Agreement:
                 if sum(row) >= 2:  # a unit with one value is unpairable and does not change alpha
                     alpha_units[tuple(row)] += 1
 
-    def against_gold(self, stats: Any, parsed: Sequence[_Parsed], gold_ents: list, gold_st: Mapping) -> None:
-        g = set(gold_ents)
+    def against_gold(self, stats: Any, parsed: Sequence[_Parsed], gold_ents: list | None, gold_st: Mapping) -> None:
+        """Each annotator's entities and stances against the gold (``gold_ents`` None: entities disputed, not compared)."""
+        g = set(gold_ents or ())
         for p in parsed:
             s = stats[p.annotator]
-            s.gold_tp += len(g & p.entities.keys())
-            s.gold_pred += len(p.entities)
-            s.gold_true += len(g)
+            if gold_ents is not None:
+                s.gold_tp += len(g & p.entities.keys())
+                s.gold_pred += len(p.entities)
+                s.gold_true += len(g)
             for tgt, lab in gold_st.items():
                 if tgt in p.stances:
                     s.gold_stance_n += 1
@@ -124,6 +139,25 @@ class Agreement:
             out["entities"] = {"pairwise_f1": pairs}
         if self.schema.stance_labels:
             out["stance"] = self._stance_agreement()
+        out["per_label"] = self.per_label()
+        return out
+
+    def per_label(self) -> list[dict[str, Any]]:
+        """Per entity label, pooled pairwise exact-span F1; per stance label, pooled pairwise specific
+        agreement (2 x both gave it / times either gave it, over targets both labelled). None without pairs."""
+        out: list[dict[str, Any]] = []
+        for label in self.schema.entity_labels or ():
+            matched, na, nb = self._label_f1.get(label, (0, 0, 0))
+            spans = na + nb
+            out.append({"kind": "entity", "label": label, "measure": "pairwise exact-span F1",
+                        "value": _r(2 * matched / spans) if spans else None, "n": spans})
+        k = len(self._stance_index)
+        tables = list(self._pair_kappa.values())
+        for label, i in self._stance_index.items():
+            both = sum(t[i * k + i] for t in tables)
+            either = sum(sum(t[i * k + j] for j in range(k)) + sum(t[j * k + i] for j in range(k)) for t in tables)
+            out.append({"kind": "stance", "label": label, "measure": "pairwise specific agreement",
+                        "value": _r(2 * both / either) if either else None, "n": either})
         return out
 
     def _stance_agreement(self) -> dict[str, Any]:

@@ -1,16 +1,21 @@
-"""Which annotations of a task are used: the cancelled, no-annotator and same-annotator rules.
+"""Which annotations of a task are used, and who made them: the annotator, cancelled, empty and
+same-annotator rules, and the handles annotators are named by.
 
 Input
-    A task's ``annotations`` list as exported.
+    A task's ``annotations`` list as exported, and the run's :class:`Team` (who is who).
 Output
-    ``(annotation, annotator)`` pairs kept, in annotator order (user ids numerically); each
-    annotation not used is counted under its reason (``cancelled``, ``superseded``,
-    ``no_annotator``, ``bad_annotation``) and its results under ``in_<reason>``.
+    ``(annotation, handle)`` pairs kept, in handle order; each annotation not used is counted under
+    its reason (``cancelled``, ``empty``, ``superseded``, ``no_annotator``, ``bad_annotation``)
+    and its results under ``in_<reason>``.
 Invariants
-    One annotation per annotator: the latest by ``updated_at`` (then the higher id). Annotators
-    are named by their Label Studio user id, as a string; one known only by e-mail by a stable
-    pseudonym of it (:func:`pseudonym`), never the address, which no rejection shows either. Lead
-    times of the kept annotations go to the run's bounded :class:`~.stores._LeadTimes`.
+    One annotation per annotator: the latest by ``updated_at`` (then the higher id). An annotation
+    with no result at all is ``empty`` and does not vote: to say that a segment has no entity the
+    annotator picks the config's "no entities" choice (``schema.NO_ENTITIES_CONTROL``). Annotators
+    are named by a stable pseudonymous handle (:meth:`Team.handle`): the team's mapping file if it
+    names them, else their Label Studio username when it is not an e-mail address, else a
+    pseudonym of the e-mail (:func:`pseudonym`), else the user id; never an address, which no
+    rejection shows either. Lead times of the kept annotations go to the run's bounded
+    :class:`~.stores._LeadTimes`.
 """
 
 from __future__ import annotations
@@ -19,7 +24,9 @@ import hashlib
 import math
 from collections import Counter
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Iterable, Mapping, Sequence
+
+from ..errors import SchemaError
 
 from ..records import Rejection
 from .report import STAGE, Counts, _annotator_key
@@ -54,6 +61,77 @@ def _annotator(completed_by: Any, notes: Counter | None = None) -> str | None:
             return pseudonym(completed_by)
         return completed_by.strip()
     return None
+
+
+class Team:
+    """Who is who in a project: handles by user id / username / e-mail, and the adjudicators.
+
+    Parameters
+    ----------
+    users : sequence of mappings, optional
+        The project's users as ``pull`` writes them (``users.json``: ``id``, ``username``, ``email``).
+    mapping : mapping of str to str, optional
+        A team's own names: a user id, username or e-mail -> handle (wins over the default handle).
+    adjudicators : iterable of str, optional
+        Handles, usernames, user ids or e-mails of the adjudicators: their annotation decides a task
+        and stays out of inter-annotator agreement.
+    """
+
+    def __init__(
+        self, users: Sequence[Mapping[str, Any]] = (), mapping: Mapping[str, str] | None = None,
+        adjudicators: Iterable[str] = (),
+    ) -> None:
+        mapping = {str(k).strip().lower() if "@" in str(k) else str(k).strip(): v for k, v in (mapping or {}).items()}
+        for key, handle in mapping.items():
+            if not isinstance(handle, str) or not handle.strip() or "@" in handle or handle.strip() == "gold":
+                raise SchemaError(f"annotators mapping: {key if '@' not in key else pseudonym(key)!r} is mapped to "
+                                  f"{handle if not isinstance(handle, str) or '@' not in handle else 'an e-mail address'!r}; "
+                                  "a handle is a non-empty name that is not an e-mail address nor 'gold'")
+        self.mapping = {k: v.strip() for k, v in mapping.items()}
+        self.by_id: dict[str, str] = {}
+        self.by_name: dict[str, str] = {}  # username / lower-cased e-mail -> handle
+        for user in users:
+            uid, username, email = str(user.get("id", "")), user.get("username") or "", user.get("email") or ""
+            handle = self.mapping.get(uid) or self.mapping.get(username.strip()) or self.mapping.get(email.strip().lower())
+            if not handle:
+                if username.strip() and "@" not in username:
+                    handle = username.strip()
+                elif email.strip() or "@" in username:
+                    handle = pseudonym(email or username)
+                else:
+                    handle = uid
+            self.by_id[uid] = handle
+            for name in (username.strip(), email.strip().lower()):
+                if name:
+                    self.by_name[name] = handle
+        self.adjudicators = frozenset(self.resolve(a) for a in adjudicators)
+
+    def resolve(self, name: str) -> str:
+        """The handle of a team member given by handle, username, user id or e-mail."""
+        name = str(name).strip()
+        key = name.lower() if "@" in name else name
+        return (self.mapping.get(key) or self.by_id.get(name) or self.by_name.get(key)
+                or (pseudonym(name) if "@" in name else name))
+
+    def handle(self, completed_by: Any, notes: Counter | None = None) -> str | None:
+        """The handle of an annotation's ``completed_by`` (rules: module docstring); None when it names no one."""
+        if type(completed_by) is int:
+            uid = str(completed_by)
+            return self.by_id.get(uid) or self.mapping.get(uid) or uid
+        name = _annotator(completed_by, notes)
+        if name is None:
+            return None
+        if isinstance(completed_by, dict) and completed_by.get("id") is None:
+            completed_by = completed_by.get("email")
+        if isinstance(completed_by, str) and "@" in completed_by:
+            return self.resolve(completed_by)
+        return self.by_id.get(name) or self.mapping.get(name) or name
+
+    def role(self, handle: str) -> str:
+        return "adjudicator" if handle in self.adjudicators else "annotator"
+
+
+NO_TEAM = Team()
 
 
 def _shown(completed_by: Any) -> str:
@@ -101,8 +179,10 @@ def _sortable_id(aid: Any) -> tuple[int, str]:
     return (aid, "") if isinstance(aid, int) and not isinstance(aid, bool) else (-1, str(aid))
 
 
-def choose_annotations(anns: list, where: str, rejections: list, counts: Counts, lead: Any) -> list[tuple[dict, str]]:
-    """Apply the cancelled / no-annotator / same-annotator rules; return (annotation, annotator) kept."""
+def choose_annotations(
+    anns: list, where: str, rejections: list, counts: Counts, lead: Any, team: Team = NO_TEAM,
+) -> list[tuple[dict, str]]:
+    """Apply the cancelled / empty / no-annotator / same-annotator rules; return (annotation, handle) kept."""
     usable: dict[str, list[dict]] = {}
     all_stats = counts.stats
     counts.ann_read += len(anns)
@@ -112,7 +192,7 @@ def choose_annotations(anns: list, where: str, rejections: list, counts: Counts,
             rejections.append(Rejection(STAGE, where, "bad_annotation", "annotation is not an object with a result list"))
             continue
         cb = ann.get("completed_by")
-        annotator = str(cb) if type(cb) is int else _annotator(cb, counts.notes)  # (a user id, most of the time)
+        annotator = team.handle(cb, counts.notes)
         if annotator is None:
             drop_annotation(ann, "no_annotator", where, rejections, counts)
             continue
@@ -121,6 +201,10 @@ def choose_annotations(anns: list, where: str, rejections: list, counts: Counts,
         if ann.get("was_cancelled"):
             stats.cancelled += 1
             drop_annotation(ann, "cancelled", where, rejections, counts, log=False)
+            continue
+        if not ann.get("result"):
+            stats.empty += 1
+            drop_annotation(ann, "empty", where, rejections, counts)
             continue
         versions = usable.get(annotator)
         if versions is None:

@@ -24,7 +24,7 @@ from ..records import Rejection
 from ..schema import TARGET_FIELDS
 from .adjudication import vote
 from .agreement import Agreement
-from .annotations import choose_annotations, from_completions
+from .annotations import NO_TEAM, Team, choose_annotations, from_completions
 from .output import TaskResult, _TaskOut, task_result
 from .report import STAGE, Counts, NormaliseReport, _sorted_counts
 from .results import ResultReader, _Parsed
@@ -54,6 +54,9 @@ class Normaliser:
         How to read ``value.start``/``value.end`` (see the package docstring).
     source : str
         Name used in rejections and the report (normally the export path).
+    team : Team, optional
+        Who is who (:class:`~.annotations.Team`): the handles annotators are named by and the
+        adjudicators, whose annotation decides a task. Default: user ids as handles, no adjudicator.
     spill_dir : str or Path, optional
         Where duplicate detection and lead times move to an SQLite file once they outgrow
         memory (see :class:`~.stores._Spill`); default: the system's temporary folder. Call
@@ -67,7 +70,7 @@ class Normaliser:
 
     def __init__(
         self, schema: Any, *, min_annotators: int = 1, offsets: str = "auto", source: str = "export",
-        spill_dir: str | Path | None = None,
+        spill_dir: str | Path | None = None, team: Team = NO_TEAM,
     ) -> None:
         if offsets not in OFFSET_MODES:
             raise SchemaError(
@@ -86,6 +89,7 @@ class Normaliser:
         self.min_annotators = min_annotators
         self.offsets = offsets
         self.source = source
+        self.team = team
         self.counts = Counts()
         self._results = ResultReader(schema, self.counts, SpanRules(offsets, self.counts, schema.entity_from_name))
         self._agreement = Agreement(schema)
@@ -126,11 +130,19 @@ class Normaliser:
         read = self._results.read
         parsed = [
             read(ann, annotator, tindex, target, where, rejections)
-            for ann, annotator in choose_annotations(anns_raw, where, rejections, self.counts, self._lead)
+            for ann, annotator in choose_annotations(anns_raw, where, rejections, self.counts, self._lead, self.team)
         ]
         if not self._config_confirmed:
             self._check_config()
-        self._agreement.add(parsed)
+        adjudicators = self.team.adjudicators
+        if adjudicators:
+            for p in parsed:
+                p.adjudicator = p.annotator in adjudicators
+        stats = self.counts.stats
+        for p in parsed:
+            if p.ground_truth:
+                stats[p.annotator].ground_truth += 1
+        self._agreement.add([p for p in parsed if not p.decisive])
         out = _TaskOut(task_id, index, segment_id, article_id, text, parsed, None, rejections, ())
         self._decide_gold(out, where)
         return out
@@ -152,14 +164,16 @@ class Normaliser:
             sha256=sha256,
             config=self.schema.name,
             config_hash=self.schema.config_hash,
-            options={"offsets": self.offsets, "min_annotators": self.min_annotators},
+            options={"offsets": self.offsets, "min_annotators": self.min_annotators,
+                     **({"adjudicators": sorted(self.team.adjudicators)} if self.team.adjudicators else {})},
             tasks=tasks,
             annotations=annotations,
             results=results,
             counts=c.counted_cases(),
             gold=_sorted_counts(c.gold_counts),
             agreement=self._agreement.to_dict(),
-            annotators=c.annotators(self._lead.median),
+            **dict(zip(("annotators", "adjudicators", "gold_sources"),
+                       c.annotators(self._lead.median, self.team.adjudicators))),
         )
 
     def close(self) -> None:
@@ -232,15 +246,21 @@ class Normaliser:
         return task_id, where, text, segment_id, article_id, target, anns_raw
 
     def _decide_gold(self, out: _TaskOut, where: str) -> None:
-        """Gold for the task from its usable annotations, or the reason it has none (into ``out``)."""
+        """Gold for the task's units from its usable annotations, or the reason it has none (into ``out``).
+
+        The deciders are the decisive annotations (an adjudicator's, ground truth) when there are
+        any, else every annotator. The segment's entities are one unit and each stance target
+        another: a tie on one never drops the others. A tie on entities keeps the segment out of
+        ``ner`` (``entities_disputed``); a task where nothing at all was decided has no gold.
+        """
         parsed, task_id, index, rejections = out.parsed, out.task_id, out.index, out.rejections
         if not parsed:
             self._reject_task(task_id, index, "no_usable_annotation",
                               f"{where}: every annotation was cancelled or unusable", rejections)
             return
-        voters: list[_Parsed] = [p for p in parsed if p.ground_truth]
-        from_gt = bool(voters)
-        if not from_gt:
+        voters: list[_Parsed] = [p for p in parsed if p.decisive]
+        source = ("from_adjudicator" if any(p.adjudicator for p in voters) else "from_ground_truth") if voters else "from_vote"
+        if not voters:
             voters = list(parsed)
             if len(parsed) < self.min_annotators:
                 self._reject_task(task_id, index, "below_min_annotators",
@@ -249,21 +269,29 @@ class Normaliser:
                 return
         gold_ents, gold_st, unresolved = vote(voters, out.text)
         gc = self.counts.gold_counts
+        disputed = False
         if unresolved:
             for u in unresolved:
                 u.update({"task_id": task_id, "segment_id": out.segment_id})
-            gc["unresolved_items"] += len(unresolved)
-            self._reject_task(task_id, index, "unresolved_tie", f"{where}: {len(unresolved)} tied item(s); add a "
-                              "ground-truth annotation in Label Studio", rejections)
             out.unresolved = tuple(unresolved)
-            return
-        out.gold = (gold_ents, gold_st)
+            gc["unresolved_items"] += len(unresolved)
+            disputed = any(u["kind"] == "entity" for u in unresolved)
+            gc["entities_disputed"] += disputed
+            gc["stances_unresolved"] += sum(u["kind"] == "stance" for u in unresolved)
+            has_entities = bool(self.schema.entity_labels)
+            if (disputed or not has_entities) and not gold_st:
+                self._reject_task(task_id, index, "unresolved_tie",
+                                  f"{where}: {len(unresolved)} tied item(s) and nothing decided; run 'dataset-builder "
+                                  "adjudicate' and resolve them as the adjudicator", rejections)
+                return
+        out.gold = (gold_ents, gold_st, disputed)
         self.counts.tasks_kept += 1
         gc["records"] += 1
-        gc["entities"] += len(gold_ents)
+        gc["entities"] += 0 if disputed else len(gold_ents)
         gc["stances"] += len(gold_st)
-        gc["from_ground_truth" if from_gt else "from_vote"] += 1
-        self._agreement.against_gold(self.counts.stats, parsed, gold_ents, gold_st)
+        gc[source] += 1
+        self._agreement.against_gold(self.counts.stats, [p for p in parsed if not p.decisive],
+                                     None if disputed else gold_ents, gold_st)
 
     def _reject_whole(
         self, task_id: Any, index: int, anns_raw: Any, reason: str, detail: str, rejections: list

@@ -26,7 +26,9 @@ from typing import Any, Iterable, Mapping, Sequence
 from ..records import GOLD, Annotation, Rejection
 from .results import _Parsed
 
-_GROUND_TRUTH = ', "ground_truth": true'  # Annotation.to_dict's key, only when true
+_GROUND_TRUTH = ', "ground_truth": true'  # Annotation.to_dict's keys, each only when true
+_ADJUDICATOR = ', "adjudicator": true'
+_DISPUTED = ', "entities_disputed": true'
 
 OUTPUT_FILES = ("annotations.jsonl", "gold.jsonl", "rejections.jsonl", "unresolved.jsonl", "report.json", "report.txt")
 _LINE_FILES = OUTPUT_FILES[:4]
@@ -57,14 +59,14 @@ class _TaskOut:
     """What :meth:`Normaliser.decide` made of one task, before any line is written.
 
     ``parsed`` are the usable annotations (per-annotator lines, in annotator order), ``gold`` is
-    ``(entity keys, {target: label})`` or None.
+    ``(entity keys, {target: label}, entities disputed)`` or None.
     """
 
     __slots__ = ("task_id", "index", "segment_id", "article_id", "text", "parsed", "gold", "rejections", "unresolved")
 
     def __init__(
         self, task_id: int | None, index: int, segment_id: str | None, article_id: str | None, text: str | None,
-        parsed: Sequence[_Parsed], gold: tuple[list, dict] | None, rejections: list[Rejection],
+        parsed: Sequence[_Parsed], gold: tuple[list, dict, bool] | None, rejections: list[Rejection],
         unresolved: tuple[Mapping[str, Any], ...],
     ) -> None:
         self.task_id, self.index, self.segment_id, self.article_id, self.text = (
@@ -113,16 +115,20 @@ class _TaskOut:
 
         def line(
             annotator: str, ents: Iterable[tuple[int, int, str]], sts: Iterable[tuple[tuple[int, int], str]],
-            ground_truth: bool = False,
+            flags: str = "",
         ) -> str:
             return (f'{head}{enc(annotator)}{body}{joined(tuple(sorted(ents)), entity)}], "stances": '
-                    f'[{joined(tuple(sorted(sts)), stance)}]{_GROUND_TRUTH if ground_truth else ""}}}\n')
+                    f'[{joined(tuple(sorted(sts)), stance)}]{flags}}}\n')
 
-        ann_lines = "".join([line(p.annotator, p.entities, p.stances.items(), p.ground_truth) for p in self.parsed])
+        ann_lines = "".join([
+            line(p.annotator, p.entities, p.stances.items(),
+                 (_GROUND_TRUTH if p.ground_truth else "") + (_ADJUDICATOR if p.adjudicator else ""))
+            for p in self.parsed
+        ])
         gold_line = ""
         if self.gold is not None:
-            gold_ents, gold_st = self.gold
-            gold_line = line(GOLD, gold_ents, gold_st.items())
+            gold_ents, gold_st, disputed = self.gold
+            gold_line = line(GOLD, gold_ents, gold_st.items(), _DISPUTED if disputed else "")
         return ann_lines, gold_line
 
 

@@ -82,6 +82,8 @@ class NormaliseReport:
     gold: Mapping[str, int]
     agreement: Mapping[str, Any]
     annotators: Mapping[str, Mapping[str, Any]]
+    adjudicators: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    gold_sources: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -104,6 +106,8 @@ class NormaliseReport:
             "gold": dict(self.gold),
             "agreement": self.agreement,
             "annotators": {k: dict(v) for k, v in self.annotators.items()},
+            "adjudicators": {k: dict(v) for k, v in self.adjudicators.items()},
+            "gold_sources": {k: dict(v) for k, v in self.gold_sources.items()},
         }
 
     def summary(self) -> str:
@@ -116,8 +120,13 @@ class NormaliseReport:
                 lines.append(f"      {reason:<28} {n:>8}")
         lines.append(
             f"  gold: {self.gold.get('records', 0)} records, {self.gold.get('entities', 0)} entities, "
-            f"{self.gold.get('stances', 0)} stances ({self.gold.get('from_ground_truth', 0)} tasks from ground truth, "
-            f"{self.gold.get('from_vote', 0)} by vote; unresolved items: {self.gold.get('unresolved_items', 0)})"
+            f"{self.gold.get('stances', 0)} stances ({self.gold.get('from_adjudicator', 0)} tasks from an adjudicator, "
+            f"{self.gold.get('from_ground_truth', 0)} from ground truth, {self.gold.get('from_vote', 0)} by vote)"
+        )
+        lines.append(
+            f"  waiting for adjudication: {self.gold.get('unresolved_items', 0)} tied items; "
+            f"{self.gold.get('entities_disputed', 0)} segments with disputed entities (out of ner), "
+            f"{self.gold.get('stances_unresolved', 0)} stance targets undecided"
         )
         for group, c in self.counts.items():
             if c:
@@ -132,13 +141,18 @@ class NormaliseReport:
         if en:
             for p in en.get("pairwise_f1", []):
                 lines.append(f"  entity F1 {p['a']} vs {p['b']}: {p['f1']} over {p['tasks']} tasks")
-        for name, a in self.annotators.items():
-            lines.append(
-                f"  annotator {name}: {a['annotations']} annotations ({a['cancelled']} cancelled, "
-                f"{a['superseded']} superseded), {a['entities']} entities, {a['stances']} stances, "
-                f"median lead_time {a['median_lead_time']}, entity F1 vs gold {a['gold_entity_f1']}, "
-                f"stance accuracy vs gold {a['gold_stance_accuracy']}"
-            )
+        for row in self.agreement.get("per_label", []):
+            lines.append(f"  {row['kind']} {row['label']}: {row['measure']} {row['value']} (n={row['n']})")
+        for role, people in (("annotator", self.annotators), ("adjudicator", self.adjudicators),
+                             ("gold source", self.gold_sources)):
+            for name, a in people.items():
+                line = (f"  {role} {name}: {a['annotations']} annotations ({a['cancelled']} cancelled, {a['empty']} "
+                        f"empty, {a['superseded']} superseded), {a['entities']} entities, {a['stances']} stances, "
+                        f"median lead_time {a['median_lead_time']}")
+                if role == "annotator":
+                    line += (f", entity F1 vs gold {a['gold_entity_f1']}, "
+                             f"stance accuracy vs gold {a['gold_stance_accuracy']}")
+                lines.append(line)
         return "\n".join(lines) + "\n"
 
 
@@ -148,7 +162,9 @@ class _AnnStats:
 
     annotations: int = 0
     cancelled: int = 0
+    empty: int = 0
     superseded: int = 0
+    ground_truth: int = 0  # kept annotations marked ground truth
     entities: int = 0
     stances: int = 0
     gold_tp: int = 0
@@ -189,14 +205,21 @@ class Counts:
             for f in _ANN_STATS_FIELDS:
                 setattr(mine, f, getattr(mine, f) + getattr(theirs, f))
 
-    def annotators(self, median: Any) -> dict[str, dict[str, Any]]:
-        """The report's per-annotator rows, sorted by annotator; ``median(name)`` gives the lead time."""
-        out = {}
+    def annotators(self, median: Any, adjudicators: frozenset = frozenset()) -> tuple[dict, dict, dict]:
+        """The report's rows of ``(annotators, adjudicators, gold sources)``, each sorted by handle.
+
+        ``median(name)`` gives the lead time. A gold source is an annotator all of whose kept
+        annotations are ground truth (an imported corpus); adjudicators are named by the team.
+        """
+        out: tuple[dict, dict, dict] = ({}, {}, {})
         for name in sorted(self.stats, key=_annotator_key):
             s = self.stats[name]
-            out[name] = {
+            kept = s.annotations - s.cancelled - s.empty - s.superseded
+            group = 1 if name in adjudicators else 2 if s.ground_truth and s.ground_truth == kept else 0
+            out[group][name] = {
                 "annotations": s.annotations,
                 "cancelled": s.cancelled,
+                "empty": s.empty,
                 "superseded": s.superseded,
                 "entities": s.entities,
                 "stances": s.stances,

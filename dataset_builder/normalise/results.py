@@ -34,6 +34,12 @@ class _Parsed:
     ground_truth: bool
     entities: dict[tuple[int, int, str], str]  # (start, end, label) -> text
     stances: dict[tuple[int, int], str]  # (target_start, target_end) -> label
+    adjudicator: bool = False  # made by a team member named as adjudicator (see annotations.Team)
+
+    @property
+    def decisive(self) -> bool:
+        """Gold follows it, and it stays out of inter-annotator agreement (ground truth or an adjudicator's)."""
+        return self.ground_truth or self.adjudicator
 
 
 _RESULT_KEYS = ("from_name", "to_name", "type", "value", "id")
@@ -75,6 +81,7 @@ class ResultReader:
                 (schema.entity_from_name, "entity"),
                 (schema.stance_from_name, "stance"),
                 (schema.target_from_name, "target"),
+                (getattr(schema, "no_entities_from_name", None), "no_entities"),
             )
             if name
         }
@@ -95,6 +102,7 @@ class ResultReader:
         self.spans.siblings = results  # (evidence of the annotation's offsets convention, see SpanRules.annotation)
         reject, kinds, to_name, fields = self.reject, self.kinds, self.schema.to_name, _RESULT_FIELDS
         names = self.counts.from_names_seen if self.count_names else None
+        no_entities = False
         for r in results:
             try:
                 fn, tn, rtype, value, rid = fields(r)  # a result with all five keys (the usual case)
@@ -120,6 +128,11 @@ class ResultReader:
                 reject(a, "bad_value", r, f"value is {type(value).__name__}, expected an object")
             elif kind == "target":
                 self.counts.res_rej["target_marker"] += 1  # the pre-marked target is task data, not an annotation
+            elif kind == "no_entities":
+                # the explicit "no entities in this segment": a vote for no entity (kept; spans beside it win)
+                a.kept += 1
+                self.counts.notes["no_entities_choice"] += 1
+                no_entities = True
             elif rtype != ("choices" if kind == "stance" else "labels"):
                 reject(a, "wrong_result_type", r, f"type {rtype!r} for {kind} control {fn!r}, expected "
                        f"{'choices' if kind == 'stance' else 'labels'!r}")
@@ -129,6 +142,8 @@ class ResultReader:
                 a.stance_items.append((rid, r))
             else:
                 self._entity(a, r, value, rid, ti)
+        if no_entities and a.entities:
+            self.counts.notes["no_entities_choice_with_spans"] += 1
         stances, conflicted = self._stances(a, target) if a.stance_items else ({}, set())
         self.counts.res_kept += a.kept
         self._note_missing_stances(a, stances, conflicted)
