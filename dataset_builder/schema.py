@@ -155,6 +155,17 @@ def _parse(raw: bytes, where: str) -> ET.Element:
         raise SchemaError(f"{where}:{line}: not well-formed XML ({exc}); fix the tag at line {line}, column {col}.") from None
 
 
+def _instructions(root: ET.Element) -> str:
+    """The annotator instructions: the headers of the ``instructions`` views, one per line."""
+    return "\n".join(
+        (h.get("value") or "").strip()
+        for view in root.iter("View")
+        if "instructions" in (view.get("className") or "").split()
+        for h in view.iter("Header")
+        if (h.get("value") or "").strip() and (h.get("value") or "").strip() != "Instructions"
+    )
+
+
 def parse_schema(raw: bytes, *, name: str, path: Path) -> LabelSchema:
     """Parse config bytes into a :class:`LabelSchema` (``load_schema`` reads the file for you).
 
@@ -250,14 +261,6 @@ def parse_schema(raw: bytes, *, name: str, path: Path) -> LabelSchema:
                 )
         hotkeys.append((key, el.get("value") or el.get("name") or el.tag))
 
-    instructions = "\n".join(
-        (h.get("value") or "").strip()
-        for view in root.iter("View")
-        if "instructions" in (view.get("className") or "").split()
-        for h in view.iter("Header")
-        if (h.get("value") or "").strip() and (h.get("value") or "").strip() != "Instructions"
-    )
-
     return LabelSchema(
         name=name,
         path=path,
@@ -272,7 +275,7 @@ def parse_schema(raw: bytes, *, name: str, path: Path) -> LabelSchema:
         text_field=text_field,
         stance_per_region=bool(stance_ctrls) and _attr_true(stance_ctrls[0].get("perRegion")),
         has_target=has_target,
-        instructions=instructions,
+        instructions=_instructions(root),
         data_fields=data_fields,
         hotkeys=tuple(hotkeys),
         no_entities_from_name=NO_ENTITIES_CONTROL if no_entities_ctrls else None,
