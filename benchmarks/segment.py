@@ -45,6 +45,7 @@ from dataset_builder.records import Article  # noqa: E402
 from dataset_builder.segment import BLANK_CHARS, segment_article, split_sentences  # noqa: E402
 
 HARD_CASES = REPO / "tests" / "data" / "sentence_hard_cases.jsonl"
+DEV_SET = REPO / "benchmarks" / "data" / "sentence_dev.jsonl"  # built by benchmarks/sentence_devset.py
 SAMPLES = REPO / "data" / "sample_articles"
 LINE = re.compile(r"[^\n]+")
 Spans = list[tuple[int, int]]
@@ -170,6 +171,17 @@ def contenders() -> dict[str, tuple[Callable[[str], Spans], list[int], str]]:
     except ImportError:
         pass
     try:
+        from nltk.tokenize.punkt import PunktSentenceTokenizer
+
+        punkt = PunktSentenceTokenizer()  # untrained: nltk's trained English model is a download
+        found["nltk punkt (untrained)"] = (
+            whole_then_cut(lambda text: [(a, b, None) for a, b in punkt.span_tokenize(text)], [0]),
+            [0],
+            f"nltk {_version('nltk')} PunktSentenceTokenizer() without training data",
+        )
+    except ImportError:
+        pass
+    try:
         import spacy
 
         nlp = spacy.blank("en")
@@ -230,6 +242,47 @@ def accuracy(split: Callable[[str], Spans], cases: list[dict]) -> dict[str, floa
     }
 
 
+def golden_rules() -> list[dict]:
+    """pysbd's English "golden rules" (written by pysbd's authors, shipped in its wheel as
+    ``benchmarks/english_golden_rules.py``): the cases whose expected sentences are slices of the text."""
+    import ast
+    import importlib.util
+
+    spec = importlib.util.find_spec("pysbd")
+    if spec is None or spec.origin is None:
+        return []
+    path = Path(spec.origin).parents[1] / "benchmarks" / "english_golden_rules.py"
+    if not path.is_file():
+        return []
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    rules = next(ast.literal_eval(n.value) for n in tree.body if isinstance(n, ast.Assign) and n.targets[0].id == "GOLDEN_EN_RULES")
+    cases = []
+    for i, (text, sentences) in enumerate(rules):
+        pos, ok = 0, True
+        for sentence in sentences:
+            at = text.find(sentence, pos)
+            ok = ok and at >= 0
+            pos = at + len(sentence)
+        if ok:
+            cases.append({"id": f"golden-{i + 1}", "text": text, "sentences": sentences})
+    return cases
+
+
+def genres(cases: list[dict]) -> dict[str, list[dict]]:
+    """The accuracy sets, by name: news (our hard cases, all and held out), pysbd's golden rules, and
+    the dev set's genres (dev and held-out halves)."""
+    out = {"news (hard cases)": cases, "news held-out": [c for c in cases if c.get("split") == "heldout"]}
+    gold = golden_rules()
+    if gold:
+        out["pysbd golden rules"] = gold
+    if DEV_SET.is_file():
+        dev = [json.loads(line) for line in DEV_SET.read_text(encoding="utf-8").splitlines()]
+        for genre in dict.fromkeys(c["genre"] for c in dev):
+            for half in ("dev", "heldout"):
+                out[f"{genre} {half}"] = [c for c in dev if c["genre"] == genre and c["split"] == half]
+    return out
+
+
 # --- throughput --------------------------------------------------------------------------------
 
 
@@ -268,8 +321,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"hard cases: {len(cases)} ({len(heldout)} held out)\n")
 
     rows = []
-    for name, (split, bad, note) in contenders().items():
-        slow = name.startswith(("pysbd", "syntok"))
+    splitters = contenders()
+    for name, (split, bad, note) in splitters.items():
+        slow = name.startswith(("pysbd", "syntok", "nltk"))
         sample = articles[:n_slow] if slow else articles
         bad[0] = 0
         seconds, n, mb = throughput(split, sample, 1 if slow else args.repeat)
@@ -330,7 +384,35 @@ def main(argv: list[str] | None = None) -> int:
             f"\ngoal (>= 10 MB/s with offsets, boundary F1 >= pysbd's): {verdict} "
             f"(ours {ours[1]:.1f} MB/s, F1 {ours[4]['F1']:.3f}; pysbd {p[1]:.2f} MB/s, F1 {p[4]['F1']:.3f})"
         )
+    genre_table(splitters, cases, rows)
     return 0
+
+
+def genre_table(splitters: dict, cases: list[dict], rows: list) -> None:
+    """Boundary F1 (and whole-case accuracy) of every splitter on every accuracy set; the issue-17 goals."""
+    sets = genres(cases)
+    names = list(splitters)
+    scores = {name: {g: accuracy(splitters[name][0], c) for g, c in sets.items() if c} for name in names}
+    width = max(len(n) for n in names)
+    print("\nboundary F1 (whole-case accuracy) per set; cases / boundaries in the header\n")
+    header = [f"{g} ({len(c)})" for g, c in sets.items() if c]
+    print("| " + f"{'splitter':<{width}} | " + " | ".join(header) + " |")
+    print("|" + "-" * (width + 2) + "|" + "|".join("-" * (len(h) + 1) + ":" for h in header) + "|")
+    for name in names:
+        cells = [f"{scores[name][g]['F1']:.3f} ({scores[name][g]['case_acc']:.3f})".rjust(len(h)) for g, h in zip(scores[name], header)]
+        print("| " + f"{name:<{width}} | " + " | ".join(cells) + " |")
+    ours, libs = names[0], names[1:]
+    if not libs:
+        return
+    news = [g for g in scores[ours] if g.startswith("news")]
+    ahead = all(scores[ours][g]["F1"] > max(scores[lib][g]["F1"] for lib in libs) for g in news)
+    gaps = {g: max(scores[lib][g]["F1"] for lib in libs) - scores[ours][g]["F1"] for g in scores[ours]}
+    worst = max(gaps, key=gaps.get)
+    speed = {r[0]: r[1] for r in rows}
+    ratio = speed[ours] / speed["blingfire"] if "blingfire" in speed else float("nan")
+    print(f"\ngoal: ahead of every library on news: {'meets' if ahead else 'MISSES'}; no set more than 0.01 behind the best "
+          f"library: {'meets' if gaps[worst] <= 0.01 else 'MISSES'} (largest gap {gaps[worst]:+.3f} on {worst}); "
+          f"speed >= 4x blingfire: {'meets' if ratio >= 4 else 'MISSES'} ({ratio:.1f}x)")
 
 
 if __name__ == "__main__":

@@ -70,13 +70,15 @@ _CLOSERS = "\"'\u201d\u2019\u00bb)\\]}"
 # The terminator may be a spaced ellipsis (". . ."); citation markers ("[6]", "[citation needed]")
 # after it stay with the sentence they follow.
 _CANDIDATE = re.compile(
-    r"([.?!\u2026]+(?: [.\u2026]+)*)([" + _CLOSERS + r"]*)((?:\[(?:\d{1,4}|[a-z][a-z ]{0,30})\])*)(" + _WS + r"+)(?=("
+    r"([.?!\u2026]+(?: [.\u2026]+)*)([" + _CLOSERS + r"]*)((?:\[(?:\d{1,4}|[a-z][a-z ]{0,30})\])*)(" + _WS + r"+)(?![.\u2026])(?=("
     + _NWS + r"*))"
 )
 _LAST_TOKEN = re.compile(_NWS + r"*\Z")
 _OTHER_BLANK = re.compile(r"[^\S ]|[" + _ZERO_WIDTH + r"]")
 _INITIALISM = re.compile(r"(?:[A-Za-z]{1,2}\.)+[A-Za-z]{1,3}\Z")  # U.S, J.R.R, Ph.D, a.m, N.Y.S.E
-_CAMEL = re.compile(r"[a-z]+[A-Z]")  # eBay, iPhone: lower-case first letter, still a sentence start
+_CAMEL = re.compile(r"[a-z]{1,2}[A-Z]")  # eBay, iPhone, iOS: lower-case first letter, still a sentence start
+_QUOTES = "'\"\u2018\u201c"  # a quoted lower-case word may start a sentence: "'diff' assumes"
+_OPERATORS = frozenset("*+=<>|/\\&^~%-")  # "* 1)", "-name": never the start of a sentence
 _WORD = re.compile(r"[^\W\d_]+")  # leading letters: "It's" -> "It", "EST," -> "EST"
 
 # --------------------------------------------------------------------------------------------
@@ -136,32 +138,44 @@ def _is_boundary(word: str, terminator: str, closers: str, nxt: str, *, first_to
 
     ``nxt`` is the non-empty token after the whitespace; ``first_token`` says that ``word`` is
     the first token of the sentence being built (a list marker such as "1." when it is a number).
-    Rules, in order: a lower-case next word continues the sentence (unless it is "eBay"-like);
-    ``?``, ``!``, ellipses, and a period followed by a closing quote or bracket end it; otherwise
-    the word before the period decides, with the lexicon above.
+    Rules, in order: a next token that starts with an operator (``*``, ``-``, ``=`` ...) continues
+    the sentence; a lower-case next word continues it (unless it is "eBay"-like, or a quoted word
+    after a plain full stop: "... option. 'diff' assumes"); an ellipsis after a comma or closing a
+    bracket opened in its word ("M_1,...", "[OPTION...]", "[...]") continues it; ``?``, ``!``,
+    ellipses, and a period followed by a closing quote or bracket end it; otherwise the word before
+    the period decides, with the lexicon above.
     """
-    word = word.lstrip(_OPENERS)
     bare = nxt.lstrip(_OPENERS) or nxt
     first = bare[0]
+    if first in _OPERATORS and not bare[1:2].isupper():
+        return False  # "N * (N - 1) * ... * 1", "find . -name"; not "*Note" (a cross-reference)
+    plain = terminator == "." and not closers
     if first.islower():
-        if _CAMEL.match(bare) is None:
+        if _CAMEL.match(bare) is not None:
+            first = "A"  # eBay, iPhone: a sentence may start with them
+        elif not (plain and nxt[0] in _QUOTES and word and not _is_abbreviation(word.lstrip(_OPENERS))):
             return False
-        first = "A"  # eBay, iPhone: a sentence may start with them
-    if terminator != "." or closers:
+        else:
+            return True  # "... for more information). 'diff' normally assumes"
+    if terminator[0] in ".\u2026" and terminator != ".":  # an ellipsis
+        if word.endswith(",") or (closers[:1] in (")", "]") and ("(" in word or "[" in word or not word)):
+            return False
+    word = word.lstrip(_OPENERS)
+    if not plain:
         return True
     if not first.isalpha():
         # A digit or symbol: "No. 2", "Feb. 7", "H.R. 1" continue; "Turnout was low. 40 ..." ends.
         return not (_is_abbreviation(word) or (first_token and word.isdigit()))
     # A capitalised word (or a letter of a caseless script).
+    nxt_word = _next_word(nxt)
     if word in _TITLES or word in _NEVER_END or word in _NUMERIC:
-        # "Sen. John" continues; lexicon words that are ordinary words end a sentence before a word
-        # that starts one: "on Main St. He works", "the answer was No. The vote", "et al. The".
-        return _next_word(nxt) in _STARTERS
-    if first_token and word.isdigit() and len(word) <= 3:
-        return False  # "1. Cut taxes." is a list item, not a sentence "1."
+        # "Sen. John", "Vol. II", "Vol. A" continue; lexicon words that are ordinary words end a
+        # sentence before a word that starts one: "on Main St. He works", "was No. The vote", "et al. The".
+        return len(nxt_word) > 1 and nxt_word in _STARTERS
+    if first_token and (word.isdigit() and len(word) <= 3 or len(word) == 1 and word.isalpha()):
+        return False  # "1. Cut taxes.", "a. The work": a list item, not a sentence "1."
     if word in _TIMES:
         # "5 p.m. Friday", "10 a.m. EST" continue; "at 11 p.m. Officials said" ends.
-        nxt_word = _next_word(nxt)
         return not ((len(nxt_word) > 1 and nxt_word.isupper()) or nxt_word in _DAYS_MONTHS)
     if word in _SUFFIXES:
         return not _is_abbreviation(bare.rstrip(".,;:"))  # "Co. Ltd." continues
@@ -170,10 +184,9 @@ def _is_boundary(word: str, terminator: str, closers: str, nxt: str, *, first_to
     if len(word) == 1 and word.isalpha():
         # An initial ("George W. Bush", "E. A. Poe") unless a word that starts sentences follows:
         # "went to Malcolm X. He accepted".
-        nxt_word = _next_word(nxt)
         return len(nxt_word) > 1 and nxt_word in _STARTERS
     if word in _AMBIGUOUS or _INITIALISM.match(word):
-        return _next_word(nxt) in _STARTERS  # "in the U.S. He said" vs "the U.S. Army"
+        return nxt_word in _STARTERS  # "in the U.S. He said" vs "the U.S. Army"
     return True
 
 
