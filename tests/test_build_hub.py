@@ -18,12 +18,12 @@ from test_build import SCHEMA, make_gold
 
 
 def _people(gold: list[Annotation]) -> list[Annotation]:
-    """Per-annotator records: 'adj' (ground truth) copies gold on the first article, 'ann1' and 'ann2' on all,
+    """Per-annotator records: 'adj' (the adjudicator) copies gold on the first article, 'ann1' and 'ann2' on all,
     'ann2' with its stances flipped to disagree."""
     out = []
     for g in gold:
         if g.article_id == "art-00":
-            out.append(dataclasses.replace(g, annotator="adj", ground_truth=True))
+            out.append(dataclasses.replace(g, annotator="adj", adjudicator=True))
         out.append(dataclasses.replace(g, annotator="ann1"))
         flipped = tuple(dataclasses.replace(s, label="favor" if s.label != "favor" else "against") for s in g.stances)
         out.append(dataclasses.replace(g, annotator="ann2", stances=flipped))
@@ -58,7 +58,7 @@ def test_annotations_config_holds_each_annotators_labels_and_loads_offline(hub_b
     first = [r for r in rows if r["segment_id"] == "art-00-0"]
     assert [(r["annotator"], r["role"]) for r in first] == [("adj", "adjudicator"), ("ann1", "annotator"), ("ann2", "annotator"),
                                                            ("gold", "gold")]
-    assert {r["gold_source"] for r in first} == {"ground_truth"}
+    assert {r["gold_source"] for r in first} == {"adjudicator"}
     assert {r["gold_source"] for r in rows if r["article_id"] == "art-02"} == {"vote"}
     assert first[2]["stances"][0]["label"] != first[3]["stances"][0]["label"]  # disagreement kept
     counts = hub_built["report"].annotations

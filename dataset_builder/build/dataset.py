@@ -297,6 +297,7 @@ def _ner_tables(
     if disputed:
         undisputed = np.array([not a.entities_disputed for a in kept], dtype=bool)
         kept, row_split = [a for a in kept if not a.entities_disputed], row_split[undisputed]
+        meta = {k: [v for v, keep in zip(col, undisputed) if keep] for k, col in meta.items()}
     say("tokenising")
     features = ner_features(entity_labels)
     tok = tokens_of([a.text for a in kept], [a.tokens for a in kept])  # a corpus's own tokens are kept

@@ -22,8 +22,14 @@ from .base import cli, _phases, _write_report
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Processes that normalise tasks in parallel (default: one per CPU, at most 4; exports under "
                    "8 MB always use one). The files are the same bytes whatever the number.")
+@click.option("--adjudicator", "adjudicators", multiple=True, metavar="NAME",
+              help="A team member whose annotation decides a task (handle or Label Studio username); kept out of "
+                   "inter-annotator agreement. Repeatable.")
+@click.option("--annotators", "annotators_file", type=click.Path(exists=True, dir_okay=False),
+              help="JSON object naming annotators: Label Studio user id, username or e-mail -> handle. Default: "
+                   "their usernames from the snapshot's users.json (a pseudonym when it is an e-mail), else user ids.")
 def normalise_cmd(export: str, config: str | None, out_dir: str, min_annotators: int, offsets: str,
-                  workers: int | None) -> None:
+                  workers: int | None, adjudicators: tuple[str, ...], annotators_file: str | None) -> None:
     """Turn EXPORT (Label Studio's JSON export, e.g. from 'pull') into per-annotator and gold annotations.
 
     EXPORT is an export file, a snapshot folder from 'pull' (exports/<project>/<time>-<sha>/) or a
@@ -31,16 +37,20 @@ def normalise_cmd(export: str, config: str | None, out_dir: str, min_annotators:
     manifest.json the config defaults to the one it names. Streams the export; offsets become
     Python code points of the segment text; value.text is a cross-check (spans are re-aligned when
     unambiguous, trimmed, or rejected with a reason). Gold: ground-truth annotations win, else a
-    majority vote; ties are listed in unresolved.jsonl, never guessed. The report counts every
-    task, annotation and result read as kept or rejected by reason, and gives agreement
-    (Krippendorff's alpha, Cohen's kappa, span F1). The summary goes to stderr.
+    majority vote; ties are listed in unresolved.jsonl, never guessed. Gold is decided per unit:
+    the segment's entities, and each stance target. An --adjudicator's annotation decides its task
+    (resolve ties in the Label Studio UI: see 'dataset-builder adjudicate'). An empty submission
+    does not vote (the config's "no entities" choice does). The report counts every task,
+    annotation and result read as kept or rejected by reason, and gives agreement between the
+    annotators (Krippendorff's alpha, Cohen's kappa, span F1; per label too). The summary goes to
+    stderr.
 
     \b
     Examples:
       dataset-builder normalise exports/news -o out/gold
       dataset-builder normalise exports/news/20240101T000000Z-abc/export.json --config entities_stance -o out/gold
     """
-    from ..normalise import find_snapshot, normalise_export
+    from ..normalise import find_snapshot, normalise_export, read_mapping
 
     snapshot = find_snapshot(export)
     schema = snapshot.schema(config)
@@ -50,7 +60,8 @@ def normalise_cmd(export: str, config: str | None, out_dir: str, min_annotators:
     if config is None:
         click.echo(f"normalise: config {schema.name} (named by {snapshot.manifest_path})", err=True)
     report = normalise_export(snapshot.export, schema, out_dir, min_annotators=min_annotators, offsets=offsets,
-                              progress=True, workers=workers)
+                              progress=True, workers=workers, adjudicators=adjudicators,
+                              annotators=read_mapping(annotators_file) if annotators_file else None)
     click.echo(report.summary().rstrip("\n"), err=True)
     click.echo(f"-> {out_dir}", err=True)
 

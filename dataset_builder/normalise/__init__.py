@@ -99,7 +99,10 @@ Stance:
     rejected is rejected too [stance_target_rejected]; a span without a stance stays an entity with
     no stance [span_without_stance]. Configs with a given target (``has_target``) take the target
     from ``data.target``/``target_start``/``target_end`` (code points; a target that does not fit
-    the text rejects the task [bad_target]). Not exactly one choice [stance_not_single_choice];
+    the text rejects the task [bad_target]). A task's ``data.tokens`` (a corpus's own tokens,
+    ``[start, end)`` code points, from ``import-corpus``) go onto its gold record
+    (``Annotation.tokens``) for ``build``; tokens that do not fit the text reject the task
+    [bad_tokens]. Not exactly one choice [stance_not_single_choice];
     a choice not in the schema [unknown_stance_label]; two stances for one target in one
     annotation: same label kept once [duplicate_stance], different labels both rejected
     [conflicting_stance]. Results of the target marker control are ignored [target_marker].
@@ -109,8 +112,14 @@ Annotations:
     ``completed_by`` [no_annotator]; a malformed annotation [bad_annotation]. Results inside an
     annotation that is not used are rejected with the annotation's reason (``in_cancelled``, ...).
     Drafts are never annotations: they are counted (``drafts_ignored``) and not read further;
-    predictions likewise (``predictions_ignored``). Annotators are named by their Label Studio
-    user id (``completed_by``, or its object's ``id``), as a string; one known only by e-mail (a
+    predictions likewise (``predictions_ignored``). An annotation with no result at all is rejected
+    as ``empty`` (it does not vote); the config's explicit "no entities" choice
+    (``<Choices name="no_entities">``) is a vote for no entity [no_entities_choice] (beside spans
+    it is counted [no_entities_choice_with_spans] and the spans win). Annotators are named by a
+    stable pseudonymous handle (:class:`Team`): the team's mapping file (user id, username or
+    e-mail -> handle) if it names them, else the Label Studio username from the snapshot's
+    ``users.json`` when it is not an e-mail address, else a pseudonym of the e-mail, else the user
+    id (``completed_by``, or its object's ``id``) as a string; one known only by e-mail (a
     ``completed_by`` string with ``@``, or an object with an ``email`` and no ``id``) by the stable
     pseudonym ``annotator-`` + the first 8 hex digits of the sha256 of the lower-cased address
     [annotator_from_email], never the address itself (nor does a rejection show it). A Label
@@ -126,23 +135,32 @@ Config:
     snapshot's ``manifest.json`` names.
 Tasks and gold:
     a task with no annotation [no_annotations], none usable [no_usable_annotation], fewer
-    annotators than ``min_annotators`` and no ground truth [below_min_annotators], or a tie
-    [unresolved_tie] gets no gold record (its per-annotator records are still written). Gold comes
-    from the ``ground_truth`` annotations if any, else from all usable ones ("voters", n of them):
-    an entity ``(start, end, label)`` is gold when more than n/2 voters marked it, unresolved at
-    exactly n/2, dropped below. A stance target is decided when more than n/2 voters gave it a
-    stance (unresolved at exactly n/2, dropped below) and then takes the label with the most votes;
-    a tie for first place is unresolved. Unresolved items are never guessed: they are listed (see
-    :attr:`TaskResult.unresolved`) so that an adjudicator can add a ground-truth annotation.
+    annotators than ``min_annotators`` and no decisive annotation [below_min_annotators], or
+    nothing decided at all [unresolved_tie] gets no gold record (its per-annotator records are
+    still written). Gold comes from the decisive annotations if any (an adjudicator's: a team
+    member named with ``adjudicators``; or Label Studio ``ground_truth``, e.g. an imported corpus),
+    else from all usable ones ("voters", n of them). Gold is decided per unit: the segment's
+    entities are one unit, each stance target another. An entity ``(start, end, label)`` is gold
+    when more than n/2 voters marked it, unresolved at exactly n/2, dropped below; any unresolved
+    entity makes the segment's entities disputed (``entities_disputed`` on the gold record: the
+    segment stays out of ``ner`` until adjudicated, its decided stances stay). A stance target is
+    decided when more than n/2 voters gave it a stance (unresolved at exactly n/2, dropped below)
+    and then takes the label with the most votes; a tie for first place is unresolved, and the
+    other targets and the entities are still decided. Unresolved items are never guessed: they are
+    listed (see :attr:`TaskResult.unresolved`, ``unresolved.jsonl``) for the adjudicator.
 Agreement:
     stance: Krippendorff's alpha (nominal, ``krippendorff``; past 100,000 units from the same
     coincidence matrix the library sums, see :func:`.agreement._krippendorff_alpha`) over (task, target) units
     and pairwise Cohen's kappa (``sklearn.metrics.cohen_kappa_score`` on the table of label pairs,
     as sample weights) over the targets both annotators labelled; entities: pairwise exact-span F1 (micro over the tasks both annotated, spans compared
-    as ``(start, end, label)``); per annotator: counts, median ``lead_time``, F1/accuracy against
-    gold (gold is partly made of the annotator's own votes, so this is optimistic).
+    as ``(start, end, label)``); per label: pooled pairwise span F1 of each entity label and
+    pooled specific agreement of each stance label; per annotator: counts, median ``lead_time``,
+    F1/accuracy against gold (gold is partly made of the annotator's own votes, so this is
+    optimistic). Only annotators are measured: adjudicators and ground-truth sources are left out
+    of agreement and reported apart (``adjudicators``, ``gold_sources``).
 """
 
+from .annotations import Team, read_mapping
 from .export import normalise_export, normalise_tasks
 from .normaliser import Normaliser
 from .output import OUTPUT_FILES, TaskResult
@@ -161,9 +179,11 @@ __all__ = [
     "Snapshot",
     "Tally",
     "TaskResult",
+    "Team",
     "default_workers",
     "find_snapshot",
     "iter_export",
     "normalise_export",
     "normalise_tasks",
+    "read_mapping",
 ]

@@ -21,12 +21,14 @@ Invariants
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 from collections import Counter
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from ..errors import SchemaError
+from ..errors import InputError, SchemaError
 
 from ..records import Rejection
 from .report import STAGE, Counts, _annotator_key
@@ -132,6 +134,19 @@ class Team:
 
 
 NO_TEAM = Team()
+
+
+def read_mapping(path: str | Path) -> dict[str, str]:
+    """A team's mapping file: a JSON object of Label Studio user id, username or e-mail -> handle."""
+    try:
+        mapping = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path}: not a readable JSON mapping of annotators to handles ({type(exc).__name__}: "
+                         f"{exc}).") from None
+    if not isinstance(mapping, dict) or not all(isinstance(v, str) for v in mapping.values()):
+        raise InputError(f'{path}: expected a JSON object like {{"42": "ann-a", "jo": "ann-b"}} (user id, username '
+                         "or e-mail -> handle).")
+    return mapping
 
 
 def _shown(completed_by: Any) -> str:

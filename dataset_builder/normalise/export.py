@@ -20,10 +20,11 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping, Sequence
 
 from ..errors import SchemaError
 from . import parallel
+from .annotations import NO_TEAM, Team
 from .normaliser import Normaliser
 from .output import _LINE_FILES, OUTPUT_FILES, TaskResult, task_lines
 from .reader import _CountingReader, _sniff, iter_export
@@ -32,7 +33,8 @@ from .snapshot import find_snapshot
 
 
 def normalise_tasks(
-    tasks: Iterable[Any], schema: Any, *, min_annotators: int = 1, offsets: str = "auto", source: str = "tasks"
+    tasks: Iterable[Any], schema: Any, *, min_annotators: int = 1, offsets: str = "auto", source: str = "tasks",
+    team: Team = NO_TEAM,
 ) -> tuple[list[TaskResult], NormaliseReport]:
     """Normalise in-memory tasks (a parsed export); for small inputs and tests.
 
@@ -45,7 +47,7 @@ def normalise_tasks(
     SchemaError
         Bad options, or no result belongs to the config (see :meth:`Normaliser.report`).
     """
-    norm = Normaliser(schema, min_annotators=min_annotators, offsets=offsets, source=source)
+    norm = Normaliser(schema, min_annotators=min_annotators, offsets=offsets, source=source, team=team)
     try:
         results = [norm.process(task, i) for i, task in enumerate(tasks)]
         return results, norm.report()
@@ -65,6 +67,8 @@ def normalise_export(
     progress: bool = False,
     workers: int | None = None,
     info: dict[str, Any] | None = None,
+    annotators: Mapping[str, str] | None = None,
+    adjudicators: Sequence[str] = (),
 ) -> NormaliseReport:
     """Normalise a Label Studio JSON export file into ``out_dir``, streaming.
 
@@ -93,6 +97,12 @@ def normalise_export(
         :func:`default_workers`. With 1, or for an export under 8 MB, everything happens in this
         process. Any export the parallel reader cannot take as it is (malformed, lone surrogates...)
         is read again by one process, which gives the exact error.
+    annotators : mapping, optional
+        A team's handles (user id, username or e-mail -> handle); the others are named as
+        :class:`~.annotations.Team` says, from the snapshot's ``users.json`` when there is one.
+    adjudicators : sequence of str
+        The adjudicators (handle, username, user id or e-mail): their annotation decides a task, and
+        they stay out of inter-annotator agreement.
     info : dict, optional
         Filled with how the export was read (``mode``, ``workers``, ``batches``,
         ``batches_rerun``, ``worker_peak_rss_mb``, ``fallback``), for benchmarks and debugging.
@@ -112,6 +122,7 @@ def normalise_export(
     snapshot = find_snapshot(export_path)
     export_path = snapshot.export
     schema = snapshot.schema(schema)
+    team = Team(snapshot.users(), annotators, adjudicators)
     out = Path(out_dir)
     info = {} if info is None else info
     if workers is None:
@@ -127,7 +138,7 @@ def normalise_export(
         spool_dir = tempfile.mkdtemp(prefix=".normalise-spool-", dir=out)
         try:
             pool = parallel._start_pool(workers, {"schema": schema, "min_annotators": min_annotators, "offsets": offsets,
-                                         "source": export_path.name, "spool_dir": spool_dir})
+                                         "source": export_path.name, "spool_dir": spool_dir, "team": team})
         except Exception as exc:  # no processes to be had here (limits, sandbox): one process does it all
             shutil.rmtree(spool_dir, ignore_errors=True)
             pool = spool_dir = None
@@ -141,7 +152,8 @@ def normalise_export(
                        unit_scale=True, desc="normalise", disable=None)
         if pool is not None:
             try:
-                report = _normalise_into(export_path, schema, out, min_annotators, offsets, bar, (pool, workers), info)
+                report = _normalise_into(export_path, schema, out, min_annotators, offsets, bar, (pool, workers), info,
+                                         team)
                 info["mode"] = "parallel"
                 return report
             except parallel._Fallback as exc:
@@ -150,7 +162,7 @@ def normalise_export(
                     bar.reset()
         else:
             info["mode"] = "one process"
-        return _normalise_into(export_path, schema, out, min_annotators, offsets, bar, None, info)
+        return _normalise_into(export_path, schema, out, min_annotators, offsets, bar, None, info, team)
     finally:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
@@ -161,10 +173,11 @@ def normalise_export(
 
 def _normalise_into(
     export_path: Path, schema: Any, out: Path, min_annotators: int, offsets: str, bar: Any,
-    pool_workers: tuple[Any, int] | None, info: dict[str, Any],
+    pool_workers: tuple[Any, int] | None, info: dict[str, Any], team: Team = NO_TEAM,
 ) -> NormaliseReport:
     """One attempt of :func:`normalise_export`; with ``pool_workers`` = (pool, workers) it may raise :class:`~.parallel._Fallback`."""
-    norm = Normaliser(schema, min_annotators=min_annotators, offsets=offsets, source=export_path.name, spill_dir=out)
+    norm = Normaliser(schema, min_annotators=min_annotators, offsets=offsets, source=export_path.name, spill_dir=out,
+                      team=team)
     readers: list[_CountingReader] = []
 
     def hook(reader: _CountingReader) -> None:

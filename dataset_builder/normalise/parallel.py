@@ -166,7 +166,7 @@ def _worker_range(path: str, pattern: bytes, start: int, end: int, first: bool, 
         return None
     lo, hi, items = cut
     norm = Normaliser(opts["schema"], min_annotators=opts["min_annotators"], offsets=opts["offsets"],
-                      source=opts["source"])
+                      source=opts["source"], team=opts["team"])
     norm._config_confirmed = confirmed
     # a range's ids and lead times all go back to the parent in _batch_state: none may move to disk here
     norm._seen.limit = norm._lead.limit = math.inf

@@ -27,6 +27,7 @@ from ..schema import LabelSchema, load_schema
 
 EXPORT_NAME = "export.json"
 MANIFEST_NAME = "manifest.json"
+USERS_NAME = "users.json"  # the organization's users (id, username, email) that pull writes beside the export
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,20 @@ class Snapshot:
                 "(the config the project was labelled with)."
             )
         return load_schema(own)
+
+    def users(self) -> list[dict[str, Any]]:
+        """The users listed in ``users.json`` beside the export (``[]`` when there is none)."""
+        path = self.export.parent / USERS_NAME
+        if not path.is_file():
+            return []
+        try:
+            users = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ExportError(f"{path}: not a readable users list ({type(exc).__name__}: {exc}); pull the project "
+                              "again.") from None
+        if not isinstance(users, list) or not all(isinstance(u, dict) and "id" in u for u in users):
+            raise ExportError(f"{path}: expected a JSON list of users with an id each; pull the project again.")
+        return users
 
     def describe(self) -> str | None:
         """A line saying which snapshot was taken, when the user named a project folder (else None)."""
