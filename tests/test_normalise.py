@@ -674,6 +674,26 @@ def test_bad_target_offsets_reject_the_task():
     assert "target" in results[0].rejections[0].detail
 
 
+def test_given_tokens_go_onto_the_gold_line_only_and_bad_ones_reject_the_task(tmp_path):
+    text = "U.S. officials didn't"
+    toks = [[0, 4], [5, 14], [15, 18], [18, 21]]
+    t = task(text, [span("r", 0, 4, "U.S.", "LOC")])
+    t["data"]["tokens"] = toks
+    results, report = normalise_tasks([t], EN)
+    assert only(results).gold.tokens == tuple(map(tuple, toks))
+    assert [a.tokens for a in only(results).annotations] == [None]  # per-annotator lines keep their bytes
+    export = tmp_path / "export.json"
+    export.write_text(json.dumps([t]), encoding="utf-8")
+    normalise_export(export, EN, tmp_path / "out")
+    (line,) = (tmp_path / "out" / "gold.jsonl").read_text("utf-8").splitlines()
+    assert json.loads(line)["tokens"] == toks and line.endswith(', "tokens": [[0, 4], [5, 14], [15, 18], [18, 21]]}')
+    for bad in ([[0, 4], [3, 9]], [[0, 5]], [[0, 99]], "0-4"):  # overlapping, ends on a space, past the end, no list
+        t["data"]["tokens"] = bad
+        results, report = normalise_tasks([t], EN)
+        assert report.tasks.rejected == {"bad_tokens": 1} and only(results).gold is None, bad
+        assert "data.tokens" in only(results).rejections[0].detail
+
+
 def test_export_from_another_config_is_an_error():
     other = copy.deepcopy(load_export("entities_stance"))
     for t in other:

@@ -28,7 +28,7 @@ from .annotations import NO_TEAM, Team, choose_annotations, from_completions
 from .output import TaskResult, _TaskOut, task_result
 from .report import STAGE, Counts, NormaliseReport, _sorted_counts
 from .results import ResultReader, _Parsed
-from .spans import OFFSET_MODES, SpanRules, _TextIndex
+from .spans import OFFSET_MODES, SpanRules, _TextIndex, given_tokens
 from .stores import _LeadTimes, _SeenKeys, _Spill
 
 
@@ -125,7 +125,7 @@ class Normaliser:
         head = self._task_head(task, index, rejections)
         if isinstance(head, _TaskOut):
             return head
-        task_id, where, text, segment_id, article_id, target, anns_raw = head
+        task_id, where, text, segment_id, article_id, target, anns_raw, tokens = head
         tindex = _TextIndex(text)
         read = self._results.read
         parsed = [
@@ -144,6 +144,7 @@ class Normaliser:
                 stats[p.annotator].ground_truth += 1
         self._agreement.add([p for p in parsed if not p.decisive])
         out = _TaskOut(task_id, index, segment_id, article_id, text, parsed, None, rejections, ())
+        out.tokens = tokens  # a corpus's own tokens (data.tokens), onto the gold line
         self._decide_gold(out, where)
         return out
 
@@ -235,6 +236,9 @@ class Normaliser:
                     self.counts.tasks_without_target += 1  # evidence of another config (see _check_config)
                     self._check_config()
                 return reject("bad_target", target)
+        tokens = given_tokens(data.get("tokens"), text)
+        if isinstance(tokens, str):
+            return reject("bad_tokens", tokens)
         for key, note in (("drafts", "drafts_ignored"), ("predictions", "predictions_ignored")):
             extra = task.get(key)
             if isinstance(extra, list) and extra:
@@ -243,7 +247,7 @@ class Normaliser:
             if anns_raw is not None and not isinstance(anns_raw, list):
                 return reject("bad_annotations", f"'annotations' is {type(anns_raw).__name__}")
             return self._reject_task(task_id, index, "no_annotations", f"{where}: no annotation", rejections)
-        return task_id, where, text, segment_id, article_id, target, anns_raw
+        return task_id, where, text, segment_id, article_id, target, anns_raw, tokens
 
     def _decide_gold(self, out: _TaskOut, where: str) -> None:
         """Gold for the task's units from its usable annotations, or the reason it has none (into ``out``).

@@ -62,7 +62,8 @@ class _TaskOut:
     ``(entity keys, {target: label}, entities disputed)`` or None.
     """
 
-    __slots__ = ("task_id", "index", "segment_id", "article_id", "text", "parsed", "gold", "rejections", "unresolved")
+    __slots__ = ("task_id", "index", "segment_id", "article_id", "text", "parsed", "gold", "rejections", "unresolved",
+                 "tokens")
 
     def __init__(
         self, task_id: int | None, index: int, segment_id: str | None, article_id: str | None, text: str | None,
@@ -72,6 +73,7 @@ class _TaskOut:
         self.task_id, self.index, self.segment_id, self.article_id, self.text = (
             task_id, index, segment_id, article_id, text)
         self.parsed, self.gold, self.rejections, self.unresolved = parsed, gold, rejections, unresolved
+        self.tokens: tuple[tuple[int, int], ...] | None = None  # the task's given tokens, written on the gold line
 
     def lines(self) -> tuple[str, str]:
         """``(annotations.jsonl lines, gold.jsonl line)``, each ``\\n``-terminated (empty when none).
@@ -128,7 +130,8 @@ class _TaskOut:
         gold_line = ""
         if self.gold is not None:
             gold_ents, gold_st, disputed = self.gold
-            gold_line = line(GOLD, gold_ents, gold_st.items(), _DISPUTED if disputed else "")
+            tokens = "" if self.tokens is None else ', "tokens": [' + ", ".join(f"[{a}, {b}]" for a, b in self.tokens) + "]"
+            gold_line = line(GOLD, gold_ents, gold_st.items(), (_DISPUTED if disputed else "") + tokens)
         return ann_lines, gold_line
 
 
