@@ -24,10 +24,10 @@ from __future__ import annotations
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping, Sequence
 
 from . import baselines, build, ingest, label_studio, normalise, segment, splits
-from .jsonl import write_json, write_jsonl
+from .jsonl import read_jsonl, write_json, write_jsonl
 from .records import Annotation, Article, SplitManifest
 from .schema import LabelSchema, load_schema
 
@@ -302,3 +302,189 @@ def _copy_card(dataset_dir: Path, card_path: Path) -> None:
         shutil.copyfile(plot, target)
         text = text.replace(f"]({build.PLOT_NAME})", f"](docs/{build.PLOT_NAME})")
     card_path.write_text(text, encoding="utf-8")
+
+
+# --------------------------------------------------------------------------------------------
+# The team's loop: what waits for adjudication (with links into Label Studio), and the status
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DisputedTask:
+    """One task with items the annotators disputed: its link and what is disputed, in words."""
+
+    task_id: int
+    segment_id: str
+    link: str
+    items: tuple[dict[str, Any], ...]
+
+    def lines(self) -> list[str]:
+        return [describe_disputed(item) for item in self.items]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"task_id": self.task_id, "segment_id": self.segment_id, "link": self.link,
+                "disputed": self.lines(), "items": [dict(i) for i in self.items]}
+
+
+@dataclass(frozen=True)
+class AdjudicationReport:
+    """What ``adjudicate`` found and prepared: the tab, the disputed tasks, where the snapshot went."""
+
+    project_title: str
+    project_id: int
+    view_id: int
+    view_action: str
+    tab_link: str
+    adjudicators: tuple[str, ...]
+    export_path: Path
+    tasks: tuple[DisputedTask, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"project_title": self.project_title, "project_id": self.project_id, "view": self.view_id,
+                "view_title": label_studio.VIEW_TITLE, "view_action": self.view_action, "tab": self.tab_link,
+                "adjudicators": list(self.adjudicators), "export": str(self.export_path),
+                "tasks_disputed": len(self.tasks), "items_disputed": sum(len(t.items) for t in self.tasks),
+                "tasks": [t.to_dict() for t in self.tasks]}
+
+    def summary(self) -> str:
+        n_items = sum(len(t.items) for t in self.tasks)
+        head = (f"project {self.project_title!r} (id {self.project_id}): {len(self.tasks)} task(s) with "
+                f"{n_items} disputed item(s); Data Manager tab {label_studio.VIEW_TITLE!r} {self.view_action}: "
+                f"{self.tab_link}")
+        lines = [head]
+        for task in self.tasks:
+            lines += ["", f"task {task.task_id} (segment {task.segment_id}): {task.link}"]
+            lines += [f"  - {line}" for line in task.lines()]
+        who = ", ".join(self.adjudicators) if self.adjudicators else "the adjudicator"
+        lines += ["", f"To resolve: {who} logs in, opens each link, presses '+' (or duplicates one annotator's "
+                  "version), fixes it and submits. Then normalise with --adjudicator HANDLE (or run adjudicate "
+                  "again: resolved tasks leave the tab)." if self.tasks else "Nothing waits for adjudication."]
+        return "\n".join(lines) + "\n"
+
+
+def describe_disputed(item: Mapping[str, Any]) -> str:
+    """One line of plain words for an item of ``unresolved.jsonl``."""
+    where = f"\"{item.get('text', '')}\" [{item.get('start')}, {item.get('end')})"
+    voters = item.get("voters")
+    if item.get("kind") == "entity":
+        return (f"entity {where} as {item.get('label')}: marked by {item.get('votes')} of {voters} annotators")
+    votes = item.get("votes") or {}
+    given = ", ".join(f"{label} {count}" for label, count in sorted(votes.items())) if isinstance(votes, dict) else votes
+    return f"stance toward {where}: {given or 'no votes'} (of {voters} annotators)"
+
+
+def _read_jsonl_lines(path: Path) -> list[dict[str, Any]]:
+    return [row for _, row in read_jsonl(path)] if path.exists() else []
+
+
+def _pull_and_normalise(connection: label_studio.Connection, project_title: str, out: Path, config: Any,
+                        adjudicators: Sequence[str]) -> tuple[Path, Path, Any]:
+    """Pull the project into ``out/exports`` and normalise the snapshot into ``out/normalised``."""
+    pulled = label_studio.pull_export(connection, project_title, out_dir=out / "exports")
+    snapshot = normalise.find_snapshot(pulled.export_path)
+    schema = snapshot.schema(config)
+    norm_dir = out / "normalised"
+    report = normalise.normalise_export(pulled.export_path, schema, norm_dir, adjudicators=tuple(adjudicators))
+    return pulled.export_path, norm_dir, report
+
+
+def adjudicate(connection: label_studio.Connection, project_title: str, *, out_dir: str | Path = "out/adjudicate",
+               config: str | Path | None = None, adjudicators: Sequence[str] = ()) -> AdjudicationReport:
+    """List and prepare what needs adjudication: pull, normalise, the Data Manager tab, links.
+
+    Writes ``adjudication.json`` and ``adjudication.txt`` (the same list, for a person) under
+    ``out_dir`` beside the snapshot (``exports/``) and its normalised files (``normalised/``).
+    Idempotent: the tab is refreshed in place, and the same annotations give the same list.
+    """
+    out = Path(out_dir)
+    export_path, norm_dir, _report = _pull_and_normalise(connection, project_title, out, config, adjudicators)
+    by_task: dict[int, list[dict[str, Any]]] = {}
+    segment_of: dict[int, str] = {}
+    for item in _read_jsonl_lines(norm_dir / "unresolved.jsonl"):
+        tid = int(item["task_id"])
+        segment_of[tid] = str(item.get("segment_id", ""))
+        by_task.setdefault(tid, []).append({k: v for k, v in item.items() if k not in ("task_id", "segment_id")})
+    view = label_studio.prepare_view(connection, project_title, by_task)
+    tasks = tuple(DisputedTask(tid, segment_of[tid], view.link(tid), tuple(by_task[tid])) for tid in sorted(by_task))
+    report = AdjudicationReport(project_title, view.project_id, view.view_id, view.action, view.tab_link,
+                                tuple(adjudicators), export_path, tasks)
+    write_json(out / "adjudication.json", report.to_dict())
+    (out / "adjudication.txt").write_text(report.summary(), encoding="utf-8")
+    return report
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    """Where a project stands, for the team lead (see :func:`team_status`)."""
+
+    data: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.data
+
+    def summary(self) -> str:
+        d = self.data
+        lines = [f"project {d['project_title']!r} (id {d['project_id']}), {d['annotators_per_task']} annotator(s) "
+                 f"per task: {d['tasks_done']} of {d['tasks']} tasks done, {d['tasks_started']} started, "
+                 f"{d['tasks_waiting']} waiting for adjudication ({d['items_waiting']} disputed item(s))", ""]
+        rows = [("annotator", "role", "annotations", "cancelled", "empty", "median lead time (s)")]
+        for role, people in (("annotator", d["annotators"]), ("adjudicator", d["adjudicators"]),
+                             ("gold source", d["gold_sources"])):
+            for handle, c in sorted(people.items()):
+                lead = c.get("median_lead_time")
+                rows.append((handle, role, str(c.get("annotations", 0)), str(c.get("cancelled", 0)),
+                             str(c.get("empty", 0)), "-" if lead is None else f"{lead:g}"))
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+        lines += ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+        lines += ["", "agreement so far (adjudicators and gold sources left out):"]
+        lines += [f"  {line}" for line in d["agreement"]] or ["  not measured yet (no task has two annotators)"]
+        return "\n".join(lines) + "\n"
+
+
+def _agreement_lines(agreement: Mapping[str, Any]) -> list[str]:
+    """The normalise report's agreement, in words: overall measures, then per label."""
+    out = []
+    ents = (agreement.get("entities") or {}).get("pairwise_f1") or []
+    for pair in ents:
+        out.append(f"entities, span F1 {pair['a']} vs {pair['b']}: {pair['f1']} over {pair['tasks']} task(s)")
+    stance = agreement.get("stance") or {}
+    if stance.get("krippendorff_alpha") is not None:
+        out.append(f"stance, Krippendorff's alpha: {stance['krippendorff_alpha']} over {stance.get('units')} unit(s)")
+    for row in agreement.get("per_label") or []:
+        if not row.get("n"):
+            continue
+        value = "-" if row.get("value") is None else row["value"]
+        out.append(f"{row['kind']} {row['label']}, {row['measure']}: {value} (n {row.get('n')})")
+    return out
+
+
+def team_status(connection: label_studio.Connection, project_title: str, *, out_dir: str | Path = "out/status",
+                config: str | Path | None = None, adjudicators: Sequence[str] = ()) -> StatusReport:
+    """Tasks done out of total, each annotator's counts and lead times, agreement, what waits for adjudication.
+
+    A task is done when as many different annotators as the project gives each task to (not
+    counting adjudicators and gold sources) submitted one; it waits for adjudication while
+    normalise leaves some of its items unresolved. Reads a fresh pull, normalised under ``out_dir``.
+    """
+    out = Path(out_dir)
+    overview = label_studio.project_overview(connection, project_title)
+    _export, norm_dir, report = _pull_and_normalise(connection, project_title, out, config, adjudicators)
+    rep = report.to_dict()
+    decisive = set(rep.get("adjudicators") or {}) | set(rep.get("gold_sources") or {})
+    voters: dict[int, set[str]] = {}
+    for row in _read_jsonl_lines(norm_dir / "annotations.jsonl"):
+        if row.get("ground_truth") or row.get("adjudicator") or row.get("annotator") in decisive:
+            continue
+        voters.setdefault(int(row["task_id"]), set()).add(str(row.get("annotator")))
+    waiting = _read_jsonl_lines(norm_dir / "unresolved.jsonl")
+    need = overview["annotators_per_task"]
+    data = {
+        "project_title": overview["title"], "project_id": overview["id"], "annotators_per_task": need,
+        "tasks": rep["tasks"]["read"], "tasks_done": sum(1 for v in voters.values() if len(v) >= need),
+        "tasks_started": sum(1 for v in voters.values() if 0 < len(v) < need),
+        "tasks_waiting": len({int(u["task_id"]) for u in waiting}), "items_waiting": len(waiting),
+        "annotators": rep.get("annotators") or {}, "adjudicators": rep.get("adjudicators") or {},
+        "gold_sources": rep.get("gold_sources") or {}, "agreement": _agreement_lines(rep.get("agreement") or {}),
+        "agreement_measures": rep.get("agreement") or {},
+    }
+    return StatusReport(data)

@@ -128,3 +128,78 @@ def test_push_gives_each_task_its_context_and_only_the_meta_that_exists(label_st
     assert [(d["context_before"], d["context_after"]) for d in data] == [
         ("", TEXTS[1]), (TEXTS[0], TEXTS[2]), (TEXTS[1], "")]
     assert [d["meta"] for d in data] == ["Published: 2024-05-01", "", "Reuters · Published: 2024-05-01"]
+
+
+DISPUTED = TEXTS[0]  # "Angela Merkel met Emmanuel Macron in Paris."
+
+
+def _entity(rid: str, word: str, label: str, text: str = DISPUTED) -> dict:
+    s = text.index(word)
+    return {"id": rid, "from_name": "entity", "to_name": "text", "type": "labels",
+            "value": {"start": s, "end": s + len(word), "text": word, "labels": [label]}}
+
+
+def _stance(rid: str, word: str, label: str, text: str = DISPUTED) -> dict:
+    s = text.index(word)
+    return {"id": rid, "from_name": "stance", "to_name": "text", "type": "choices",
+            "value": {"start": s, "end": s + len(word), "text": word, "choices": [label]}}
+
+
+def _view_task_ids(label_studio, project_id: int, view_id: int) -> list[int]:
+    answer = httpx.get(f"{label_studio.url}/api/tasks", params={"project": project_id, "view": view_id, "fields": "task_only"},
+                       headers={"Authorization": f"Token {label_studio.api_key}"}, timeout=60)
+    answer.raise_for_status()
+    body = answer.json()
+    return sorted(t["id"] for t in (body["tasks"] if isinstance(body, dict) else body))
+
+
+@pytest.mark.label_studio
+def test_adjudicate_lists_the_disputes_with_links_and_a_tab_of_exactly_those_tasks(label_studio, tmp_path):
+    from dataset_builder.pipeline import adjudicate, team_status
+
+    conn = label_studio.connection()
+    title = f"team adjudication {label_studio.database}"
+    pid = ls.push_segments(conn, _rows("adj"), "entities_stance", project_title=title, annotators=2).project_id
+    tasks = ls.list_task_data(conn, title)
+    disputed, agreed = tasks[0]["id"], tasks[1]["id"]
+    ann, bea, kim = _people(label_studio, "ann", "bea", "kim")
+    try:
+        ann.submit(pid, disputed, [_entity("a1", "Angela Merkel", "PER"), _stance("a1", "Angela Merkel", "favor"),
+                                   _entity("a2", "Paris", "LOC"), _stance("a2", "Paris", "neutral")])
+        bea.submit(pid, disputed, [_entity("b1", "Angela Merkel", "PER"), _stance("b1", "Angela Merkel", "against")])
+        for person in (ann, bea):  # they agree on the second task
+            person.submit(pid, agreed, [_entity("x", "Kenya", "LOC", TEXTS[1]), _stance("x", "Kenya", "favor", TEXTS[1])])
+
+        first = adjudicate(conn, title, out_dir=tmp_path / "adj", adjudicators=(kim.username,))
+        assert [t.task_id for t in first.tasks] == [disputed]
+        (task,) = first.tasks
+        assert task.link == f"{label_studio.url}/projects/{pid}/data?tab={first.view_id}&task={disputed}"
+        assert task.lines() == [
+            'entity "Paris" [37, 42) as LOC: marked by 1 of 2 annotators',
+            'stance toward "Angela Merkel" [0, 13): against 1, favor 1 (of 2 annotators)',
+            'stance toward "Paris" [37, 42): neutral 1 (of 2 annotators)',
+        ]
+        text = (tmp_path / "adj" / "adjudication.txt").read_text("utf-8")
+        assert task.link in text and "{" not in text and "'kind'" not in text  # for a person, no reprs
+        assert json.loads((tmp_path / "adj" / "adjudication.json").read_text("utf-8"))["tasks_disputed"] == 1
+        assert _view_task_ids(label_studio, pid, first.view_id) == [disputed]
+        assert first.view_action == "created"
+        again = adjudicate(conn, title, out_dir=tmp_path / "adj2", adjudicators=(kim.username,))
+        assert (again.view_id, again.view_action, again.tasks) == (first.view_id, "unchanged", first.tasks)
+
+        status = team_status(conn, title, out_dir=tmp_path / "status", adjudicators=(kim.username,)).to_dict()
+        assert (status["tasks"], status["tasks_done"], status["tasks_waiting"], status["items_waiting"]) == (3, 2, 1, 3)
+        assert {ann.username, bea.username} == set(status["annotators"])
+        assert all(c["annotations"] == 2 for c in status["annotators"].values())
+
+        # the adjudicator decides; the task leaves the tab, which is emptied, not removed
+        kim.submit(pid, disputed, [_entity("k1", "Angela Merkel", "PER"), _stance("k1", "Angela Merkel", "favor")])
+        after = adjudicate(conn, title, out_dir=tmp_path / "adj3", adjudicators=(kim.username,))
+        assert (after.tasks, after.view_id, after.view_action) == ((), first.view_id, "updated")
+        assert _view_task_ids(label_studio, pid, first.view_id) == []
+        status = team_status(conn, title, out_dir=tmp_path / "status2", adjudicators=(kim.username,)).to_dict()
+        assert (status["tasks_waiting"], list(status["adjudicators"])) == (0, [kim.username])
+        assert kim.username not in status["annotators"]
+    finally:
+        for person in (ann, bea, kim):
+            person.close()

@@ -43,19 +43,29 @@ Modules
     :mod:`.pull`         :func:`pull_export`, :class:`PullReport`, export counting
     :mod:`.annotations`  users, :func:`submit_annotation`, :func:`submit_export_annotations`
     :mod:`.corpus`       :func:`push_corpus`, :class:`CorpusPushReport`
+    :mod:`.adjudication` the Data Manager tab "Needs adjudication" (:func:`prepare_view`) and links into it
 """
 
 from __future__ import annotations
 
 from ..errors import LabelStudioError
+from .adjudication import VIEW_TITLE, AdjudicationView, prepare_view, task_link
 from .annotations import ensure_users, submit_annotation, submit_export_annotations
 from .client import FIRST_CONTACT_RETRIES, RetryPolicy, check_connection
 from .connection import DEFAULT_CONFIG_FILE, Connection, resolve_connection
 from .corpus import CorpusPushReport, push_corpus
 from .database import Database, database_from_options, parse_database_url
 from .data_dir import DEFAULT_DATA_DIR, LOG_FILE, PASSWORD_FILE, STATE_FILE, TOKEN_FILE
-from .projects import ProjectInfo, delete_project, ensure_project, list_task_data, raw_import
-from .pull import PullReport, pull_export, slugify
+from .projects import (
+    ProjectInfo,
+    delete_project,
+    ensure_project,
+    list_task_data,
+    overlap_settings,
+    project_overview,
+    raw_import,
+)
+from .pull import USERS_FILE, PullReport, pull_export, slugify
 from .push import PushReport, PushStopped, push_segments
 from .server import (
     DEFAULT_HOST,
@@ -91,6 +101,9 @@ __all__ = [
     "STATE_FILE",
     "TARGET_MODEL_VERSION",
     "TOKEN_FILE",
+    "USERS_FILE",
+    "VIEW_TITLE",
+    "AdjudicationView",
     "Connection",
     "CorpusPushReport",
     "Database",
@@ -112,7 +125,10 @@ __all__ = [
     "health",
     "kill_server",
     "list_task_data",
+    "overlap_settings",
     "parse_database_url",
+    "prepare_view",
+    "project_overview",
     "ls_binary",
     "prediction_result",
     "pull_export",
@@ -126,4 +142,5 @@ __all__ = [
     "submit_annotation",
     "submit_export_annotations",
     "task_data",
+    "task_link",
 ]

@@ -188,6 +188,15 @@ def _project_by_title(s: _Session, title: str) -> Any:
     return s.call("get project", s.client.projects.get, id=found.id)
 
 
+def project_overview(conn: Connection, project_title: str) -> dict[str, Any]:
+    """``{"id", "title", "annotators_per_task", "tasks"}`` of a project (what ``status`` shows about it)."""
+    with _session(conn) as s:
+        project = _project_by_title(s, project_title)
+        return {"id": int(project.id), "title": project.title,
+                "annotators_per_task": int(getattr(project, "maximum_annotations", None) or 1),
+                "tasks": int(getattr(project, "task_number", None) or 0)}
+
+
 # --------------------------------------------------------------------------------------------
 # Helpers for tests and benchmarks (they must not import the SDK themselves)
 # --------------------------------------------------------------------------------------------
