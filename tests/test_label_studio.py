@@ -597,6 +597,44 @@ def test_concurrent_pushes_converge_to_one_project_and_one_task_per_segment(labe
 
 
 @pytest.mark.label_studio
+def test_push_without_the_cache_lists_nothing_while_the_servers_note_holds(label_studio, monkeypatch):
+    import shutil
+
+    from dataset_builder.label_studio import index as index_module
+
+    conn = label_studio.connection()
+    title = f"note {label_studio.port}"
+    rows = synthetic_segments(60, "note")
+    listed = []
+    real_list_index = index_module.list_index
+    monkeypatch.setattr(index_module, "list_index", lambda *a, **k: listed.append(1) or real_list_index(*a, **k))
+
+    def push_cold(these):
+        shutil.rmtree(os.environ[CACHE_ENV], ignore_errors=True)  # another machine: no local index
+        listed.clear()
+        return ls.push_segments(conn, these, "entities", project_title=title, batch_size=25)
+
+    first = push_cold(rows)
+    assert (first.imported, listed) == (60, [])  # a new project: nothing to list
+    again = push_cold(rows)
+    assert (again.imported, again.already_present, listed) == (0, 60, [])  # the note vouches: nothing listed
+    # another text for one segment: the note does not match, the project is listed, the conflict found
+    changed = [dict(rows[0], text=rows[0]["text"] + " (edited)", end=rows[0]["end"] + 9)] + rows[1:]
+    conflict = push_cold(changed)
+    assert (conflict.imported, conflict.already_present, conflict.reasons(), listed) == (
+        0, 59, {"conflicts_with_existing_task": 1}, [1])
+    # one more segment: imported; a push of the first 60 alone is not what the note describes: listed
+    extra = synthetic_segments(61, "note")
+    assert push_cold(extra).imported == 1
+    subset = push_cold(rows)
+    assert (subset.imported, subset.already_present, listed) == (0, 60, [1])
+    whole = push_cold(extra)  # the push of the 61 wrote the note for them
+    assert (whole.imported, whole.already_present, listed) == (0, 61, [])
+    assert count_by_segment(conn, title) == Counter(r["id"] for r in extra)
+    ls.delete_project(conn, title)
+
+
+@pytest.mark.label_studio
 def test_zz_server_killed_mid_push_then_resumed_gives_each_segment_once(label_studio):
     """Runs last: it crashes the shared server (SIGKILL) and starts it again on the same data."""
     conn = label_studio.connection()

@@ -128,7 +128,8 @@ def push_corpus(
     try:
         with _session(conn, retry=retry, sleep=sleep) as s:
             project = _ensure_project(s, schema, title, annotators=annotators)
-            index = load_index(s, project)
+            index = load_index(s, project, expect=((sid, t["data"]["text"]) for _, sid, t in run.pending),
+                               annotated=(uid, run.carries) if mode == "annotations" and uid else None)
             todo, present, conflicting = _split_existing(index, project.id, run.pending, run.rejections)
             run.tasks.already = len(present)
             run.skipped += sum(1 for sid in conflicting if sid in labels)

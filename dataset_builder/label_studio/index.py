@@ -16,6 +16,17 @@ it was read at. Any task imported or deleted, by anyone from anywhere, changes t
 are never reused), and the project is then listed again. The server stays the source of truth;
 what the stamp does not see is an edit of a task's text in place.
 
+Without the cache (another machine, a new clone), the server itself says whether a push has
+anything to do: after each push the project's newest task carries, in its ``meta``, a *note*
+(:data:`NOTE_KEY`) with the stamp it was written at and the sha256 of the project's
+``(segment_id, text digest)`` pairs (and, per annotator, of the segment ids they annotated). The
+stamp request reads it with no extra cost; when the stamp is still the note's and a push's own
+segments hash to the note's value, the project holds exactly those segments with those texts,
+once each, and nothing is listed. Anything else (a stale or missing note, another set of
+segments) lists the project as before. The note is only written from an index that matches its
+stamp exactly (as many entries as tasks, the newest one included), so a note is never ahead of
+the server; it is an optimisation, never the source of truth.
+
 Invariants
     * The cache file holds no secret (no key, no URL user info); it is named by a hash of the
       server URL, the project id and the project's creation time.
@@ -34,11 +45,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
+from ..errors import LabelStudioError
 from .client import _Session
 from .tasks import _text_digest
 
 CACHE_ENV = "DATASET_BUILDER_CACHE"
 """Folder of the index cache (default ``~/.cache/dataset-builder``)."""
+
+NOTE_KEY = "dataset_builder_index"
+"""Key of the note in the ``meta`` of a project's newest task (see the module's docstring)."""
 
 _Entry = tuple[int, str, tuple[int, ...]]
 """One task of a segment: ``(task id, sha256 of its text, ids of the users who annotated it)``."""
@@ -60,6 +75,8 @@ class SegmentIndex:
     project_id: int
     stamp: Stamp
     tasks: dict[str, list[_Entry]] = field(default_factory=dict)
+    ids_known: bool = True  # False: built from the server's note, which holds no task ids (never cached)
+    newest: tuple[int, dict[str, Any]] = (0, {})  # (id, whole meta) of the newest task when the stamp was read
 
     def digest(self, sid: str) -> str | None:
         entries = self.tasks.get(sid)
@@ -82,6 +99,11 @@ class SegmentIndex:
         self.tasks.setdefault(sid, []).append((task_id, digest, tuple(annotators)))
         self.tasks[sid].sort()
 
+    def matches_stamp(self) -> bool:
+        """As many entries as the stamp has tasks, the newest among them: the index is the project at its stamp."""
+        ids = [tid for entries in self.tasks.values() for tid, _d, _w in entries]
+        return self.ids_known and len(ids) == self.stamp.total and max(ids, default=0) == self.stamp.max_id
+
     def to_json(self) -> dict[str, Any]:
         return {"project_id": self.project_id, "stamp": [self.stamp.total, self.stamp.max_id, self.stamp.annotations],
                 "tasks": [[sid, tid, dig, list(who)] for sid, entries in self.tasks.items() for tid, dig, who in entries]}
@@ -98,12 +120,67 @@ class SegmentIndex:
 
 def project_stamp(s: _Session, project_id: int) -> Stamp:
     """The project's task count, highest task id and submitted-annotation count (one request, one task)."""
-    pager = s.call("check project tasks", s.client.tasks.list, project=project_id, fields="task_only", include="id",
-                   page_size=1, resolve_uri=False, query=json.dumps({"ordering": ["-tasks:id"]}))
+    return _stamp_and_meta(s, project_id)[0]
+
+
+def _stamp_and_meta(s: _Session, project_id: int) -> tuple[Stamp, dict[str, Any]]:
+    """:func:`project_stamp` and the ``meta`` of the newest task (where the note is), in the same request."""
+    pager = s.call("check project tasks", s.client.tasks.list, project=project_id, fields="task_only",
+                   include="id,meta", page_size=1, resolve_uri=False, query=json.dumps({"ordering": ["-tasks:id"]}))
     items = pager.items or []
     resp = pager.response
-    return Stamp(total=int(getattr(resp, "total", 0) or 0), max_id=int(items[0].id) if items else 0,
-                 annotations=int(getattr(resp, "total_annotations", 0) or 0))
+    meta = getattr(items[0], "meta", None) if items else None
+    stamp = Stamp(total=int(getattr(resp, "total", 0) or 0), max_id=int(items[0].id) if items else 0,
+                  annotations=int(getattr(resp, "total_annotations", 0) or 0))
+    return stamp, dict(meta) if isinstance(meta, dict) else {}
+
+
+def _set_digest(lines: Iterable[str]) -> str:
+    """sha256 of a set of lines, whatever their order."""
+    h = hashlib.sha256()
+    for line in sorted(lines):
+        h.update(line.encode("utf-8") + b"\n")
+    return h.hexdigest()
+
+
+def _make_note(index: SegmentIndex) -> dict[str, Any]:
+    """The note for ``index``: its stamp, the digest of its (segment, text) pairs, and who annotated which."""
+    by_user: dict[int, list[str]] = {}
+    for sid, entries in index.tasks.items():
+        for _tid, _dig, who in entries:
+            for uid in who:
+                by_user.setdefault(uid, []).append(sid)
+    st = index.stamp
+    return {"v": 1, "stamp": [st.total, st.max_id, st.annotations],
+            "tasks": _set_digest(f"{sid}\x1f{dig}" for sid, entries in index.tasks.items() for _t, dig, _w in entries),
+            "annotated": {str(uid): _set_digest(sids) for uid, sids in sorted(by_user.items())}}
+
+
+def _from_note(project_id: int, stamp: Stamp, note: Any, expect: Iterable[tuple[str, str]],
+               annotated: tuple[int, Iterable[str]] | None) -> SegmentIndex | None:
+    """The index the server's note vouches for, when the project holds exactly the ``expect`` segments; else None.
+
+    ``expect``: ``(segment_id, text)`` of every segment of the push (each id once); ``annotated``:
+    ``(user id, segment ids)`` when the push also needs to know that this user annotated exactly these.
+    """
+    if not isinstance(note, dict) or note.get("v") != 1 or note.get("stamp") != [stamp.total, stamp.max_id,
+                                                                                 stamp.annotations]:
+        return None
+    pairs = {sid: _text_digest(text) for sid, text in expect}
+    if len(pairs) != stamp.total or _set_digest(f"{sid}\x1f{dig}" for sid, dig in pairs.items()) != note.get("tasks"):
+        return None
+    who: set[str] = set()
+    uid = 0
+    if annotated is not None:
+        uid, sids = annotated
+        who = set(sids)
+        theirs = (note.get("annotated") or {}).get(str(uid))
+        if (theirs or _set_digest(())) != _set_digest(who):
+            return None
+    index = SegmentIndex(project_id=project_id, stamp=stamp, ids_known=False, newest=(stamp.max_id, {NOTE_KEY: note}))
+    for sid, dig in pairs.items():
+        index.tasks[sid] = [(0, dig, (uid,) if sid in who else ())]
+    return index
 
 
 def list_index(s: _Session, project_id: int, page_size: int = 5000) -> SegmentIndex:
@@ -111,10 +188,10 @@ def list_index(s: _Session, project_id: int, page_size: int = 5000) -> SegmentIn
 
     The stamp is read first, so a task added while listing makes the next use list again.
     """
-    stamp = project_stamp(s, project_id)
+    stamp, meta = _stamp_and_meta(s, project_id)
 
     def read(request_options: Any) -> SegmentIndex:
-        index = SegmentIndex(project_id=project_id, stamp=stamp)
+        index = SegmentIndex(project_id=project_id, stamp=stamp, newest=(stamp.max_id, meta))
         # review=true: the server computes the annotator ids (a GROUP BY) instead of sending annotations
         for task in s.client.tasks.list(project=project_id, fields="task_only", include="id,data,annotators",
                                         review=True, resolve_uri=False, page_size=page_size,
@@ -136,23 +213,43 @@ def _cache_file(s: _Session, project: Any) -> Path:
     return root / "label-studio-index" / f"{hashlib.sha256(key.encode('utf-8')).hexdigest()[:24]}.json"
 
 
-def load_index(s: _Session, project: Any) -> SegmentIndex:
-    """The project's index: empty for an empty project, the cached one while the stamp matches, else listed."""
-    stamp = project_stamp(s, project.id)
+def load_index(s: _Session, project: Any, expect: Iterable[tuple[str, str]] | None = None,
+               annotated: tuple[int, Iterable[str]] | None = None) -> SegmentIndex:
+    """The project's index: empty for an empty project, the cached one while the stamp matches, else listed.
+
+    Without a usable cache, ``expect`` (``(segment_id, text)`` of the push's segments) and
+    ``annotated`` (``(user id, segment ids)`` that user should have annotated) are checked against
+    the server's note (see the module's docstring): when the project holds exactly these, the
+    index comes from them (without task ids, enough to see there is nothing to do) and nothing is listed.
+    """
+    stamp, meta = _stamp_and_meta(s, project.id)
     if stamp.total == 0:
         return SegmentIndex(project_id=project.id, stamp=stamp)
     path = _cache_file(s, project)
     with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
         cached = SegmentIndex.from_json(json.loads(path.read_text(encoding="utf-8")))
         if cached.project_id == project.id and cached.stamp == stamp:
+            cached.newest = (stamp.max_id, meta)
             return cached
+    if expect is not None:
+        vouched = _from_note(project.id, stamp, meta.get(NOTE_KEY), expect, annotated)
+        if vouched is not None:
+            return vouched
     index = list_index(s, project.id)
     save_index(s, project, index)
     return index
 
 
 def save_index(s: _Session, project: Any, index: SegmentIndex) -> None:
-    """Write the index to the cache (atomically; a cache that cannot be written is only a slower next push)."""
+    """Write the index to the cache (atomically; a cache that cannot be written is only a slower next push).
+
+    When the index is the project at its stamp (:meth:`SegmentIndex.matches_stamp`), the note on
+    the newest task is brought up to date too (best effort: a note not written is only a listing
+    on the next push without the cache).
+    """
+    if not index.ids_known:
+        return
+    _write_note(s, index)
     path = _cache_file(s, project)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{id(index)}")
     with contextlib.suppress(OSError):
@@ -161,6 +258,22 @@ def save_index(s: _Session, project: Any, index: SegmentIndex) -> None:
         os.replace(tmp, path)
     with contextlib.suppress(OSError):
         tmp.unlink(missing_ok=True)
+
+
+def _write_note(s: _Session, index: SegmentIndex) -> None:
+    """Put the index's note on the project's newest task (its other ``meta`` kept), unless it is there already."""
+    if not index.matches_stamp():
+        return
+    note = _make_note(index)
+    newest_id, newest_meta = index.newest
+    if newest_id != index.stamp.max_id:
+        newest_meta = {}  # the newest task is one this push imported (stamp as expected): it has no meta
+    elif newest_meta.get(NOTE_KEY) == note:
+        return
+    meta = {**newest_meta, NOTE_KEY: note}
+    with contextlib.suppress(LabelStudioError):
+        s.call_once("note the project's index", s.client.tasks.update, id=str(index.stamp.max_id), meta=meta)
+    index.newest = (index.stamp.max_id, meta)
 
 
 def remove_duplicates(s: _Session, index: SegmentIndex, segment_ids: Iterable[str], since_id: int) -> set[int]:

@@ -316,7 +316,7 @@ def push_segments(
     try:
         with _session(conn, retry=retry, sleep=sleep) as s:
             project = _ensure_project(s, schema, title, annotators=annotators)
-            index = load_index(s, project)
+            index = load_index(s, project, expect=((sid, t["data"]["text"]) for _, sid, t in pending))
             todo, present, _conflicting = _split_existing(index, project.id, pending, run.rejections)
             run.already = len(present)
             if on_batch is not None and run.settled:
