@@ -435,6 +435,98 @@ def test_cli_no_push_writes_the_files_and_a_malformed_file_is_one_error_line(tmp
 
 
 # --------------------------------------------------------------------------------------------
+# A corpus's own tokens: through the task data, normalise and build, unchanged
+# --------------------------------------------------------------------------------------------
+
+CONLL_TOKENS = """-DOCSTART- -X- -X- O
+
+U.S. NNP I-NP B-LOC
+officials NNS I-NP O
+did VBD I-VP O
+n't RB I-VP O
+see VB I-VP O
+Nokia NNP I-NP B-ORG
+'s POS B-NP O
+profit NN I-NP O
+on IN I-PP O
+1996-12-06 CD I-NP O
+. . O O
+
+Kohl-led JJ I-NP B-MISC
+Bonn-based JJ I-NP O
+Hans-Dietrich NNP I-NP B-PER
+Genscher NNP I-NP I-PER
+said VBD I-VP O
+it PRP I-NP O
+'s VBZ I-VP O
+up RB I-ADVP O
+2.5 CD I-NP O
+% NN I-NP O
+to TO I-PP O
+$ $ I-NP O
+1,200 CD I-NP O
+. . O O
+
+-DOCSTART- -X- -X- O
+
+New NNP I-NP B-ORG
+York-based JJ I-NP I-ORG
+Wall-Mart NNP I-NP I-ORG
+won VBD I-VP O
+n't RB I-VP O
+comment VB I-VP O
+( ( O O
+Reuters NNP I-NP B-ORG
+) ) O O
+"""
+
+
+def _tasks_as_exported(corpus) -> list[dict]:
+    """The corpus's tasks as Label Studio exports them: ``task_data`` and its labels as a ground-truth
+    annotation (what import-corpus pushes; the real server's round trip is the test further down)."""
+    labels = {r["segment_id"]: r for r in corpus.label_rows()}
+    tasks = []
+    for i, (seg, row) in enumerate(zip(corpus.segments, corpus.segment_rows()), start=1):
+        result = ls.prediction_result(corpus.schema, seg.id, seg.text, labels[seg.id])
+        tasks.append({"id": i, "data": ls.task_data(corpus.schema, seg, row), "drafts": [], "predictions": [],
+                      "annotations": [{"id": 100 + i, "completed_by": 7, "result": result, "was_cancelled": False,
+                                       "ground_truth": True, "lead_time": 1.0, "updated_at": "2024-01-01T00:00:00Z"}]})
+    return tasks
+
+
+def test_conll_tokens_and_tags_reach_the_dataset_exactly(tmp_path):
+    from dataset_builder.build import build_dataset, load_built
+    from dataset_builder.build.bio import bio_names
+    from dataset_builder.normalise import normalise_tasks
+    from dataset_builder.records import SPLIT_NAMES
+    from dataset_builder.splits import assign_splits
+
+    path = write(tmp_path, "eng.tokens", CONLL_TOKENS)
+    files = CliRunner().invoke(cli, ["import-corpus", "conll", str(path), "--no-push", "-o", str(tmp_path / "in")])
+    assert files.exit_code == 0, files.output
+    rows = [json.loads(x) for x in (tmp_path / "in" / "segments.jsonl").read_text("utf-8").splitlines()]
+    corpus = read_conll(path)
+    assert rows == corpus.segment_rows() and all(r["tokens"] for r in rows)
+    want = [[(line.split()[0], line.split()[-1]) for line in block.splitlines()]
+            for block in re.split(r"\n\s*\n", CONLL_TOKENS) if block.strip() and not block.startswith("-DOCSTART-")]
+
+    results, report = normalise_tasks(_tasks_as_exported(corpus), corpus.schema)
+    gold = [r.gold for r in results]
+    assert report.tasks.kept == len(want) and all(g.tokens is not None for g in gold)
+    out = tmp_path / "dataset"
+    built = build_dataset(gold, assign_splits(gold, corpus.articles).manifest, corpus.schema, out, license="cc-by-4.0")
+    assert built.spans["kept_aligned"] == sum(1 for sent in want for _, t in sent if t.startswith("B-"))
+    names = bio_names(corpus.schema.entity_labels)
+    ds = load_built(out, "ner", cache_dir=tmp_path / "cache")
+    got = sorted((r["id"], list(zip(r["tokens"], [names[t] for t in r["ner_tags"]]))) for s in SPLIT_NAMES
+                 for r in ds[s])
+    assert [sent for _, sent in got] == want  # the file's token and tag columns, in order
+    again = tmp_path / "again"
+    build_dataset(gold, assign_splits(gold, corpus.articles).manifest, corpus.schema, again, license="cc-by-4.0")
+    assert {p.name: p.read_bytes() for p in (out / "ner").iterdir()} == {p.name: p.read_bytes() for p in (again / "ner").iterdir()}
+
+
+# --------------------------------------------------------------------------------------------
 # Against the real server: import, pull, normalise -> exactly the corpus's labels
 # --------------------------------------------------------------------------------------------
 
@@ -475,6 +567,8 @@ def test_conll_round_trip_through_label_studio_gives_exactly_the_corpus_spans(la
     raw, report, gold = _pull_normalise(label_studio.connection(), "corpus conll", "entities", tmp_path)
     corpus = read_conll(FIX / "conll_iob1.txt")
     assert {g["segment_id"]: (g["entities"], g["stances"]) for g in gold} == _labels(corpus)
+    # the corpus's own tokens came back in the task data and went onto gold, for build
+    assert {g["segment_id"]: g["tokens"] for g in gold} == {s.id: [list(t) for t in s.tokens] for s in corpus.segments}
     (uid,) = {a["completed_by"] for t in raw for a in t["annotations"]}
     assert [len(t["annotations"]) for t in raw] == [1, 1, 1, 1]
     assert all(a["ground_truth"] is True for t in raw for a in t["annotations"])
