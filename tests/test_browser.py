@@ -285,3 +285,148 @@ def test_target_stance_by_hotkey_round_trips(annotator, projects, label_studio, 
         {"target_start": start, "target_end": start + len(TARGET), "target_text": TARGET, "label": "neutral"}]
     assert record["entities"] == []
 
+
+
+# --------------------------------------------------------------------------------------------
+# A team: two annotators disagree, the adjudicator resolves it in the UI, the dataset holds it
+# --------------------------------------------------------------------------------------------
+
+ADJ_TEXT = "Fans cheered as Angela Merkel thanked UEFA in Berlin."
+ADJ_BEFORE, ADJ_AFTER = "The final was on Sunday.", "The team flew home."
+
+
+def _region(rid: str, word: str, label: str, stance: str | None = None) -> list[dict]:
+    s = ADJ_TEXT.index(word)
+    value = {"start": s, "end": s + len(word), "text": word}
+    out = [{"id": rid, "from_name": "entity", "to_name": "text", "type": "labels", "value": {**value, "labels": [label]}}]
+    if stance:
+        out.append({"id": rid, "from_name": "stance", "to_name": "text", "type": "choices",
+                    "value": {**value, "choices": [stance]}})
+    return out
+
+
+NO_ENTITIES = [{"id": "none", "from_name": "no_entities", "to_name": "text", "type": "choices",
+                "value": {"choices": ["none"]}}]
+
+
+def _annotation_count(label_studio, task_id: int) -> int:
+    import httpx
+
+    answer = httpx.get(f"{label_studio.url}/api/tasks/{task_id}/annotations/",
+                       headers={"Authorization": f"Token {label_studio.api_key}"}, timeout=60)
+    answer.raise_for_status()
+    return len(answer.json())
+
+
+def _visible_modal_texts(a: Annotator) -> list[str]:
+    return a.visible_texts(".ant-modal, .lsf-modal-ls")
+
+
+def test_adjudicator_resolves_a_dispute_in_the_ui_and_the_dataset_holds_it(chromium, label_studio, tmp_path):
+    """The issue's loop: overlap, disagreement, the adjudication tab and link, the stance block, the rebuild."""
+    from click.testing import CliRunner
+
+    from dataset_builder import build, pipeline, splits
+    from dataset_builder.cli import cli
+    from dataset_builder.records import Article
+    from ls_accounts import sign_up
+
+    browser, driver = chromium
+    conn = label_studio.connection()
+    title = "browser adjudication"
+    texts = [ADJ_BEFORE, ADJ_TEXT, ADJ_AFTER]
+    rows = [{"id": f"adj-{i}", "article_id": "adj", "index": i, "start": 0, "end": len(t), "text": t, "title": TITLE,
+             "date": DATE} for i, t in enumerate(texts)]
+    pid = ls.push_segments(conn, rows, "entities_stance", project_title=title, annotators=2).project_id
+    task_ids = [t["id"] for t in ls.list_task_data(conn, title)]
+    stamp = time.time_ns()
+    ann, bea = (sign_up(label_studio.url, f"{name}{stamp}@example.org") for name in ("ann", "bea"))
+    try:
+        ann.submit(pid, task_ids[1], _region("a1", "Angela Merkel", "PER", "favor") + _region("a2", "UEFA", "ORG", "against"))
+        bea.submit(pid, task_ids[1], _region("b1", "Angela Merkel", "PER", "against"))
+        for person in (ann, bea):
+            for tid in (task_ids[0], task_ids[2]):
+                person.submit(pid, tid, NO_ENTITIES)
+    finally:
+        ann.close()
+        bea.close()
+    prepared = pipeline.adjudicate(conn, title, out_dir=tmp_path / "adjudicate")
+    (task,) = prepared.tasks
+    assert task.task_id == task_ids[1]
+
+    email = f"kim{stamp}@example.org"
+    handle = email.split("@")[0]  # the Label Studio username the sign-up gives
+    with Annotator(label_studio.url, chromium=browser, chromedriver=driver, artifacts=ARTIFACTS) as k:
+        k.sign_up(email, PASSWORD)
+        k.log_out()
+        k.log_in(email, PASSWORD)
+        k.driver.get(task.link)
+        k.wait_for("the disputed task", lambda: k.task_text() == ADJ_TEXT)
+        k.wait_for("each annotator's version as a tab",
+                   lambda: len(k.visible_texts(".lsf-annotation-button")) == 2)
+        assert ADJ_BEFORE in k.visible_texts(".context h4") and ADJ_AFTER in k.visible_texts(".context h4")
+        assert f"Published: {DATE}" in k.visible_texts(".segment-meta h4")
+        k.screenshot("adjudication-opened")
+        k.wait_for("the + button", lambda: [e for e in k.driver.find_elements(
+            "css selector", 'button[aria-label="Create an annotation"]') if e.is_displayed()])[0].click()
+        k.wait_for("a new, empty annotation", lambda: len(k.visible_texts(".lsf-annotation-button")) == 3
+                   and not k.highlights())
+
+        # the block: an entity without its stance is refused
+        k.key("p")
+        k.drag_select("Angela Merkel")
+        k.wait_for("the PER region", k.highlights)
+        k.key("ESCAPE")
+        k.ctrl_enter()
+        warning = k.wait_for("the editor's refusal", lambda: [t for t in _visible_modal_texts(k) if "stance" in t])
+        assert 'Checkbox "stance" is required' in warning[0], warning
+        k.screenshot("adjudication-stance-required")
+        time.sleep(1)
+        assert _annotation_count(label_studio, task.task_id) == 2, "an entity without stance was submitted"
+        k.wait_for("the OK button", lambda: [b for b in k.driver.find_elements(
+            "css selector", ".ant-modal button, .lsf-modal-ls button") if b.is_displayed()])[-1].click()
+        k.wait_for("the warning to close", lambda: not _visible_modal_texts(k))
+
+        # the editor selects the entity that lacks its stance: give it, then the second entity
+        k.wait_for("the stance choices of that entity", k.choices)
+        k.key("f")
+        k.wait_for("favor to be checked", lambda: k.choices().get("favor"))
+        k.key("ESCAPE")
+        k.wait_for("the stance choices to hide", lambda: not k.choices())
+        k.key("o")
+        k.double_click("UEFA")
+        k.wait_for("the ORG region", lambda: len(k.highlights()) == 2)
+        k.click("UEFA")
+        k.wait_for("the stance choices", k.choices)
+        k.key("n")
+        k.wait_for("neutral to be checked", lambda: k.choices().get("neutral"))
+        k.key("ESCAPE")
+        k.ctrl_enter()
+        k.wait_for("the adjudication to reach the server", lambda: _annotation_count(label_studio, task.task_id) == 3)
+        k.screenshot("adjudication-submitted")
+
+    # pull -> normalise --adjudicator -> split -> build: the adjudicated labels are the dataset's
+    pulled = ls.pull_export(conn, title, out_dir=tmp_path / "exports")
+    norm = tmp_path / "normalised"
+    result = CliRunner().invoke(cli, ["normalise", str(pulled.export_path.parent), "-o", str(norm),
+                                      "--adjudicator", handle])
+    assert result.exit_code == 0, result.output
+    gold = splits.read_gold(norm / "gold.jsonl")
+    articles = [Article(id="adj", text=" ".join(texts), title=TITLE, date=DATE)]
+    manifest = splits.assign_splits(gold, articles).manifest
+    schema = load_schema("entities_stance")
+    build.build_dataset(gold, manifest, schema, tmp_path / "dataset", articles=articles)
+    ner_splits = build.load_built(tmp_path / "dataset", "ner")
+    tags = next(iter(ner_splits.values())).features["ner_tags"].feature.names
+    ner = [row for split in ner_splits.values() for row in split]
+    stance = build.load_built(tmp_path / "dataset", "stance")
+    names = next(iter(stance.values())).features["label"].names
+    adjudicated = {(r["target"], names[r["label"]]) for split in stance.values() for r in split
+                   if r["segment_id"] == "adj-1"}
+    assert adjudicated == {("Angela Merkel", "favor"), ("UEFA", "neutral")}
+    (row,) = [r for r in ner if r["text"] == ADJ_TEXT]
+    assert [(tok, tags[t]) for tok, t in zip(row["tokens"], row["ner_tags"]) if tags[t] != "O"] == [
+        ("Angela", "B-PER"), ("Merkel", "I-PER"), ("UEFA", "B-ORG")]
+    assert sorted(r["text"] for r in ner) == sorted(texts)  # the agreed "no entities" segments are rows too
+    report = json.loads((norm / "report.json").read_text("utf-8"))
+    assert handle in report["adjudicators"] and handle not in report["annotators"]
