@@ -91,7 +91,7 @@ def _stance_rows(rng: np.random.Generator, n: int, prefix: str) -> list[dict]:
     return rows
 
 
-def write_learnable_dataset(root: Path, *, seed: int = 0, version: str | None = None) -> Path:
+def write_learnable_dataset(root: Path, *, seed: int = 0, version: str | None = None, validation: bool = True) -> Path:
     """Labels that follow from the words; test person names half unseen in training."""
     rng = np.random.default_rng(seed)
     train_names = [(FIRST[i], LAST[i]) for i in range(8)]
@@ -100,6 +100,8 @@ def write_learnable_dataset(root: Path, *, seed: int = 0, version: str | None = 
         "ner": {"train": _ner_rows(rng, 240, train_names, "ntr"), "test": _ner_rows(rng, 80, test_names, "nte")},
         "stance": {"train": _stance_rows(rng, 240, "str"), "test": _stance_rows(rng, 90, "ste")},
     }
+    if validation:
+        splits["ner"]["validation"] = _ner_rows(rng, 60, test_names, "nva")  # the CRF's c1/c2 are tuned on it
     yaml = ["---"] + ([f"version: {version}"] if version else []) + ["configs:"]
     for config, by_split in splits.items():
         features = NER_FEATURES if config == "ner" else STANCE_FEATURES
@@ -240,6 +242,65 @@ def test_cli_benchmark_gate_exit_codes(tmp_path):
 
 
 # --------------------------------------------------------------------------- pieces
+
+
+def test_crf_is_tuned_on_validation_and_trained_to_convergence(bench):
+    crf = next(e for e in bench[2]["baselines"] if e["baseline"] == "crf")
+    tuning = crf["tuning"]
+    assert tuning["split"] == "validation"
+    assert [(g["c1"], g["c2"]) for g in tuning["grid"]] == list(baselines.CRF_GRID)
+    best = max(g["validation_f1"] for g in tuning["grid"])
+    first_best = next(g for g in tuning["grid"] if g["validation_f1"] == best)
+    assert (tuning["c1"], tuning["c2"]) == (first_best["c1"], first_best["c2"])
+    assert all(g["stopped"] == "converged" and g["iterations"] > 0 for g in tuning["grid"])
+    model = load_model(bench[1] / crf["model"])
+    assert (model.named_steps["crf"].c1, model.named_steps["crf"].c2) == (tuning["c1"], tuning["c2"])
+
+
+def test_crf_grid_in_worker_processes_gives_the_same_model():
+    rng = np.random.default_rng(3)
+    names = [(FIRST[i], LAST[i]) for i in range(12)]
+    train = [_ner_sentence(rng, names) for _ in range(120)]
+    val = [_ner_sentence(rng, names) for _ in range(30)]
+    data = ([t for t, _ in train], [g for _, g in train]), ([t for t, _ in val], [g for _, g in val])
+    grid = baselines.CRF_GRID[:2]
+    serial, serial_info = baselines.tune_crf(*data, grid, workers=1)
+    pooled, pooled_info = baselines.tune_crf(*data, grid, workers=2)
+    assert serial_info == pooled_info
+    assert [list(p) for p in serial.predict(data[1][0])] == [list(p) for p in pooled.predict(data[1][0])]
+
+
+def test_crf_without_validation_uses_the_default(tmp_path):
+    dataset = write_learnable_dataset(tmp_path / "dataset", validation=False)
+    results = run_benchmark(dataset, tmp_path / "out", configs=["ner"], baselines={"ner": ["crf"]}, resamples=0)
+    tuning = results["baselines"][0]["tuning"]
+    assert tuning["split"] is None and (tuning["c1"], tuning["c2"]) == baselines.CRF_DEFAULT
+    assert tuning["stopped"] == "converged"
+
+
+def test_ner_leaderboard_and_results_have_token_accuracy(bench):
+    _, out, results = bench
+    for e in results["baselines"]:
+        if e["task"] == "ner":
+            m = e["report"]["metrics"]
+            assert m["accuracy"] == pytest.approx(m["n_tokens_correct"] / e["report"]["n_tokens"])
+    board = (out / "leaderboard.md").read_text(encoding="utf-8")
+    assert "| rank | baseline | micro F1 | 95% CI | precision | recall | token accuracy | model |" in board
+    crf = next(e for e in results["baselines"] if e["baseline"] == "crf")
+    assert f"| {crf['report']['metrics']['accuracy']:.4f} |" in board
+
+
+def test_crf_features():
+    from dataset_builder.baselines import sentence_features, word_shape
+
+    assert word_shape("McDonald's") == ("XxXxxxxx'x", "XxXx'x")
+    assert word_shape("1996-08-30") == ("dddd-dd-dd", "d-d-d")
+    first, mid, last = sentence_features(["EU", "rejects", "."])
+    assert {"w=eu", "shape=XX", "upper", "p1=e", "s2=eu", "-1:BOS", "+1:w=rejects", "+2:w=."} <= set(first)
+    assert {"p4=reje", "s4=ects", "-1:w=eu", "-1:upper", "+1:sshape=.", "-1|0=eu|rejects", "0|+1=rejects|."} <= set(mid)
+    assert {"punct", "+1:EOS", "-2:w=eu"} <= set(last) and "-1:BOS" not in last
+    assert "+1:EOS" not in mid and not any(f.startswith("+2:") for f in mid)
+    assert "allcaps" in sentence_features(["EU", "REJECTS", "CALL"])[0] and "allcaps" not in first
 
 
 def test_mark_target():

@@ -215,6 +215,31 @@ def test_ner_known_answer(ner_gold, tmp_path):
     assert "MISC recall: null (undefined: the split has no gold MISC)" in report["notes"]
 
 
+def test_ner_token_accuracy_and_conlleval_lines(ner_gold, tmp_path):
+    # The predictions of test_ner_known_answer: 11 tokens, 8 with the gold tag (the LOC token tagged
+    # B-ORG, Acme tagged O, "left" tagged B-MISC are wrong). conlleval.pl prints, for this input:
+    preds = write_preds(tmp_path / "p.jsonl", [
+        {"id": "s1", "tags": ["B-PER", "I-PER", "O", "B-ORG", "O"]},
+        {"id": "s2", "tags": ["O", "O", "O"]},
+        {"id": "s3", "tags": ["O", "B-PER", "B-MISC"]},
+    ])
+    report = score_split(ner_gold, preds, resamples=0)
+    metrics = report["metrics"]
+    assert (metrics["n_tokens_correct"], report["n_tokens"]) == (8, 11)
+    assert metrics["accuracy"] == pytest.approx(8 / 11)
+    assert metrics["conlleval"] == [
+        "processed 11 tokens with 4 phrases; found: 4 phrases; correct: 2.",
+        "accuracy:  72.73%; precision:  50.00%; recall:  50.00%; FB1:  50.00",
+        "              LOC: precision:   0.00%; recall:   0.00%; FB1:   0.00  0",
+        "             MISC: precision:   0.00%; recall:   0.00%; FB1:   0.00  1",
+        "              ORG: precision:   0.00%; recall:   0.00%; FB1:   0.00  1",
+        "              PER: precision: 100.00%; recall: 100.00%; FB1: 100.00  2",
+    ]
+    markdown = report_to_markdown(report)
+    assert "| token accuracy | 0.7273 | n/a |" in markdown
+    assert "accuracy:  72.73%; precision:  50.00%; recall:  50.00%; FB1:  50.00" in markdown
+
+
 def test_ner_known_answer_unequal_p_r(ner_gold, tmp_path):
     # 3 predicted, 2 correct, 4 gold: P = 2/3, R = 1/2, F1 = 2PR/(P+R) = 4/7.
     preds = write_preds(tmp_path / "p.jsonl", [

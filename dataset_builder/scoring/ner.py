@@ -215,3 +215,30 @@ def ner_report_from_tags(
     seg_start[offsets[lengths > 0]] = True
     counts = ner_counts(gold, pred, seg_start, np.zeros(n, dtype=np.int64), 1, tagset, mode=mode)[0]
     return _ner_metrics_dict(counts, tagset.types)
+
+
+def conlleval_lines(counts: np.ndarray, types: Sequence[str], n_tokens: int, n_tokens_correct: int) -> list[str]:
+    """The summary ``conlleval.pl`` prints for these counts, line for line and digit for digit.
+
+    ``counts`` is ``(3, n_types)`` (correct, predicted, gold, as :func:`ner_counts` sums them).
+    conlleval's arithmetic is kept: percentages first, then ``FB1 = 2PR / (P + R)`` on them, 0 where
+    a division would be by zero; token accuracy is the share of tokens whose whole tag (prefix and
+    type) is right; types are those found in gold or prediction, sorted.
+    """
+
+    def prf(correct: int, found: int, gold: int) -> tuple[float, float, float]:
+        precision = 100 * correct / found if found > 0 else 0.0
+        recall = 100 * correct / gold if gold > 0 else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
+        return precision, recall, f1
+
+    correct, found, gold = (int(x) for x in counts.sum(-1))
+    lines = [f"processed {n_tokens} tokens with {gold} phrases; found: {found} phrases; correct: {correct}."]
+    if n_tokens > 0:
+        p, r, f = prf(correct, found, gold)
+        lines.append(f"accuracy: {100 * n_tokens_correct / n_tokens:6.2f}%; precision: {p:6.2f}%; recall: {r:6.2f}%; FB1: {f:6.2f}")
+    for k in sorted(range(len(types)), key=lambda k: types[k]):
+        if counts[1, k] or counts[2, k]:
+            p, r, f = prf(int(counts[0, k]), int(counts[1, k]), int(counts[2, k]))
+            lines.append(f"{types[k]:>17}: precision: {p:6.2f}%; recall: {r:6.2f}%; FB1: {f:6.2f}  {int(counts[1, k])}")
+    return lines

@@ -48,6 +48,8 @@ def report_to_markdown(report: Mapping[str, Any]) -> str:
     if report["task"] == "ner":
         for m in ("precision", "recall", "f1"):
             lines.append(f"| micro {m} | {format_metric(metrics['micro'][m])} | {_fmt_ci(ci.get('micro', {}).get(m))} |")
+        if "accuracy" in metrics:
+            lines.append(f"| token accuracy | {format_metric(metrics['accuracy'])} | n/a |")
         lines += ["", f"Mode: {report['mode']}" + (f" ({report['scheme']})" if report["mode"] == "strict" else "") + ".", ""]
         lines += ["| type | precision | recall | F1 | F1 95% CI | gold | predicted | correct |", "|---|---:|---:|---:|---|---:|---:|---:|"]
         for typ, row in metrics["per_type"].items():
@@ -73,6 +75,8 @@ def report_to_markdown(report: Mapping[str, Any]) -> str:
         lines += ["", "| gold \\ predicted | " + " | ".join(cm["labels"]) + " |", "|---|" + "---:|" * len(cm["labels"])]
         for name, counts in zip(cm["labels"], cm["matrix"]):
             lines.append(f"| {name} | " + " | ".join(str(c) for c in counts) + " |")
+    if report["task"] == "ner" and metrics.get("conlleval"):
+        lines += ["", "As `conlleval` prints it:", "", "```", *metrics["conlleval"], "```"]
     if report.get("notes"):
         lines += ["", "Notes: " + "; ".join(report["notes"]) + "."]
     if report["task"] == "stance" and "macro_average" in metrics:

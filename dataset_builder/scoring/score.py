@@ -37,7 +37,7 @@ from .metrics import (
     _value,
     undefined_notes,
 )
-from .ner import TagSet, ner_counts
+from .ner import TagSet, conlleval_lines, ner_counts
 from .predictions import read_ner_predictions, read_stance_predictions
 from .settings import (
     ALIGNMENTS,
@@ -117,6 +117,11 @@ def score_split(
     if gold.task == "ner":
         assert gold.tagset is not None
         metrics, ci, primary, primary_value = _ner_metrics(total, gold.tagset, intervals)
+        assert counts.tokens_correct is not None
+        n_tokens, n_right = int(len(gold.gold)), counts.tokens_correct[0]
+        metrics["accuracy"] = n_right / n_tokens if n_tokens else float("nan")
+        metrics["n_tokens_correct"] = n_right
+        metrics["conlleval"] = conlleval_lines(total, gold.tagset.types, n_tokens, n_right)
         notes = _ner_notes(metrics)
     else:
         metrics, ci, primary, primary_value = _stance_metrics(point, total, gold.labels, intervals, counts.headline)
@@ -162,6 +167,7 @@ class _Counts:
     headline: tuple[str, ...]  # the metrics a paired comparison reports
     extra: dict[str, Any]  # task-specific report keys, in report order
     dropped: list[int] | None = None  # NER: spans dropped per predictions file
+    tokens_correct: list[int] | None = None  # NER: tokens whose predicted tag is the gold tag, per file
 
 
 def _count_ner(gold: _Gold, paths: Sequence[Path], *, mode: str, alignment: str) -> _Counts:
@@ -172,13 +178,15 @@ def _count_ner(gold: _Gold, paths: Sequence[Path], *, mode: str, alignment: str)
     n_articles = len(gold.articles)
     per_file = []
     dropped = []
+    correct = []
     for path in paths:
         pred, n_dropped = read_ner_predictions(path, gold, alignment=alignment)
         per_file.append(ner_counts(gold.gold, pred, gold.seg_start, gold.article_of_token, n_articles, gold.tagset, mode=mode))
         dropped.append(n_dropped)
+        correct.append(int(np.count_nonzero(gold.gold == pred)))
     extra = {"mode": mode, "scheme": gold.tagset.scheme if mode == "strict" else "conlleval", "alignment": alignment,
              "spans_dropped": dropped[0], "n_tokens": int(len(gold.gold))}
-    return _Counts(per_file, _ner_metric_arrays, ("micro_precision", "micro_recall", "micro_f1"), extra, dropped)
+    return _Counts(per_file, _ner_metric_arrays, ("micro_precision", "micro_recall", "micro_f1"), extra, dropped, correct)
 
 
 def _count_stance(gold: _Gold, paths: Sequence[Path], *, favor_label: str, against_label: str) -> _Counts:

@@ -1,0 +1,259 @@
+"""Benchmark: the ``crf`` NER baseline against the first CRF, on the same data in the same run.
+
+Not a test: it prints a table. Run it with
+
+    nice -n 10 .venv/bin/python benchmarks/crf.py              # CoNLL-2003 sizes, a few minutes
+    nice -n 10 .venv/bin/python benchmarks/crf.py --scale 0.2  # quicker
+    .venv/bin/python benchmarks/crf.py --conll DIR             # DIR/eng.train, eng.testa, eng.testb
+
+Each model runs in its own child process (so its peak memory is its own): featurising, training
+(for the new CRF: one fit per (c1, c2) of ``CRF_GRID``, the best on validation kept) and tagging
+the test split. Printed per model: entity micro F1 and token accuracy as ``conlleval`` prints them
+(:func:`dataset_builder.scoring.ner.conlleval_lines`), wall and CPU time (the grid runs in one
+worker process per CPU) and peak resident memory (the child's own plus, for the grid workers that run
+at the same time, the largest worker's peak each: an upper bound of the sum).
+
+The data. Without ``--conll`` (this machine has no CoNLL-2003), a synthetic corpus of the CoNLL-2003
+English sizes (14,041 / 3,250 / 3,453 sentences) from a fixed seed: news and sports sentences
+from templates with filler words, names made of syllables (a third of the test's names unseen in
+training), and the ambiguity that makes the real task hard: a city that is a location in "in
+Leston" and an organisation (its club) in sports results, surnames that are also place names,
+nationalities (MISC) beside countries (LOC), "Bank of <place>" as one ORG, ALL-CAPS headlines,
+capitalised sentence starts, dates and scores, and 1 % of entities left untagged (annotation
+noise). Its F1 is not CoNLL's; it says whether the method beats the old one and what it costs in
+time and memory at that size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+SIZES = {"train": 14041, "validation": 3250, "test": 3453}  # CoNLL-2003 English sentences
+_ONSETS = "b br c ch d dr f g gr h j k l m n p pr r s st t tr v w z".split()
+_VOWELS = "a e i o u ai ei ou ia".split()
+_CODAS = ["", "", "n", "r", "s", "l", "m", "t", "nd", "rk", "sk"]
+
+
+def _word(rng: random.Random, syllables: int) -> str:
+    return "".join(rng.choice(_ONSETS) + rng.choice(_VOWELS) + rng.choice(_CODAS) for _ in range(syllables))
+
+
+def _pool(rng: random.Random, n: int, lo: int, hi: int, suffixes: tuple[str, ...] = ("",)) -> list[str]:
+    out = set()
+    while len(out) < n:
+        out.add((_word(rng, rng.randint(lo, hi)) + rng.choice(suffixes)).capitalize())
+    return sorted(out)
+
+
+class Generator:
+    """Deterministic synthetic CoNLL-style sentences (see the module docstring)."""
+
+    def __init__(self, seed: int = 2003):
+        rng = self.rng = random.Random(seed)
+        self.first = _pool(rng, 2500, 1, 3)
+        self.last = _pool(rng, 4000, 2, 3, ("", "son", "er", "ov", "ez", "i"))
+        self.cities = _pool(rng, 1500, 1, 3, ("", "ton", "burg", "ville", "ia", "o"))
+        self.countries = _pool(rng, 150, 2, 3, ("ia", "land", "stan", "a"))
+        self.nationality = {c: c.rstrip("a") + rng.choice(("ian", "ese", "ish", "i")) for c in self.countries}
+        self.companies = _pool(rng, 1500, 1, 3)
+        self.acronyms = sorted({"".join(rng.choice("ABCDEFGHIKLMNPRSTUW") for _ in range(rng.randint(2, 4))) for _ in range(300)})
+        self.events = _pool(rng, 200, 1, 2)
+        self.vocab = sorted({_word(rng, rng.randint(1, 3)) for _ in range(9000)})
+        rng.shuffle(self.vocab)  # Zipf ranks independent of spelling
+        # Surnames that are also place names: the same string as PER and LOC.
+        self.last += self.cities[:150]
+        self.func = "the a of in to and for on with at by from that is was said will has as".split()
+
+    def _unseen(self, pool: list[str], split: str) -> str:
+        """Train and validation draw from the first two thirds; test from all (a third unseen)."""
+        rng = self.rng
+        k = len(pool) if split == "test" else (2 * len(pool)) // 3
+        return pool[min(int(rng.paretovariate(0.9)) - 1, k - 1) if rng.random() < 0.4 else rng.randrange(k)]
+
+    def _filler(self, n: int) -> list[tuple[str, str]]:
+        rng = self.rng
+        out = []
+        for _ in range(n):
+            if rng.random() < 0.45:
+                out.append((rng.choice(self.func), "O"))
+            else:
+                out.append((self.vocab[min(int(rng.paretovariate(0.7)) - 1, len(self.vocab) - 1)], "O"))
+        return out
+
+    def _entity(self, kind: str, split: str) -> list[tuple[str, str]]:
+        rng = self.rng
+        if kind == "PER":
+            words = ([self._unseen(self.first, split)] if rng.random() < 0.7 else []) + [self._unseen(self.last, split)]
+        elif kind == "LOC":
+            words = [self._unseen(self.cities if rng.random() < 0.7 else self.countries, split)]
+            if rng.random() < 0.05:
+                words = ["New"] + words
+        elif kind == "ORG":
+            r = rng.random()
+            if r < 0.35:
+                words = [self._unseen(self.companies, split), rng.choice(("Corp", "Inc", "Group", "Bank", "Airlines"))]
+            elif r < 0.5:
+                words = ["Bank", "of", self._unseen(self.countries, split)]
+            elif r < 0.75:
+                words = [rng.choice(self.acronyms)]
+            else:
+                words = [self._unseen(self.companies, split)]
+        else:  # MISC
+            r = rng.random()
+            words = [self.nationality[self._unseen(self.countries, split)]] if r < 0.7 else [self._unseen(self.events, split), rng.choice(("Open", "Cup", "Games"))]
+        return [(w, ("B-" if i == 0 else "I-") + kind) for i, w in enumerate(words)]
+
+    def sentence(self, split: str) -> tuple[list[str], list[str]]:
+        rng = self.rng
+        e = self._entity
+        r = rng.random()
+        if r < 0.18:  # sports result: a city is its club (ORG)
+            a, b = self._unseen(self.cities, split), self._unseen(self.cities, split)
+            parts = [(a, "B-ORG"), (str(rng.randint(0, 5)), "O"), (b, "B-ORG"), (str(rng.randint(0, 5)), "O")]
+            if rng.random() < 0.5:
+                parts += [("(", "O")] + e("PER", split) + [(f"{rng.randint(1, 90)}", "O"), (")", "O")]
+        elif r < 0.3:  # dateline
+            parts = [(self._unseen(self.cities, split).upper(), "B-LOC"), (f"1996-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}", "O")]
+        else:
+            parts = []
+            for _ in range(rng.randint(1, 3)):
+                kind = rng.choice(("PER", "PER", "LOC", "LOC", "ORG", "ORG", "MISC"))
+                lead = {"PER": ["said", "told"], "LOC": ["in", "to", "from"], "ORG": ["shares", "said"], "MISC": ["the", "a"]}[kind]
+                chunk = e(kind, split)
+                if kind == "LOC" or (kind == "MISC" and rng.random() < 0.5):
+                    parts += self._filler(rng.randint(1, 5)) + [(rng.choice(lead), "O")] + chunk
+                else:
+                    parts += self._filler(rng.randint(0, 4)) + chunk + [(rng.choice(lead), "O")]
+            parts += self._filler(rng.randint(2, 8)) + [(".", "O")]
+        if rng.random() < 0.01:
+            parts = [(w, "O") for w, _ in parts]  # an annotator missed the entities
+        words = [w for w, _ in parts]
+        tags = [t for _, t in parts]
+        if rng.random() < 0.08:
+            words = [w.upper() for w in words]  # a headline
+        elif words[0].islower():
+            words[0] = words[0].capitalize()
+        return words, tags
+
+    def split(self, name: str, n: int) -> tuple[list[list[str]], list[list[str]]]:
+        pairs = [self.sentence(name) for _ in range(n)]
+        return [p[0] for p in pairs], [p[1] for p in pairs]
+
+
+def read_conll(path: Path) -> tuple[list[list[str]], list[list[str]]]:
+    """Word (first column) and tag (last column) sentences of a CoNLL file; ``-DOCSTART-`` skipped."""
+    X, y, words, tags = [], [], [], []
+    for line in path.read_text(encoding="utf-8").splitlines() + [""]:
+        cols = line.split()
+        if not cols or cols[0] == "-DOCSTART-":
+            if words:
+                X.append(words)
+                y.append(tags)
+            words, tags = [], []
+            continue
+        words.append(cols[0])
+        tags.append(cols[-1])
+    return X, y
+
+
+def load_data(args) -> dict[str, tuple[list[list[str]], list[list[str]]]]:
+    if args.conll:
+        root = Path(args.conll)
+        return {"train": read_conll(root / "eng.train"), "validation": read_conll(root / "eng.testa"), "test": read_conll(root / "eng.testb")}
+    gen = Generator(args.seed)
+    return {name: gen.split(name, max(10, int(n * args.scale))) for name, n in SIZES.items()}
+
+
+def run_one(which: str, args) -> dict:
+    """Child process: train and score one model; returns its figures."""
+    from dataset_builder.baselines import crf_training, make_crf, tune_crf
+    from dataset_builder.scoring import ner_report_from_tags
+    from dataset_builder.scoring.ner import TagSet, conlleval_lines, ner_counts  # noqa: F401
+
+    data = load_data(args)
+    t0 = time.perf_counter()
+    if which == "old":
+        model = make_crf(0.05, 0.05, features=1).fit(*data["train"])
+        tuning = {"c1": 0.05, "c2": 0.05, **crf_training(model)}
+    else:
+        model, tuning = tune_crf(data["train"], data["validation"])
+    predicted = [list(p) for p in model.predict(data["test"][0])]
+    seconds = time.perf_counter() - t0
+    gold = data["test"][1]
+    labels = sorted({t for s in gold + predicted for t in s} | {"O"})
+    report = ner_report_from_tags(gold, predicted, labels=labels)
+    tokens = sum(map(len, gold))
+    right = sum(g == p for gs, ps in zip(gold, predicted) for g, p in zip(gs, ps))
+    import numpy as np
+
+    types = TagSet.from_names(labels).types
+    counts = np.array([[report["per_type"][t][k] for t in types] for k in ("n_correct", "n_pred", "n_gold")])
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    workers = 1 if kids.ru_maxrss == 0 else min(len(tuning.get("grid", ())) or 1, len(os.sched_getaffinity(0)))
+    return {
+        "f1": report["micro"]["f1"],
+        "accuracy": right / tokens,
+        "conlleval": conlleval_lines(counts, types, tokens, right)[:2],
+        "seconds": seconds,
+        "cpu_seconds": me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime,
+        # this process plus, at the same time, at most `workers` grid workers of the largest size seen
+        "peak_mb": (me.ru_maxrss + (workers if kids.ru_maxrss else 0) * kids.ru_maxrss) / 1024,
+        "workers": workers,
+        "tuning": tuning,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--scale", type=float, default=1.0, help="share of the CoNLL-2003 sizes for the synthetic data")
+    parser.add_argument("--seed", type=int, default=2003)
+    parser.add_argument("--conll", help="a folder with eng.train, eng.testa, eng.testb (instead of synthetic data)")
+    parser.add_argument("--child", choices=("old", "new"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        print(json.dumps(run_one(args.child, args)))
+        return 0
+    data = load_data(args)
+    source = f"CoNLL files in {args.conll}" if args.conll else f"synthetic, seed {args.seed}, scale {args.scale}"
+    print(f"data: {source}; " + ", ".join(f"{k} {len(v[0]):,} sentences / {sum(map(len, v[0])):,} tokens" for k, v in data.items()))
+    rows = {}
+    for which in ("old", "new"):
+        cmd = [sys.executable, __file__, "--child", which, "--scale", str(args.scale), "--seed", str(args.seed)]
+        if args.conll:
+            cmd += ["--conll", args.conll]
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        if done.returncode:
+            sys.exit(done.stderr)
+        out = done.stdout
+        rows[which] = json.loads(out.strip().splitlines()[-1])
+    names = {"old": "first CRF (v1 features, c1=c2=0.05, 100 iterations)", "new": "crf baseline (v2 features, tuned, to convergence)"}
+    print("\n| model | entity F1 | token accuracy | wall (s) | CPU (s) | processes | peak RSS (MB) | c1 | c2 | iterations | stopped |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    for which, r in rows.items():
+        t = r["tuning"]
+        print(f"| {names[which]} | {100 * r['f1']:.2f} | {100 * r['accuracy']:.2f} | {r['seconds']:.1f} | {r['cpu_seconds']:.1f} | "
+              f"{1 + (r['workers'] if r['workers'] > 1 else 0)} | {r['peak_mb']:.0f} | {t['c1']} | {t['c2']} | {t['iterations']} | {t['stopped']} |")
+    for which, r in rows.items():
+        print(f"\n{names[which]}, as conlleval prints it:\n  " + "\n  ".join(r["conlleval"]))
+        for g in r["tuning"].get("grid", ()):
+            print(f"  grid c1={g['c1']} c2={g['c2']}: validation F1 {100 * g['validation_f1']:.2f}, {g['iterations']} iterations, {g['stopped']}")
+    new = rows["new"]
+    print(f"load average at the end: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs (wall time grows with other work)")
+    print(f"\ngoal on this data (time < 300 s, peak < 2048 MB, F1 above the first CRF): time {new['seconds']:.0f} s, "
+          f"peak {new['peak_mb']:.0f} MB, F1 {100 * new['f1']:.2f} vs {100 * rows['old']['f1']:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
