@@ -86,9 +86,9 @@ class LabelSchema:
         Annotator instructions, one paragraph per line.
     hotkeys : tuple of (key, label)
         Keyboard shortcuts of the labels, in config order; no key is used twice.
-    no_entities_from_name : str or None
+    no_entities_from_name, no_entities_value : str or None
         ``from_name`` of the explicit "no entities in this segment" ``<Choices>``
-        (:data:`NO_ENTITIES_CONTROL`), when the config has one.
+        (:data:`NO_ENTITIES_CONTROL`), when the config has one, and the value of its (first) choice.
     """
 
     name: str
@@ -108,6 +108,7 @@ class LabelSchema:
     data_fields: tuple[str, ...] = ()
     hotkeys: tuple[tuple[str, str], ...] = ()
     no_entities_from_name: str | None = None
+    no_entities_value: str | None = None
 
     def __post_init__(self) -> None:
         where = f"{self.path}"
@@ -279,6 +280,7 @@ def parse_schema(raw: bytes, *, name: str, path: Path) -> LabelSchema:
         data_fields=data_fields,
         hotkeys=tuple(hotkeys),
         no_entities_from_name=NO_ENTITIES_CONTROL if no_entities_ctrls else None,
+        no_entities_value=(values(no_entities_ctrls[0], "Choice") or (None,))[0] if no_entities_ctrls else None,
     )
 
 

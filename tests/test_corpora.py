@@ -602,12 +602,15 @@ def test_predictions_mode_and_completing_tasks_that_were_pushed_bare(label_studi
     labels = {r["segment_id"]: r for r in corpus.label_rows()}
     pre = ls.push_corpus(conn, corpus.segment_rows(), labels, corpus.schema, project_title="corpus preds",
                          mode="predictions", annotator="conll-labels")
-    # the sentence with no entity gets no (empty) pre-annotation; it is counted, not lost
-    assert (pre.with_new_tasks, pre.skipped, pre.push.predictions) == (3, 1, 3)
+    # the sentence with no entity is pre-annotated with the config's explicit "no entities" choice
+    assert (pre.with_new_tasks, pre.skipped, pre.push.predictions) == (4, 0, 4)
     raw = json.loads(ls.pull_export(conn, "corpus preds", out_dir=tmp_path / "p").export_path.read_bytes())
     assert all(not t["annotations"] for t in raw)
     got = {t["data"]["segment_id"]: [(r["value"]["start"], r["value"]["end"], r["value"]["labels"][0])
-                                     for p in t["predictions"] for r in p["result"]] for t in raw}
+                                     for p in t["predictions"] for r in p["result"] if r["from_name"] == "entity"]
+           for t in raw}
+    nothing = [r for t in raw for p in t["predictions"] for r in p["result"] if r["from_name"] == "no_entities"]
+    assert [r["value"]["choices"] for r in nothing] == [["none"]]
     assert got == {a.segment_id: [(e.start, e.end, e.label) for e in a.entities] for a in corpus.annotations}
     assert {p["model_version"] for t in raw for p in t["predictions"]} == {"conll-labels"}
 

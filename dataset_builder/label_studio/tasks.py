@@ -86,6 +86,11 @@ def prediction_result(schema: LabelSchema, segment_id: str, text: str, row: Mapp
         else:
             out.append({"id": _region_id(segment_id, "stance", label), "from_name": schema.stance_from_name,
                         "to_name": schema.to_name, "type": "choices", "value": {"choices": [label]}})
+    if not out and "entities" in row and schema.no_entities_from_name:
+        # a labelled segment with no entity says so with the config's explicit choice: an empty
+        # submission does not vote (normalise counts it as empty)
+        out.append({"id": _region_id(segment_id, "no_entities"), "from_name": schema.no_entities_from_name,
+                    "to_name": schema.to_name, "type": "choices", "value": {"choices": [schema.no_entities_value]}})
     return out
 
 
