@@ -214,24 +214,58 @@ class EntitySpan:
 
 @dataclass(frozen=True)
 class StanceLabel:
-    """The segment's stance toward a target span ``[target_start, target_end)``."""
+    """A stance toward a target: a span ``[target_start, target_end)`` of the segment's text, or a
+    *given* target outside the text (a headline, a claim, a topic: offsets ``None``).
 
-    target_start: int
-    target_end: int
+    A given target has only its text: it is never glued into the segment text. Its JSON has no
+    offsets (``{"target_text", "label"}``), so the lines of span targets keep their bytes.
+    """
+
+    target_start: int | None
+    target_end: int | None
     target_text: str
     label: str
 
     def __post_init__(self) -> None:
         _check_str("label", self.label, owner="StanceLabel")
+        if self.target_start is None and self.target_end is None:
+            _check_str("target_text", self.target_text, owner="StanceLabel")
+            if not self.target_text.strip():
+                raise SchemaError("StanceLabel: a given target (no offsets) must have a non-blank target_text.")
+            return
         _check_span(f"StanceLabel target {self.target_text!r}", self.target_start, self.target_end, self.target_text)
 
+    @property
+    def given(self) -> bool:
+        """True for a target given outside the text (no offsets)."""
+        return self.target_start is None
+
+    @property
+    def target_kind(self) -> str:
+        """``"given"`` or ``"span"`` (see :data:`TARGET_KINDS`)."""
+        return "given" if self.target_start is None else "span"
+
+    def sort_key(self) -> tuple:
+        return (-1, -1, self.target_text, self.label) if self.target_start is None else (
+            self.target_start, self.target_end, "", self.label)
+
     def to_dict(self) -> dict[str, Any]:
+        if self.target_start is None:
+            return {"target_text": self.target_text, "label": self.label}
         return {
             "target_start": self.target_start,
             "target_end": self.target_end,
             "target_text": self.target_text,
             "label": self.label,
         }
+
+    @classmethod
+    def from_dict(cls, row: Mapping[str, Any]) -> "StanceLabel":
+        return cls(row.get("target_start"), row.get("target_end"), row["target_text"], row["label"])
+
+
+TARGET_KINDS = ("span", "given")
+"""A stance target is a span of the segment's text, or given text outside it (a headline, a claim, a topic)."""
 
 
 GOLD = "gold"
@@ -275,14 +309,14 @@ class Annotation:
                     f"in the text, not {span.text!r}."
                 )
         for st in self.stances:
-            if self.text[st.target_start : st.target_end] != st.target_text:
+            if st.target_start is not None and self.text[st.target_start : st.target_end] != st.target_text:
                 raise OffsetError(
                     f"{owner}: stance target [{st.target_start}, {st.target_end}) is "
                     f"{self.text[st.target_start:st.target_end]!r} in the text, not {st.target_text!r}."
                 )
         object.__setattr__(self, "entities", tuple(sorted(self.entities, key=lambda e: (e.start, e.end, e.label))))
         object.__setattr__(
-            self, "stances", tuple(sorted(self.stances, key=lambda s: (s.target_start, s.target_end, s.label)))
+            self, "stances", tuple(sorted(self.stances, key=StanceLabel.sort_key))
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -308,7 +342,7 @@ class Annotation:
             text=row["text"],
             annotator=row["annotator"],
             entities=tuple(EntitySpan(**e) for e in row.get("entities", ())),
-            stances=tuple(StanceLabel(**s) for s in row.get("stances", ())),
+            stances=tuple(StanceLabel.from_dict(s) for s in row.get("stances", ())),
             task_id=row.get("task_id"),
             ground_truth=bool(row.get("ground_truth", False)),
             adjudicator=bool(row.get("adjudicator", False)),
