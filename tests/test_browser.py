@@ -219,7 +219,7 @@ def test_entity_hotkeys_and_mouse_spans_come_out_exact(annotator, projects, labe
         )
     assert report.annotations.kept == 1 and report.results.kept == 4, report.summary()
     (record,) = rows
-    assert record["annotator"] == str(user_id) and record["text"] == TEXT
+    assert record["annotator"] == a.whoami()["username"] and record["text"] == TEXT  # the handle: their username
     assert record["entities"] == [_span("Angela Merkel", "PER"), _span("UEFA", "ORG"),
                                   _span("Berlin", "LOC"), _span("Euro 2024", "MISC")]
 
@@ -256,7 +256,7 @@ def test_entities_stance_by_mouse_and_hotkeys_round_trips(annotator, projects, l
     (ann,) = raw[0]["annotations"]
     assert ann["completed_by"] == user_id
     (record,) = rows
-    assert record["annotator"] == str(user_id)
+    assert record["annotator"] == a.whoami()["username"]  # the handle: their username
     merkel, uefa = _span("Angela Merkel", "PER"), _span("UEFA", "ORG")
     assert record["entities"] == [merkel, uefa]
     assert record["stances"] == [
