@@ -24,7 +24,8 @@ held out + dropped (by reason).
 Modules, one concern each (the rules the card states are in their docstrings):
 
 ``tokens``
-    the one tokeniser (:func:`tokenize`, :func:`tokenize_batch`, :data:`TOKEN_PATTERN`).
+    the one tokeniser and a corpus's own tokens (:func:`tokenize`, :func:`tokenize_batch`, :func:`tokens_of`,
+    :data:`TOKENISER`).
 ``bio``
     the BIO projection of gold character spans onto tokens (:func:`spans_to_bio`).
 ``features``
@@ -49,7 +50,7 @@ from .features import ner_features, stance_features
 from .parquet import PARQUET_SETTINGS, file_sha256, parquet_fingerprint
 from .plot import PLOT_NAME
 from .report import BuildReport
-from .tokens import TOKEN_PATTERN, TokenBatch, tokenize, tokenize_batch
+from .tokens import TOKENISER, TokenBatch, tokenize, tokenize_batch, tokens_of
 
 __all__ = [
     "CARD_NAME",
@@ -57,7 +58,7 @@ __all__ = [
     "PARQUET_SETTINGS",
     "PLOT_NAME",
     "SPAN_STATUSES",
-    "TOKEN_PATTERN",
+    "TOKENISER",
     "VERSION_NAME",
     "BioProjection",
     "BuildReport",
@@ -73,4 +74,5 @@ __all__ = [
     "stance_features",
     "tokenize",
     "tokenize_batch",
+    "tokens_of",
 ]

@@ -31,7 +31,7 @@ from .features import annotations_features, ner_features, stance_features
 from .hub import PLACEHOLDER, hub_metadata, hub_sections, validate_readme
 from .plot import PLOT_NAME
 from .report import BuildReport
-from .tokens import TOKEN_PATTERN
+from .tokens import TOKENISER
 
 CARD_NAME = "DATASET_CARD.md"
 
@@ -174,7 +174,7 @@ def render_card(
         _distribution_lines(report, stats, entity_labels, stance_labels),
         hub_sections(stats=stats, configs=report.configs, license=license, warnings=report.warnings,
                      examples=examples or {}, results=results),
-        _projection_lines(report),
+        _projection_lines(report, stats),
         _split_policy_lines(manifest),
         _guidelines_lines(schema),
         _agreement_lines(normalise_report),
@@ -295,14 +295,21 @@ def _distribution_lines(
     return L
 
 
-def _projection_lines(report: BuildReport) -> list[str]:
+def _projection_lines(report: BuildReport, stats: Mapping[str, Any]) -> list[str]:
     """The tokenisation and BIO projection rule, and what happened to every span and target."""
     L: list[str] = []
     L += ["## Tokenisation and BIO projection", ""]
+    ner = stats.get("ner") or {}
+    own = sum(ner.get(s, {}).get("rows_with_own_tokens", 0) for s in SPLIT_NAMES)
+    rows = sum(ner.get(s, {}).get("rows", 0) for s in SPLIT_NAMES)
     L += [
-        f"Tokens are the matches of the regular expression `{TOKEN_PATTERN}` (Python `re`, Unicode): runs of "
-        "word characters, and every other non-space character on its own, with code-point offsets into the "
-        "segment text. A gold span covers the tokens it overlaps: a span whose edges fall inside a token is "
+        f"Tokeniser: `{TOKENISER}` (also in the `ner` parquet files' metadata, so in the fingerprint). A segment "
+        f"that brings its own tokens (an imported corpus such as a CoNLL file) keeps them exactly: {own} of {rows} "
+        "`ner` rows. The others are tokenised by spaCy's English tokenizer (rules only, no model) with hyphens "
+        "inside words not split, the conventions CoNLL-2003 follows (`n't` and `'s` apart, `U.S.`, dates and "
+        "hyphenated words whole, punctuation apart), with URLs and e-mail addresses whole and no grapheme "
+        "cluster split (combining marks, emoji sequences, flags stay one token); offsets are code points into "
+        "the segment text. A gold span covers the tokens it overlaps: a span whose edges fall inside a token is "
         "expanded to the covering tokens; a span over no token is dropped. Where spans then overlap, the "
         "longest (in tokens) is kept, then the earliest, then the label listed first in the config; the others "
         "are dropped from `ner_tags` (they stay in `spans`).",

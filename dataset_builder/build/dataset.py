@@ -46,12 +46,15 @@ from .features import ARTICLE_FIELDS, annotations_features, ner_features, stance
 from .parquet import _list_array, _write_parquet, file_sha256, parquet_fingerprint
 from .plot import PLOT_NAME, _plot
 from .report import BuildReport
-from .tokens import TokenBatch, tokens_of
+from .tokens import TOKENISER, TokenBatch, tokens_of
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..schema import LabelSchema
 
 CONFIGS = ("ner", "stance", "annotations")
+TOKENISER_KEY = b"dataset_builder.tokeniser"
+"""Key of the tokeniser's name (:data:`~.tokens.TOKENISER`) in the ``ner`` parquet files' schema metadata,
+so that the fingerprint (the files' bytes) changes with the tokeniser or its version."""
 VERSION_NAME = "dataset_version.txt"
 
 
@@ -322,6 +325,7 @@ def _ner_tables(
     n_tokens = np.diff(tok.offsets)
     tag_row = np.repeat(np.arange(len(kept)), n_tokens)
     span_split = row_split[span_rows] if len(span_rows) else np.zeros(0, dtype=np.int64)
+    own_tokens = np.array([a.tokens is not None for a in kept], dtype=bool)
     for i, s in enumerate(SPLIT_NAMES):
         mask = row_split == i
         tables[s] = table.filter(pa.array(mask))
@@ -333,6 +337,7 @@ def _ner_tables(
             "rows": int(mask.sum()),
             "articles": len({a.article_id for a, m in zip(kept, mask) if m}),
             "tokens": int(n_tokens[mask].sum()),
+            "rows_with_own_tokens": int(own_tokens[mask].sum()),
             "spans": dict(Counter(e_label[in_split].tolist())),
             "bio_entities": {(t - 1) // 2: n for t, n in b_tags.items()},
         }
@@ -374,7 +379,7 @@ def _ner_table(
             _list_array(span_offsets, spans_struct),
         ],
         schema=features.arrow_schema,
-    )
+    ).replace_schema_metadata({**(features.arrow_schema.metadata or {}), TOKENISER_KEY: TOKENISER.encode("utf-8")})
 
 
 def _stance_tables(

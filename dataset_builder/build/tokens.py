@@ -1,28 +1,44 @@
-"""The one tokeniser of the ``build`` stage.
+"""The one tokeniser of the ``build`` stage, and a corpus's own tokens where it brings them.
 
 Input
-    Texts (segment texts).
+    Texts (segment texts) and, per text, the tokens it was given (``Annotation.tokens``, an imported
+    corpus's own) or None.
 Output
     A :class:`TokenBatch`: the tokens of every text, flat, with ``[start, end)`` code-point offsets
-    into their text; :func:`tokenize` for one text.
+    into their text (:func:`tokens_of`, :func:`tokenize_batch`); :func:`tokenize` for one text.
 
-Rule (the card states it too): tokens are the matches of ``\\w+|[^\\w\\s]`` (runs of word
-characters; every other non-space character alone), with code-point offsets into the segment
-text, so ``text[token_starts[i]:token_ends[i]] == tokens[i]``.
+Rule (the card states it too, naming :data:`TOKENISER`): given tokens are kept exactly, in order.
+Other texts are tokenised by spaCy's English tokenizer (``spacy.blank("en")``: its rules and
+exceptions only, no model), with one change so that it follows the CoNLL-2003 / Penn Treebank
+grid: a hyphen between letters or digits does not split a word (``Kohl-led``, ``1996-12-06``,
+``2-1`` stay whole; spaCy's own English rules split them). So ``n't`` and ``'s`` split off,
+``U.S.`` and ``a.m.`` stay whole, punctuation stands apart. Then two merges: a URL or e-mail
+address is one token, and no token boundary falls inside an extended grapheme cluster
+(``regex``'s ``\\X``: combining marks, ZWJ sequences, flags, variation selectors, Indic
+conjuncts), so the pieces spaCy cut a cluster into become one token. Whitespace is never part of a token (a cluster that starts with
+whitespace, such as a space followed by a combining mark, is cut after the whitespace). So
+``text[token_starts[i]:token_ends[i]] == tokens[i]`` and every non-space character is in exactly
+one token. See ``docs/tokenisers.md`` for the candidates measured and why this one.
 """
 
 from __future__ import annotations
 
 import functools
-import re
 from dataclasses import dataclass
-from typing import Sequence
+from importlib.metadata import version
+from typing import Any, Sequence
 
 import numpy as np
 import pyarrow as pa
+import regex
 
-TOKEN_PATTERN = r"\w+|[^\w\s]"
-"""The tokeniser: runs of word characters, and every other non-space character on its own."""
+TOKENISER = (
+    f"spacy {version('spacy')} blank('en') tokenizer, hyphens inside words not split; URLs and e-mail "
+    f"addresses whole; grapheme clusters whole (regex {regex.__version__} \\X)"
+)
+"""The tokeniser and its versions, as the card and the parquet files' metadata name it."""
+
+Spans = list[tuple[int, int]]
 
 
 @dataclass(frozen=True)
@@ -35,109 +51,100 @@ class TokenBatch:
     offsets: np.ndarray  # int64, len(texts) + 1
 
 
-_SPACE, _WORD, _OTHER = 0, 1, 2
-_WORD_CHAR = re.compile(r"\w")
-_SPACE_CHAR = re.compile(r"\s")
-
-
-def _char_class(ch: str) -> int:
-    # Asked of Python's own re with the classes of TOKEN_PATTERN, so the result is exactly what
-    # re.finditer(TOKEN_PATTERN) would do with this character.
-    if _WORD_CHAR.fullmatch(ch):
-        return _WORD
-    return _SPACE if _SPACE_CHAR.fullmatch(ch) else _OTHER
+# A character that may join the one before it into one grapheme cluster (or, Prepend, the one after);
+# a text with none of them has one-code-point clusters only (CR LF aside, which is whitespace).
+_MAY_JOIN = regex.compile(
+    r"[\p{GCB=Extend}\p{GCB=ZWJ}\p{GCB=SpacingMark}\p{GCB=Regional_Indicator}\p{GCB=Prepend}"
+    r"\p{GCB=L}\p{GCB=V}\p{GCB=T}\p{GCB=LV}\p{GCB=LVT}]"
+)
+_CLUSTER = regex.compile(r"\X")
+# URLs and e-mail addresses, ending on neither sentence punctuation nor a closing bracket or quote
+_WHOLE = regex.compile(
+    r"(?:https?://|www\.)[^\s<>\"\u201c\u201d]*[^\s<>\"\u201c\u201d.,;:!?)\]}'\u2019]"
+    r"|[\w.+-]+@[\w-]+(?:\.[\w-]+)+"
+)
 
 
 @functools.lru_cache(maxsize=1)
-def _bmp_classes() -> np.ndarray:
-    return np.fromiter((_char_class(chr(c)) for c in range(0x10000)), dtype=np.uint8, count=0x10000)
+def _word_tokenizer() -> Any:
+    """spaCy's English tokenizer without its two infix rules that split at hyphens inside a word
+    (letters or digits, then a hyphen, then a letter; a digit, a hyphen, a digit: ``+``, ``*``,
+    ``^`` between digits still split)."""
+    import spacy  # imported when first needed (a second or two)
+    from spacy.lang.char_classes import ALPHA, HYPHENS
+
+    nlp = spacy.blank("en")
+    hyphen = r"(?<=[{a}0-9])(?:{h})(?=[{a}])".format(a=ALPHA, h=HYPHENS)
+    operator = r"(?<=[0-9])[+\-\*^](?=[0-9-])"
+    infixes = list(nlp.Defaults.infixes)
+    if hyphen not in infixes or operator not in infixes:  # another spaCy: refuse rather than tokenise otherwise
+        raise RuntimeError(f"spaCy {spacy.__version__}: its English infix rules changed; see build/tokens.py.")
+    infixes = [r"(?<=[0-9])[+\*^](?=[0-9-])" if p == operator else p for p in infixes if p != hyphen]
+    nlp.tokenizer.infix_finditer = spacy.util.compile_infix_regex(infixes).finditer
+    return nlp.tokenizer
 
 
-_CHUNK_CHARS = 1 << 20  # texts are tokenised in chunks of about this many characters
+def merge_regions(spans: Spans, regions: Spans) -> Spans:
+    """``spans`` (sorted, not overlapping) with every region of ``regions`` (sorted, not overlapping)
+    inside one token: the tokens a region overlaps, and the region, become one token."""
+    if not regions:
+        return spans
+    out: Spans = []
+    j, n = 0, len(regions)
+    for s, e in spans:
+        while j < n and regions[j][1] <= s:
+            j += 1
+        k = j
+        while k < n and regions[k][0] < e:
+            s, e = min(s, regions[k][0]), max(e, regions[k][1])
+            k += 1
+        if out and out[-1][1] > s:
+            ps, pe = out.pop()
+            s, e = min(s, ps), max(e, pe)
+        out.append((s, e))
+    return out
+
+
+def merge_clusters(text: str, spans: Spans) -> Spans:
+    """``spans`` of ``text`` with no boundary inside a grapheme cluster (see the module docstring)."""
+    if text.isascii() or not _MAY_JOIN.search(text):
+        return spans
+    regions = []
+    for m in _CLUSTER.finditer(text):
+        a, b = m.span()
+        if b - a > 1:
+            while a < b and text[a].isspace():
+                a += 1
+            if b - a > 1:
+                regions.append((a, b))
+    return merge_regions(spans, regions)
+
+
+def tokenize_spans(texts: Sequence[str]) -> list[Spans]:
+    """The ``[start, end)`` tokens of each text by the rule in the module docstring."""
+    out = []
+    for text, doc in zip(texts, _word_tokenizer().pipe(texts, batch_size=1000)):
+        spans = [(t.idx, t.idx + len(t.text)) for t in doc if not t.is_space]
+        if "@" in text or "://" in text or "www." in text:
+            spans = merge_regions(spans, [m.span() for m in _WHOLE.finditer(text)])
+        out.append(merge_clusters(text, spans))
+    return out
+
+
+def _batch(texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]) -> TokenBatch:
+    counts = np.fromiter(map(len, spans), dtype=np.int64, count=len(spans))
+    offsets = np.zeros(len(spans) + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    flat = [p for row in spans for p in row]
+    starts = np.fromiter((s for s, _ in flat), dtype=np.int64, count=len(flat))
+    ends = np.fromiter((e for _, e in flat), dtype=np.int64, count=len(flat))
+    tokens = pa.array([t[s:e] for t, row in zip(texts, spans) for s, e in row], pa.string())
+    return TokenBatch(tokens, starts, ends, offsets)
 
 
 def tokenize_batch(texts: Sequence[str]) -> TokenBatch:
-    """Tokenise ``texts`` with :data:`TOKEN_PATTERN`, keeping code-point offsets.
-
-    Equivalent to ``re.finditer(TOKEN_PATTERN, text)`` on each text (a property test checks it),
-    but vectorised: the texts are joined with ``"\\n"`` (whitespace, so no token crosses a text
-    boundary), every code point is classed as word / space / other from a table built with the
-    same ``re`` classes, and a token starts at a non-space that does not continue a word run.
-    Token strings are cut out of the joined UTF-8 by Arrow, not by Python. Work goes in chunks
-    of about a million characters, so temporary arrays stay small.
-    """
-    ends_at = np.cumsum(np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)) + 1)
-    cuts = np.unique(np.searchsorted(ends_at, np.arange(_CHUNK_CHARS, int(ends_at[-1]) if len(texts) else 0, _CHUNK_CHARS)) + 1)
-    bounds = [0] + [int(c) for c in cuts if 0 < c < len(texts)] + [len(texts)]
-    chunks = [_tokenize_chunk(texts[a:b]) for a, b in zip(bounds[:-1], bounds[1:])] or [_tokenize_chunk([])]
-    if len(chunks) == 1:
-        return chunks[0]
-    offsets = [np.zeros(1, dtype=np.int64)]
-    base = 0
-    for c in chunks:
-        offsets.append(c.offsets[1:] + base)
-        base += int(c.offsets[-1])
-    return TokenBatch(
-        tokens=pa.concat_arrays([c.tokens for c in chunks]),
-        starts=np.concatenate([c.starts for c in chunks]),
-        ends=np.concatenate([c.ends for c in chunks]),
-        offsets=np.concatenate(offsets),
-    )
-
-
-def _tokenize_chunk(texts: Sequence[str]) -> TokenBatch:
-    n_texts = len(texts)
-    text_lengths = np.fromiter(map(len, texts), dtype=np.int64, count=n_texts)
-    joined = "\n".join(texts)
-    n = len(joined)
-    if n == 0:
-        return TokenBatch(pa.array([], pa.string()), np.zeros(0, np.int64), np.zeros(0, np.int64),
-                          np.zeros(n_texts + 1, np.int64))
-    cps = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    cls = _bmp_classes()[np.minimum(cps, 0xFFFF)]
-    astral = np.flatnonzero(cps > 0xFFFF)
-    for value in np.unique(cps[astral]).tolist():  # emoji and other rare planes: one check each
-        cls[astral[cps[astral] == value]] = _char_class(chr(value))
-    word = cls == _WORD
-    is_tok = cls != _SPACE
-    continues = np.zeros(n, dtype=bool)
-    continues[1:] = word[1:] & word[:-1]
-    continued = np.zeros(n, dtype=bool)
-    continued[:-1] = continues[1:]
-    g_starts = np.flatnonzero(is_tok & ~continues)
-    g_ends = np.flatnonzero(is_tok & ~continued) + 1
-    text_base = np.zeros(n_texts, dtype=np.int64)
-    np.cumsum(text_lengths[:-1] + 1, out=text_base[1:])
-    tok_text = np.searchsorted(text_base, g_starts, side="right") - 1
-    offsets = np.zeros(n_texts + 1, dtype=np.int64)
-    np.cumsum(np.bincount(tok_text, minlength=n_texts), out=offsets[1:])
-
-    # Pieces (tokens and the whitespace between them) cover the joined text; Arrow slices them
-    # out of the UTF-8 bytes and keeps the tokens.
-    boundary = np.zeros(n + 1, dtype=bool)
-    boundary[[0, n]] = True
-    boundary[g_starts] = True
-    boundary[g_ends] = True
-    bounds = np.flatnonzero(boundary)
-    data = joined.encode("utf-8")
-    if len(data) == n:
-        byte_at = bounds
-    else:  # byte offset of each character: the positions of the UTF-8 lead bytes
-        raw = np.frombuffer(data, dtype=np.uint8)
-        char_at = np.append(np.flatnonzero((raw & 0xC0) != 0x80), len(data))
-        byte_at = char_at[bounds]
-    pieces = pa.LargeStringArray.from_buffers(
-        len(bounds) - 1, pa.py_buffer(byte_at.astype(np.int64)), pa.py_buffer(data)
-    )
-    is_token_piece = np.zeros(n + 1, dtype=bool)
-    is_token_piece[g_starts] = True
-    tokens = pieces.filter(pa.array(is_token_piece[bounds[:-1]])).cast(pa.string())
-    return TokenBatch(
-        tokens=tokens,
-        starts=g_starts - text_base[tok_text],
-        ends=g_ends - text_base[tok_text],
-        offsets=offsets,
-    )
+    """Tokenise ``texts`` by the rule in the module docstring, keeping code-point offsets."""
+    return _batch(texts, tokenize_spans(texts))
 
 
 def tokens_of(texts: Sequence[str], given: Sequence[Sequence[tuple[int, int]] | None]) -> TokenBatch:
@@ -146,36 +153,12 @@ def tokens_of(texts: Sequence[str], given: Sequence[Sequence[tuple[int, int]] | 
 
     Given tokens are kept exactly, in order; only the texts without them are tokenised.
     """
-    if all(g is None for g in given):
-        return tokenize_batch(texts)
     own = [i for i, g in enumerate(given) if g is None]
-    tb = tokenize_batch([texts[i] for i in own])
-    tb_tokens = tb.tokens.to_pylist()
-    tokens: list[str] = []
-    starts: list[int] = []
-    ends: list[int] = []
-    counts = np.zeros(len(texts), dtype=np.int64)
-    k = 0
-    for i, (text, g) in enumerate(zip(texts, given)):
-        if g is None:
-            a, b = int(tb.offsets[k]), int(tb.offsets[k + 1])
-            k += 1
-            tokens.extend(tb_tokens[a:b])
-            starts.extend(tb.starts[a:b].tolist())
-            ends.extend(tb.ends[a:b].tolist())
-            counts[i] = b - a
-        else:
-            tokens.extend(text[s:e] for s, e in g)
-            starts.extend(s for s, _ in g)
-            ends.extend(e for _, e in g)
-            counts[i] = len(g)
-    offsets = np.zeros(len(texts) + 1, dtype=np.int64)
-    np.cumsum(counts, out=offsets[1:])
-    return TokenBatch(pa.array(tokens, pa.string()), np.array(starts, dtype=np.int64),
-                      np.array(ends, dtype=np.int64), offsets)
+    tokenised = iter(tokenize_spans([texts[i] for i in own]))
+    return _batch(texts, [next(tokenised) if g is None else g for g in given])
 
 
 def tokenize(text: str) -> tuple[list[str], list[int], list[int]]:
-    """Tokens of one text and their ``[start, end)`` code-point offsets (see :data:`TOKEN_PATTERN`)."""
-    batch = tokenize_batch([text])
-    return batch.tokens.to_pylist(), batch.starts.tolist(), batch.ends.tolist()
+    """Tokens of one text and their ``[start, end)`` code-point offsets (see the module docstring)."""
+    spans = tokenize_spans([text])[0]
+    return [text[s:e] for s, e in spans], [s for s, _ in spans], [e for _, e in spans]
