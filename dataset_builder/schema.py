@@ -13,8 +13,17 @@ Conventions the bundled configs follow (and a custom config must follow to be re
   (see ``target_stance.xml``); its labels are not entity labels;
 * at most one stance ``<Choices>`` pointing at the text; ``perRegion="true"`` means one stance per
   entity span (the choice shares the span's region id), otherwise one stance per task;
-* a config that uses ``$target`` in any attribute has a given target (:attr:`LabelSchema.has_target`),
-  whose task data carries ``target``, ``target_start`` and ``target_end``;
+* a config that uses ``$target`` in any attribute has a given target (:attr:`LabelSchema.has_target`).
+  With the target marker ``<Labels name="target">`` the target is a span of the text
+  (:attr:`LabelSchema.target_kind` ``"span"``; task data ``target``, ``target_start``, ``target_end``);
+  without it the target is text outside the text (``"given"``: a headline, a claim, a topic shown
+  above the text and not labellable; task data ``target`` only). A per-region stance's target is
+  the annotated span (``"span"``);
+* the stance ``<Choices>`` may declare the task's metric roles: ``metric="f_avg"`` (SemEval-2016:
+  mean F1 of the choices with ``role="favor"`` and ``role="against"``), ``metric="fnc1"`` (FNC-1's
+  weighted score: the choice with ``role="unrelated"`` against the related ones) or
+  ``metric="macro_f1"``. Without ``metric``: ``f_avg`` when the labels include ``favor`` and
+  ``against`` (the default roles), else ``macro_f1`` (:attr:`LabelSchema.stance_metric`);
 * instructions are the ``value`` of the ``<Header>`` tags inside ``<View className="instructions">``.
 
 Invariants: label names are non-empty and unique within a control; a schema has at least one
@@ -46,7 +55,12 @@ NO_ENTITIES_CONTROL = "no_entities"
 """Name of the ``<Labels>`` control that pre-marks a given target (not an entity label set)."""
 
 TARGET_FIELDS = ("target", "target_start", "target_end")
-"""Task data fields a config with a given target needs besides those it names with ``$``."""
+"""Task data fields a config with a span target (the target marker) needs besides those it names with ``$``."""
+
+STANCE_METRICS = ("f_avg", "fnc1", "macro_f1")
+"""The primary stance metrics a config can declare (``<Choices metric="...">``)."""
+METRIC_ROLES = {"f_avg": ("favor", "against"), "fnc1": ("unrelated",), "macro_f1": ()}
+"""The ``role`` each metric needs exactly one ``<Choice>`` of."""
 
 _VAR = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 
@@ -89,6 +103,12 @@ class LabelSchema:
     no_entities_from_name, no_entities_value : str or None
         ``from_name`` of the explicit "no entities in this segment" ``<Choices>``
         (:data:`NO_ENTITIES_CONTROL`), when the config has one, and the value of its (first) choice.
+    target_kind : {"span", "given"} or None
+        What a stance's target is: a span of the text, or given text outside it; None without stance.
+    stance_metric : str or None
+        The primary stance metric (:data:`STANCE_METRICS`); None without stance labels.
+    stance_roles : tuple of (role, label)
+        The labels that play the metric's roles (``favor``/``against``, ``unrelated``), sorted by role.
     """
 
     name: str
@@ -109,6 +129,9 @@ class LabelSchema:
     hotkeys: tuple[tuple[str, str], ...] = ()
     no_entities_from_name: str | None = None
     no_entities_value: str | None = None
+    target_kind: str | None = None
+    stance_metric: str | None = None
+    stance_roles: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         where = f"{self.path}"
@@ -241,26 +264,17 @@ def parse_schema(raw: bytes, *, name: str, path: Path) -> LabelSchema:
 
     entity_labels = values(entity_ctrls[0], "Label") if entity_ctrls else ()
     stance_labels = values(stance_ctrls[0], "Choice") if stance_ctrls else ()
-    if entity_ctrls and not entity_labels:
-        raise SchemaError(f"{where}: <Labels name=\"{entity_ctrls[0].get('name')}\"> has no <Label>; add PER, ORG, ...")
-    if stance_ctrls and not stance_labels:
-        raise SchemaError(f"{where}: <Choices name=\"{stance_ctrls[0].get('name')}\"> has no <Choice>; add favor, ...")
+    for ctrls, got, child, examples in ((entity_ctrls, entity_labels, "Label", "PER, ORG"),
+                                        (stance_ctrls, stance_labels, "Choice", "favor")):
+        if ctrls and not got:
+            raise SchemaError(f"{where}: <{ctrls[0].tag} name=\"{ctrls[0].get('name')}\"> has no <{child}>; add {examples}, ...")
 
     variables = {m for el in root.iter() for v in el.attrib.values() for m in _VAR.findall(v)}
     has_target = "target" in variables
-    data_fields = tuple(sorted(variables | (set(TARGET_FIELDS) if has_target else set())))
-
-    hotkeys: list[tuple[str, str]] = []
-    for el in root.iter():
-        key = (el.get("hotkey") or "").strip().lower()
-        if not key:
-            continue
-        for other_key, other in hotkeys:
-            if other_key == key:
-                raise SchemaError(
-                    f"{where}: hotkey {key!r} is used by both {other!r} and {el.get('value')!r}; give each its own key."
-                )
-        hotkeys.append((key, el.get("value") or el.get("name") or el.tag))
+    per_region = bool(stance_ctrls) and _attr_true(stance_ctrls[0].get("perRegion"))
+    given = has_target and not target_ctrls and not per_region  # no marker: the target is outside the text
+    data_fields = tuple(sorted(variables | (set(TARGET_FIELDS) if has_target and not given else set())))
+    metric, roles = _metric_roles(stance_ctrls[0], stance_labels, where) if stance_ctrls else (None, ())
 
     return LabelSchema(
         name=name,
@@ -274,14 +288,65 @@ def parse_schema(raw: bytes, *, name: str, path: Path) -> LabelSchema:
         target_from_name=target_ctrls[0].get("name") if target_ctrls else None,
         to_name=to_name,
         text_field=text_field,
-        stance_per_region=bool(stance_ctrls) and _attr_true(stance_ctrls[0].get("perRegion")),
+        stance_per_region=per_region,
         has_target=has_target,
         instructions=_instructions(root),
         data_fields=data_fields,
-        hotkeys=tuple(hotkeys),
+        hotkeys=_hotkeys(root, where),
         no_entities_from_name=NO_ENTITIES_CONTROL if no_entities_ctrls else None,
         no_entities_value=(values(no_entities_ctrls[0], "Choice") or (None,))[0] if no_entities_ctrls else None,
+        target_kind=("given" if given else "span") if stance_ctrls else None,
+        stance_metric=metric,
+        stance_roles=roles,
     )
+
+
+def _hotkeys(root: ET.Element, where: str) -> tuple[tuple[str, str], ...]:
+    """The config's ``(hotkey, label)`` pairs in config order; a key used twice is refused."""
+    hotkeys: list[tuple[str, str]] = []
+    for el in root.iter():
+        key = (el.get("hotkey") or "").strip().lower()
+        if not key:
+            continue
+        for other_key, other in hotkeys:
+            if other_key == key:
+                raise SchemaError(
+                    f"{where}: hotkey {key!r} is used by both {other!r} and {el.get('value')!r}; give each its own key."
+                )
+        hotkeys.append((key, el.get("value") or el.get("name") or el.tag))
+    return tuple(hotkeys)
+
+
+def _metric_roles(ctrl: ET.Element, labels: tuple[str, ...], where: str) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """The stance ``<Choices>``'s declared metric and the label of each role (rules: module docstring)."""
+    metric = (ctrl.get("metric") or "").strip()
+    declared: dict[str, list[str]] = {}
+    for item in ctrl.iter("Choice"):
+        role = (item.get("role") or "").strip()
+        if role:
+            declared.setdefault(role, []).append(item.get("value") or "")
+    if not metric:
+        metric = "f_avg" if {"favor", "against"} <= set(labels) or {"favor", "against"} <= set(declared) else "macro_f1"
+    if metric not in STANCE_METRICS:
+        raise SchemaError(f"{where}: <Choices name=\"{ctrl.get('name')}\"> declares metric=\"{metric}\"; "
+                          f"use one of {', '.join(STANCE_METRICS)}.")
+    needed = METRIC_ROLES[metric]
+    unknown = sorted(set(declared) - set(needed))
+    if unknown:
+        raise SchemaError(f"{where}: role(s) {', '.join(unknown)} on a <Choice> mean nothing to metric {metric!r} "
+                          f"(its roles: {', '.join(needed) or 'none'}).")
+    roles = []
+    for role in needed:
+        chosen = declared.get(role) or ([role] if role in labels else [])
+        if len(chosen) != 1:
+            raise SchemaError(
+                f"{where}: metric {metric!r} needs exactly one <Choice role=\"{role}\"> (or a choice named {role!r}); "
+                f"found {len(chosen)}{' (' + ', '.join(chosen) + ')' if chosen else ''}."
+            )
+        roles.append((role, chosen[0]))
+    if metric == "fnc1" and len(labels) < 2:
+        raise SchemaError(f"{where}: metric 'fnc1' needs the unrelated choice and at least one related one.")
+    return metric, tuple(sorted(roles))
 
 
 def load_schema(path: str | Path) -> LabelSchema:
