@@ -200,6 +200,7 @@ def choose_annotations(
     """Apply the cancelled / empty / no-annotator / same-annotator rules; return (annotation, handle) kept."""
     usable: dict[str, list[dict]] = {}
     all_stats = counts.stats
+    named = team.by_id or team.mapping  # (without names, a user id is its own handle: the common case, inlined)
     counts.ann_read += len(anns)
     for ann in anns:
         if not isinstance(ann, dict) or not isinstance(ann.get("result", []), list):
@@ -207,7 +208,7 @@ def choose_annotations(
             rejections.append(Rejection(STAGE, where, "bad_annotation", "annotation is not an object with a result list"))
             continue
         cb = ann.get("completed_by")
-        annotator = team.handle(cb, counts.notes)
+        annotator = str(cb) if type(cb) is int and not named else team.handle(cb, counts.notes)
         if annotator is None:
             drop_annotation(ann, "no_annotator", where, rejections, counts)
             continue
