@@ -32,3 +32,93 @@ def test_given_target_must_have_text_and_both_or_no_offsets():
         StanceLabel(None, None, "  ", "favor")
     with pytest.raises(Exception):
         StanceLabel(0, None, "x", "favor")
+
+
+# ---- schema: target kind and metric roles ------------------------------------------------------
+
+from dataset_builder.schema import load_schema, parse_schema  # noqa: E402
+
+
+def _config(choices: str, extra: str = "") -> bytes:
+    return (f'<View><Header value="$target"/>{extra}<Text name="text" value="$text"/>'
+            f'<Choices name="stance" toName="text" {choices}</Choices></View>').encode()
+
+
+def test_bundled_configs_declare_target_kind_and_metric():
+    given = load_schema("given_target_stance")
+    assert (given.target_kind, given.stance_metric, given.target_from_name) == ("given", "f_avg", None)
+    assert dict(given.stance_roles) == {"favor": "favor", "against": "against"}
+    assert "target_start" not in given.data_fields and "target" in given.data_fields
+    fnc = load_schema("headline_stance")
+    assert (fnc.target_kind, fnc.stance_metric, dict(fnc.stance_roles)) == ("given", "fnc1", {"unrelated": "unrelated"})
+    span = load_schema("target_stance")
+    assert span.target_kind == "span" and {"target_start", "target_end"} <= set(span.data_fields)
+    assert load_schema("entities_stance").target_kind == "span"
+
+
+def test_metric_roles_any_label_set(tmp_path):
+    s = parse_schema(_config('metric="f_avg"><Choice value="pro" role="favor"/><Choice value="con" role="against"/>'
+                             '<Choice value="none"/>'), name="x", path=tmp_path / "x.xml")
+    assert dict(s.stance_roles) == {"favor": "pro", "against": "con"}
+    s = parse_schema(_config('><Choice value="pos"/><Choice value="neg"/>'), name="x", path=tmp_path / "x.xml")
+    assert (s.stance_metric, s.stance_roles) == ("macro_f1", ())
+
+
+@pytest.mark.parametrize("choices, message", [
+    ('metric="accuracy"><Choice value="a"/>', "use one of f_avg, fnc1, macro_f1"),
+    ('metric="f_avg"><Choice value="pro" role="favor"/><Choice value="con"/>', "exactly one <Choice role=\"against\">"),
+    ('metric="fnc1"><Choice value="a"/><Choice value="b"/>', "exactly one <Choice role=\"unrelated\">"),
+    ('metric="macro_f1"><Choice value="a" role="favor"/>', "mean nothing to metric 'macro_f1'"),
+])
+def test_bad_metric_roles_are_refused_naming_the_file(tmp_path, choices, message):
+    with pytest.raises(SchemaError, match="x.xml") as exc:
+        parse_schema(_config(choices), name="x", path=tmp_path / "x.xml")
+    assert message in str(exc.value)
+
+
+# ---- push task data and normalise --------------------------------------------------------------
+
+from dataset_builder.label_studio.tasks import task_data  # noqa: E402
+from dataset_builder.normalise import normalise_tasks  # noqa: E402
+from dataset_builder.records import Segment  # noqa: E402
+
+BODY = "Officials denied the report on Monday.\n\nA spokesman said no such plan existed."
+HEADLINE = "City to ban cars from the centre"
+
+
+def _task(task_id: int, choices: list[tuple[int, str]], target=HEADLINE) -> dict:
+    return {
+        "id": task_id,
+        "data": {"text": BODY, "segment_id": f"s{task_id}", "article_id": f"a{task_id}", "target": target},
+        "annotations": [
+            {"id": 100 * task_id + k, "completed_by": user, "was_cancelled": False,
+             "result": [{"id": f"r{k}", "from_name": "stance", "to_name": "text", "type": "choices",
+                         "value": {"choices": [label]}}]}
+            for k, (user, label) in enumerate(choices)
+        ],
+    }
+
+
+def test_push_task_data_has_the_given_target_without_offsets():
+    schema = load_schema("headline_stance")
+    seg = Segment(id="s1", article_id="a1", index=0, start=0, end=len(BODY), text=BODY, unit="paragraph")
+    data = task_data(schema, seg, {"target": HEADLINE})
+    assert data["text"] == BODY and data["target"] == HEADLINE
+    assert "target_start" not in data and "target_end" not in data
+    with pytest.raises(SchemaError, match="given target"):
+        task_data(schema, seg, {"target": ""})
+
+
+def test_normalise_reads_a_given_target_stance_from_the_task_data():
+    schema = load_schema("headline_stance")
+    results, report = normalise_tasks(
+        [_task(1, [(1, "disagree"), (2, "disagree"), (3, "discuss")]), _task(2, [(1, "agree"), (2, "unrelated")]),
+         _task(3, [(1, "agree")], target="  ")], schema)
+    gold = results[0].gold
+    assert gold.text == BODY  # nothing glued into the text
+    assert [s.to_dict() for s in gold.stances] == [{"target_text": HEADLINE, "label": "disagree"}]
+    assert [a.stances[0].label for a in results[0].annotations] == ["disagree", "disagree", "discuss"]
+    assert results[1].gold is None  # a 1-1 tie: listed for an adjudicator
+    assert results[1].unresolved[0]["target"] == HEADLINE and results[1].unresolved[0]["kind"] == "stance"
+    assert results[2].gold is None and results[2].rejections[0].reason == "bad_target"
+    assert (report.tasks.read, report.tasks.kept) == (3, 1)

@@ -115,7 +115,7 @@ class Corpus:
     Invariants: ``annotations[i]`` belongs to ``segments[i]`` (same id, article and text); every
     segment's article is in ``articles`` and ``article.text[start:end] == segment.text``; with a
     config that gives the target (``has_target``) every annotation holds exactly one stance, whose
-    span is the task's target.
+    target is the task's target, of the config's kind (a span of the text, or given text outside it).
     """
 
     format: str
@@ -150,6 +150,11 @@ class Corpus:
                 raise DatasetBuilderError(
                     f"Corpus: segment {seg.id!r} has {len(ann.stances)} stances; a given-target config needs one."
                 )
+            if self.schema.has_target and ann.stances[0].given != (self.schema.target_kind == "given"):
+                raise DatasetBuilderError(
+                    f"Corpus: segment {seg.id!r} has a {ann.stances[0].target_kind} target; config "
+                    f"{self.schema.name!r} takes a {self.schema.target_kind} target."
+                )
 
     @property
     def has_target(self) -> bool:
@@ -157,7 +162,7 @@ class Corpus:
 
     def segment_rows(self) -> list[dict[str, Any]]:
         """Rows for ``segments.jsonl`` / push: the segment, the article's title and date and, with
-        a given-target config, ``target``/``target_start``/``target_end``."""
+        a config that gives the target, ``target`` (and ``target_start``/``target_end`` for a span target)."""
         meta = {a.id: a for a in self.articles}
         rows = []
         for seg, ann in zip(self.segments, self.annotations):
@@ -165,7 +170,9 @@ class Corpus:
             row: dict[str, Any] = {**seg.to_dict(), "title": art.title, "date": art.date}
             if self.has_target:
                 st = ann.stances[0]
-                row.update({"target": st.target_text, "target_start": st.target_start, "target_end": st.target_end})
+                row["target"] = st.target_text
+                if not st.given:
+                    row.update({"target_start": st.target_start, "target_end": st.target_end})
             rows.append(row)
         return rows
 

@@ -7,7 +7,7 @@ for text regions (see ``docs/label_studio_offsets.md``), with ``value.text`` as 
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 from ..errors import SchemaError
 from ..records import Segment
@@ -114,22 +114,37 @@ def meta_line(source: Any, date: Any) -> str:
     return " · ".join(part for part in parts if part)
 
 
-def with_context(rows: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def with_context(rows: Iterable[Any]) -> Iterator[Any]:
     """The rows with ``context_before``/``context_after``: the texts of the neighbouring rows of the same article.
 
-    Neighbours are taken in the rows' order (``segments.jsonl`` order); a row that already carries
-    a context keeps it; the first and last segment of an article get ``""`` on their open side.
+    Streaming (one row of look-ahead): neighbours are taken in the rows' order (``segments.jsonl``
+    order); a row that already carries a context keeps it; the first and last segment of an article
+    get ``""`` on their open side. Each row is copied (the input rows are left as they are); what is
+    not a mapping passes through unchanged, for the caller to refuse.
     """
-    out = [dict(row) for row in rows]
-    for i, row in enumerate(out):
-        art = row.get("article_id")
-        before = rows[i - 1] if i > 0 else None
-        after = rows[i + 1] if i + 1 < len(rows) else None
-        for key, other in (("context_before", before), ("context_after", after)):
-            if key not in row:
-                text = other.get("text") if other is not None and other.get("article_id") == art else None
-                row[key] = text if isinstance(text, str) else ""
-    return out
+
+    def text_of(other: Any, article: Any) -> str:
+        if isinstance(other, Mapping) and other.get("article_id") == article and isinstance(other.get("text"), str):
+            return other["text"]
+        return ""
+
+    it = iter(rows)
+    before: Any = None
+    current = next(it, _END)
+    while current is not _END:
+        after = next(it, _END)
+        if isinstance(current, Mapping):
+            art = current.get("article_id")
+            row = dict(current)
+            row.setdefault("context_before", text_of(before, art))
+            row.setdefault("context_after", text_of(None if after is _END else after, art))
+            yield row
+        else:
+            yield current
+        before, current = current, after
+
+
+_END = object()
 
 
 def task_data(schema: LabelSchema, segment: Segment, row: Mapping[str, Any],
@@ -164,7 +179,13 @@ def task_data(schema: LabelSchema, segment: Segment, row: Mapping[str, Any],
         "context_before": row.get("context_before") or "",
         "context_after": row.get("context_after") or "",
     }
-    if schema.has_target:
+    if schema.has_target and schema.target_kind == "given":
+        tgt = row.get("target")
+        if not isinstance(tgt, str) or not tgt.strip():
+            raise SchemaError(f"segment {segment.id!r}: config {schema.name!r} needs the given target (a headline, a "
+                              f"claim, a topic) as a non-empty string 'target' in the row; got {tgt!r}.")
+        data["target"] = tgt  # shown above the text; never part of it, no offsets
+    elif schema.has_target:
         tgt, ts, te = row.get("target"), row.get("target_start"), row.get("target_end")
         if not isinstance(tgt, str) or not isinstance(ts, int) or not isinstance(te, int):
             raise SchemaError(

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from .results import _Parsed
+from .results import GivenTarget, _Parsed
 
 
 def vote(voters: Sequence[_Parsed], text: str):
@@ -63,11 +63,9 @@ def vote(voters: Sequence[_Parsed], text: str):
             tie = ranked[0] == ranked[1]
             top = max(c, key=c.__getitem__)
         if 2 * k == n or tie:
-            s, e = tgt
-            unresolved.append(
-                {"kind": "stance", "start": s, "end": e, "text": text[s:e], "votes": dict(sorted(c.items())),
-                 "voters": n}
-            )
+            where = {"target": tgt.text} if isinstance(tgt, GivenTarget) else {
+                "start": tgt[0], "end": tgt[1], "text": text[tgt[0]:tgt[1]]}
+            unresolved.append({"kind": "stance", **where, "votes": dict(sorted(c.items())), "voters": n})
             continue
         gold_st[tgt] = top
     return gold_ents, gold_st, unresolved

@@ -27,7 +27,7 @@ from .agreement import Agreement
 from .annotations import NO_TEAM, Team, choose_annotations, from_completions
 from .output import TaskResult, _TaskOut, task_result
 from .report import STAGE, Counts, NormaliseReport, _sorted_counts
-from .results import ResultReader, _Parsed
+from .results import GivenTarget, ResultReader, _Parsed
 from .spans import OFFSET_MODES, SpanRules, _TextIndex, given_tokens
 from .stores import _LeadTimes, _SeenKeys, _Spill
 
@@ -228,9 +228,9 @@ class Normaliser:
         if not isinstance(article_id, str) or not article_id:
             article_id = segment_id
             notes["article_id_from_segment_id"] += 1
-        target: tuple[int, int] | None = None
+        target: tuple[int, int] | GivenTarget | None = None
         if self.schema.has_target:
-            target = self._task_target(data, text)
+            target = self._task_target(data, text, self.schema.target_kind == "given")
             if isinstance(target, str):
                 if not self._config_confirmed and not any(k in data for k in TARGET_FIELDS):
                     self.counts.tasks_without_target += 1  # evidence of another config (see _check_config)
@@ -324,8 +324,13 @@ class Normaliser:
         return _TaskOut(task_id, index, None, None, None, (), None, rejections, ())
 
     @staticmethod
-    def _task_target(data: Mapping[str, Any], text: str) -> tuple[int, int] | str:
+    def _task_target(data: Mapping[str, Any], text: str, given: bool) -> tuple[int, int] | GivenTarget | str:
+        """The task's target: a span's offsets, or the given target text (outside the text); else what is wrong."""
         t, ts, te = data.get("target"), data.get("target_start"), data.get("target_end")
+        if given:
+            if not isinstance(t, str) or not t.strip():
+                return f"data.target is {t!r}, expected the given target (a headline, a claim, a topic) as a non-empty string"
+            return GivenTarget(t)
         for name, v in (("target_start", ts), ("target_end", te)):
             if not isinstance(v, int) or isinstance(v, bool) or v < 0:
                 return f"data.{name} is {v!r}, expected an int >= 0"

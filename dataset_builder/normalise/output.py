@@ -24,7 +24,7 @@ from json.encoder import encode_basestring
 from typing import Any, Iterable, Mapping, Sequence
 
 from ..records import GOLD, Annotation, Rejection
-from .results import _Parsed
+from .results import GivenTarget, _Parsed
 
 _GROUND_TRUTH = ', "ground_truth": true'  # Annotation.to_dict's keys, each only when true
 _ADJUDICATOR = ', "adjudicator": true'
@@ -99,8 +99,11 @@ class _TaskOut:
             s, e, lab = key
             return f'{{"start": {s}, "end": {e}, "label": {enc(lab)}, "text": {enc(text[s:e])}}}'
 
-        def stance(item: tuple[tuple[int, int], str]) -> str:
-            (s, e), lab = item
+        def stance(item: tuple[tuple[int, int] | GivenTarget, str]) -> str:
+            tgt, lab = item
+            if isinstance(tgt, GivenTarget):  # StanceLabel.to_dict of a given target: no offsets
+                return f'{{"target_text": {enc(tgt.text)}, "label": {enc(lab)}}}'
+            s, e = tgt
             return f'{{"target_start": {s}, "target_end": {e}, "target_text": {enc(text[s:e])}, "label": {enc(lab)}}}'
 
         def joined(items: tuple, write: Any) -> str:

@@ -18,11 +18,18 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from operator import itemgetter
-from typing import Any, Mapping
+from typing import Any, Mapping, NamedTuple
 
 from ..records import Rejection
 from .report import STAGE
 from .spans import SpanRules, _TextIndex
+
+
+class GivenTarget(NamedTuple):
+    """The key of a stance toward a target given as task data outside the text (a headline, a claim,
+    a topic): its text, where a span target's key is its offsets ``(target_start, target_end)``."""
+
+    text: str
 
 
 @dataclass(slots=True)
@@ -33,7 +40,7 @@ class _Parsed:
     ann_id: Any
     ground_truth: bool
     entities: dict[tuple[int, int, str], str]  # (start, end, label) -> text
-    stances: dict[tuple[int, int], str]  # (target_start, target_end) -> label
+    stances: dict[tuple[int, int] | GivenTarget, str]  # (target_start, target_end) or the given target -> label
     adjudicator: bool = False  # made by a team member named as adjudicator (see annotations.Team)
 
     @property
@@ -93,7 +100,8 @@ class ResultReader:
         a.rejections.append(Rejection(STAGE, f"{a.where} annotation {a.ann.get('id')} result {rid}", reason, detail))
 
     def read(
-        self, ann: dict, annotator: str, ti: _TextIndex, target: tuple[int, int] | None, where: str, rejections: list
+        self, ann: dict, annotator: str, ti: _TextIndex, target: tuple[int, int] | GivenTarget | None, where: str,
+        rejections: list,
     ) -> _Parsed:
         """Read one usable annotation's results into entity spans and stances."""
         a = _Annotation(ann, where, rejections)
