@@ -210,3 +210,72 @@ def test_parallel_workers_name_and_decide_as_one_process(tmp_path, monkeypatch, 
     for name in OUTPUT_FILES:
         assert (tmp_path / "par" / name).read_bytes() == (tmp_path / "one" / name).read_bytes(), name
     assert "ann-a" in (tmp_path / "par" / "annotations.jsonl").read_text()
+
+
+# --------------------------------------------------------------------------------------------
+# The model's help, per model version (issue 21): measured from the predictions, never gold
+# --------------------------------------------------------------------------------------------
+
+TEXT2 = "Merkel met Macron in Paris with Scholz."
+
+
+def _at(surface, label="PER", rid=None, text=TEXT2):
+    s = text.index(surface)
+    return span(rid or surface[:3], (s, s + len(surface), surface), label)
+
+
+def test_model_help_counts_kept_relabelled_moved_deleted_and_added():
+    prediction = {"id": 5, "model_version": "crf@abc123", "score": 0.4, "result": [
+        _at("Merkel"), stance("Mer", "favor"), _at("Macron"), stance("Mac", "neutral"),
+        _at("Paris", "LOC"), stance("Par", "neutral"), _at("met", "MISC")]}
+    older = dict(prediction, id=4, model_version="crf@abc123", result=[_at("Scholz")])
+    submitted = [_at("Merkel"), stance("Mer", "favor"), _at("Macron", "ORG"), stance("Mac", "against"),
+                 _at("in Paris", "LOC", "inP"), stance("inP", "neutral"), _at("Scholz")]
+    t = task((1, submitted), text=TEXT2)
+    t["predictions"] = [older, prediction]
+    (r,), report = normalise_tasks([t], ES)
+    help_ = report.model_help["crf@abc123"]
+    assert help_["annotations"] == 1
+    assert {k: v for k, v in help_["entities"].items() if k != "kept_share"} == {
+        "kept": 1, "relabelled": 1, "moved": 1, "deleted": 1, "added": 1}
+    assert help_["entities"]["kept_share"] == 0.25
+    # stances by target: Merkel kept, Macron relabelled, Paris's target moved (deleted + added)
+    assert {k: v for k, v in help_["stances"].items() if k != "kept_share"} == {
+        "kept": 1, "relabelled": 1, "deleted": 1, "added": 1}
+    # the prediction never votes: gold is the submission
+    assert [(e.text, e.label) for e in r.gold.entities] == [
+        ("Merkel", "PER"), ("Macron", "ORG"), ("in Paris", "LOC"), ("Scholz", "PER")]
+    assert report.results.read == len(submitted)  # the predictions' results are not annotation results
+    assert "model crf@abc123, entities: over 1 annotations" in report.summary()
+
+
+def test_model_help_is_the_same_with_worker_processes(tmp_path, monkeypatch):
+    from dataset_builder.normalise import parallel
+
+    tasks = []
+    for i in range(60):
+        t = task((2, [_at("Merkel"), stance("Mer", "favor")]), (3, [_at("Merkel", "ORG"), stance("Mer", "favor")]),
+                 task_id=i + 1, segment_id=f"s{i}", text=TEXT2)
+        t["predictions"] = [{"id": i, "model_version": "v1", "result": [_at("Merkel"), stance("Mer", "against")]}]
+        tasks.append(t)
+    snap = snapshot(tmp_path, tasks)
+    monkeypatch.setattr(parallel, "_PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(parallel, "_PARALLEL_BATCH", 3000)
+    one = normalise_export(snap, ES, tmp_path / "one", workers=1)
+    info: dict = {}
+    par = normalise_export(snap, ES, tmp_path / "par", workers=2, info=info)
+    assert info["mode"] == "parallel" and par.model_help == one.model_help
+    assert one.model_help["v1"]["entities"]["kept"] == 60 and one.model_help["v1"]["entities"]["relabelled"] == 60
+    assert one.model_help["v1"]["stances"]["relabelled"] == 120
+
+
+def test_the_card_shows_the_model_help(tmp_path):
+    t = task((1, [_at("Merkel"), stance("Mer", "favor")]), text=TEXT2)
+    t["predictions"] = [{"id": 1, "model_version": "crf@abc123", "result": [_at("Merkel", "ORG"), stance("Mer", "favor")]}]
+    (r,), report = normalise_tasks([t], ES)
+    manifest = SplitManifest(salt="s", ratios=(0.8, 0.1, 0.1), splits={"train": ("a1",), "validation": (), "test": ()})
+    build_dataset([r.gold], manifest, ES, tmp_path / "ds", normalise_report=report.to_dict())
+    card = (tmp_path / "ds" / "DATASET_CARD.md").read_text(encoding="utf-8")
+    assert "### Model help" in card
+    assert "| crf@abc123 | entities | 1 | 0 | 1 | 0 | 0 | 0 | 0.0 |" in card
+    assert "| crf@abc123 | stances | 1 | 1 | 0 | - | 0 | 0 | 1.0 |" in card

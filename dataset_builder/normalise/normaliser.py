@@ -24,6 +24,7 @@ from ..records import Rejection
 from ..schema import TARGET_FIELDS
 from .adjudication import vote
 from .agreement import Agreement
+from .model_help import ModelHelp, model_help_report
 from .annotations import NO_TEAM, Team, choose_annotations, from_completions
 from .output import TaskResult, _TaskOut, task_result
 from .report import STAGE, Counts, NormaliseReport, _sorted_counts
@@ -93,6 +94,7 @@ class Normaliser:
         self.counts = Counts()
         self._results = ResultReader(schema, self.counts, SpanRules(offsets, self.counts, schema.entity_from_name))
         self._agreement = Agreement(schema)
+        self._model_help = ModelHelp(schema, offsets, self.counts)
         self._known_from = {n for n in (schema.entity_from_name, schema.stance_from_name, schema.target_from_name) if n}
         self._index_used = False  # a message named a task by its position (see .parallel)
         self._spill = _Spill(spill_dir)
@@ -143,6 +145,9 @@ class Normaliser:
             if p.ground_truth:
                 stats[p.annotator].ground_truth += 1
         self._agreement.add([p for p in parsed if not p.decisive])
+        predictions = task.get("predictions")
+        if predictions and parsed:
+            self._model_help.add(predictions, parsed, tindex, target, where)  # measured, never gold
         out = _TaskOut(task_id, index, segment_id, article_id, text, parsed, None, rejections, ())
         out.tokens = tokens  # a corpus's own tokens (data.tokens), onto the gold line
         self._decide_gold(out, where)
@@ -173,6 +178,7 @@ class Normaliser:
             counts=c.counted_cases(),
             gold=_sorted_counts(c.gold_counts),
             agreement=self._agreement.to_dict(),
+            model_help=model_help_report(c.model_help),
             **dict(zip(("annotators", "adjudicators", "gold_sources"),
                        c.annotators(self._lead.median, self.team.adjudicators))),
         )

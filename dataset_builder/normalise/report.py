@@ -84,6 +84,7 @@ class NormaliseReport:
     annotators: Mapping[str, Mapping[str, Any]]
     adjudicators: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     gold_sources: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    model_help: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -108,6 +109,7 @@ class NormaliseReport:
             "annotators": {k: dict(v) for k, v in self.annotators.items()},
             "adjudicators": {k: dict(v) for k, v in self.adjudicators.items()},
             "gold_sources": {k: dict(v) for k, v in self.gold_sources.items()},
+            "model_help": {k: dict(v) for k, v in self.model_help.items()},
         }
 
     def summary(self) -> str:
@@ -143,6 +145,11 @@ class NormaliseReport:
                 lines.append(f"  entity F1 {p['a']} vs {p['b']}: {p['f1']} over {p['tasks']} tasks")
         for row in self.agreement.get("per_label", []):
             lines.append(f"  {row['kind']} {row['label']}: {row['measure']} {row['value']} (n={row['n']})")
+        for version, row in self.model_help.items():
+            for kind in ("entities", "stances"):
+                c = row[kind]
+                lines.append(f"  model {version}, {kind}: over {row['annotations']} annotations, " + ", ".join(
+                    f"{k} {v}" for k, v in c.items() if k != "kept_share") + f" (kept share {c['kept_share']})")
         for role, people in (("annotator", self.annotators), ("adjudicator", self.adjudicators),
                              ("gold source", self.gold_sources)):
             for name, a in people.items():
@@ -185,7 +192,8 @@ class Counts:
     """
 
     SUMMED = ("tasks_read", "tasks_kept", "ann_read", "ann_kept", "res_read", "res_kept", "tasks_without_target")
-    COUNTED = ("task_rej", "ann_rej", "res_rej", "fixes", "conventions", "notes", "gold_counts", "from_names_seen")
+    COUNTED = ("task_rej", "ann_rej", "res_rej", "fixes", "conventions", "notes", "gold_counts", "from_names_seen",
+               "model_help")
     __slots__ = SUMMED + COUNTED + ("stats",)
 
     def __init__(self) -> None:
