@@ -120,6 +120,7 @@ _STARTERS = frozenset("""
     Which How In On At For By With From To Of Into Over Under Despite During Without Among Between
     Last Next Earlier Later Today Yesterday Tomorrow Asked According Officials Police Critics
     Analysts Experts Authorities
+    Did Do Does Is Are Was Were Has Have Had Can Could Should Would
     """.split())
 _ABBREVIATIONS = _TITLES | _NEVER_END | _NUMERIC | _MONTHS | _SUFFIXES | _AMBIGUOUS | _TIMES
 
