@@ -375,8 +375,10 @@ def test_load_dataset_round_trip_stance(built, split):
 
 def test_parquet_carries_the_declared_features_and_no_pandas_metadata(built):
     schema = pq.read_schema(built["out"] / "stance" / "test.parquet")
-    assert set(schema.metadata) == {b"huggingface"}
+    assert set(schema.metadata) == {b"huggingface", b"dataset_builder.stance_task"}
     assert json.loads(schema.metadata[b"huggingface"])["info"]["features"]["label"]["names"] == ["favor", "against", "neutral"]
+    assert json.loads(schema.metadata[b"dataset_builder.stance_task"]) == {
+        "metric": "f_avg", "roles": {"against": "against", "favor": "favor"}, "target_kind": "span"}
 
 
 def test_two_builds_are_byte_identical_whatever_the_input_order(built, tmp_path):

@@ -122,3 +122,54 @@ def test_normalise_reads_a_given_target_stance_from_the_task_data():
     assert results[1].unresolved[0]["target"] == HEADLINE and results[1].unresolved[0]["kind"] == "stance"
     assert results[2].gold is None and results[2].rejections[0].reason == "bad_target"
     assert (report.tasks.read, report.tasks.kept) == (3, 1)
+
+
+# ---- build ---------------------------------------------------------------------------------------
+
+import pyarrow.parquet as pq  # noqa: E402
+
+from dataset_builder.build import build_dataset  # noqa: E402
+from dataset_builder.records import GOLD, SplitManifest  # noqa: E402
+
+FNC_LABELS = ("agree", "disagree", "discuss", "unrelated")
+
+
+def _given_gold(n: int = 12) -> list[Annotation]:
+    gold = []
+    for i in range(n):
+        body = f"Body number {i} says the mayor met residents.\n\nThey talked about parking {i}."
+        gold.append(Annotation(segment_id=f"a{i:02d}-s0", article_id=f"a{i:02d}", text=body, annotator=GOLD,
+                               stances=(StanceLabel(None, None, f"Headline {i % 3}: mayor bans cars", FNC_LABELS[i % 4]),)))
+    return gold
+
+
+def test_build_declares_a_given_target_and_glues_nothing_into_text(tmp_path):
+    gold = _given_gold()
+    ids = sorted(a.article_id for a in gold)
+    manifest = SplitManifest(salt="s", ratios=(0.8, 0.1, 0.1),
+                             splits={"train": tuple(ids[:8]), "validation": tuple(ids[8:10]), "test": tuple(ids[10:])})
+    build_dataset(gold, manifest, load_schema("headline_stance"), tmp_path / "ds")
+    table = pq.read_table(tmp_path / "ds" / "stance" / "train.parquet")
+    assert "target_start" not in table.column_names and "target_end" not in table.column_names
+    rows = table.to_pylist()
+    by_id = {g.segment_id: g for g in gold}
+    assert len(rows) == 8
+    for row in rows:
+        g = by_id[row["segment_id"]]
+        assert row["id"] == f"{g.segment_id}@target"
+        assert row["text"] == g.text and "\n\n" in row["text"]  # paragraphs kept, no target line glued in
+        assert row["target"] == g.stances[0].target_text
+        assert FNC_LABELS[row["label"]] == g.stances[0].label
+    task = json.loads(table.schema.metadata[b"dataset_builder.stance_task"])
+    assert task == {"metric": "fnc1", "roles": {"unrelated": "unrelated"}, "target_kind": "given"}
+    card = (tmp_path / "ds" / "DATASET_CARD.md").read_text(encoding="utf-8")
+    assert "a **given target**" in card and "FNC-1 score" in card and "`{segment_id}@target`" in card
+    assert "target_start, target_end" not in card.split("### `stance`")[1].split("###")[0]
+
+
+def test_build_refuses_a_span_gold_for_a_given_target_config(tmp_path):
+    gold = [Annotation(segment_id="a00-s0", article_id="a00", text="Obama spoke.", annotator=GOLD,
+                       stances=(StanceLabel(0, 5, "Obama", "favor"),))]
+    manifest = SplitManifest(salt="s", ratios=(0.8, 0.1, 0.1), splits={"train": ("a00",), "validation": (), "test": ()})
+    with pytest.raises(SchemaError, match="span stance target"):
+        build_dataset(gold, manifest, load_schema("given_target_stance"), tmp_path / "ds")

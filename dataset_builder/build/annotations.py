@@ -107,7 +107,7 @@ def _agreement_per_label(people: Sequence[Mapping[str, Any]], schema: Any) -> li
         by_segment.setdefault(r["segment_id"], []).append(_Parsed(
             r["annotator"], None, False,
             {(e["start"], e["end"], e["label"]): e["text"] for e in r["entities"]},
-            {(s["target_start"], s["target_end"]): s["label"] for s in r["stances"]},
+            {(s.get("target_start"), s.get("target_end"), s["target_text"]): s["label"] for s in r["stances"]},
         ))
     agreement = Agreement(_Labels(schema))
     for seg in sorted(by_segment, key=natural_key):

@@ -27,7 +27,7 @@ from typing import Any, Mapping
 
 from ..records import SPLIT_NAMES, SplitManifest
 from .bio import bio_names
-from .features import annotations_features, ner_features, stance_features
+from .features import annotations_features, ner_features, stance_features, stance_task
 from .hub import PLACEHOLDER, hub_metadata, hub_sections, validate_readme
 from .plot import PLOT_NAME
 from .report import BuildReport
@@ -75,7 +75,8 @@ def write_card(
         examples={c: tables[c]["train"].slice(0, 1).to_pylist()[0] for c in report.configs if tables[c]["train"].num_rows},
         results=results,
     )
-    header = _yaml_header(tables, report.configs, entity_labels, stance_labels, pretty_name or _default_name(schema), license, language)
+    header = _yaml_header(tables, report.configs, entity_labels, stance_labels, pretty_name or _default_name(schema), license,
+                          language, stance_task(schema))
     validate_readme(header + "\n" + body, where=str(out / "README.md"))
     (out / CARD_NAME).write_text(body, encoding="utf-8", newline="\n")
     (out / "README.md").write_text(header + "\n" + body, encoding="utf-8", newline="\n")
@@ -85,11 +86,11 @@ def _default_name(schema: Any) -> str:
     return f"News {getattr(schema, 'name', 'dataset').replace('_', ' ')} dataset"
 
 
-def _yaml_header(tables, configs, entity_labels, stance_labels, pretty_name, license, language) -> str:
+def _yaml_header(tables, configs, entity_labels, stance_labels, pretty_name, license, language, task) -> str:
     import yaml
 
     feats = {"ner": ner_features(entity_labels) if "ner" in configs else None,
-             "stance": stance_features(stance_labels) if "stance" in configs else None,
+             "stance": stance_features(stance_labels, task["target_kind"]) if "stance" in configs else None,
              "annotations": annotations_features() if "annotations" in configs else None}
     rows = {c: sum(t.num_rows for t in tables[c].values()) for c in configs}
     header: dict[str, Any] = {**hub_metadata(configs, rows, license, language), "pretty_name": pretty_name,
@@ -169,7 +170,7 @@ def render_card(
     stance_labels = tuple(getattr(schema, "stance_labels", ()) or ())
     sections = [
         _overview_lines(report, stats, pretty_name, description, license, language),
-        _schema_lines(report, entity_labels, stance_labels),
+        _schema_lines(report, entity_labels, stance_labels, stance_task(schema)),
         _counts_lines(report, stats),
         _distribution_lines(report, stats, entity_labels, stance_labels),
         hub_sections(stats=stats, configs=report.configs, license=license, warnings=report.warnings,
@@ -200,7 +201,8 @@ def _overview_lines(
     L += ["## Description", ""]
     L += [description or (
         "News articles segmented into units of text and annotated in Label Studio with named entities "
-        "and the stance of each segment toward a target (an entity span). Built by `dataset-builder` from "
+        "and the stance of each segment toward a target (a span of the segment, or a given headline, claim or "
+        "topic). Built by `dataset-builder` from "
         "adjudicated gold annotations."
     ), ""]
     L += ["## Loading", "", "```python", "from datasets import load_dataset", ""]
@@ -220,7 +222,25 @@ def _overview_lines(
     return L
 
 
-def _schema_lines(report: BuildReport, entity_labels: tuple[str, ...], stance_labels: tuple[str, ...]) -> list[str]:
+_METRIC_TEXT = {
+    "f_avg": "F_avg (SemEval-2016 Task 6): the mean F1 of {favor!r} and {against!r}",
+    "fnc1": ("the FNC-1 score, as a percent of the best possible: 0.25 per pair for telling {unrelated!r} from the "
+             "related classes, 0.75 more for the exact related class"),
+    "macro_f1": "macro-F1 over the classes with gold support",
+}
+
+
+def _stance_task_lines(task: Mapping[str, Any]) -> list[str]:
+    """What the stance target is and which metric ranks models (the config's declaration)."""
+    kind = ("a **given target**: text outside `text` (a headline, a claim, a topic), in `target`; it is never part "
+            "of `text` and has no offsets" if task["target_kind"] == "given" else
+            "a **span target**: `text[target_start:target_end] == target`")
+    metric = _METRIC_TEXT[task["metric"]].format(**task["roles"])
+    return [f"The stance target is {kind}. Primary metric (declared by the labelling config): {metric}.", ""]
+
+
+def _schema_lines(report: BuildReport, entity_labels: tuple[str, ...], stance_labels: tuple[str, ...],
+                  task: Mapping[str, Any]) -> list[str]:
     """The features of each configuration."""
     L: list[str] = []
     L += ["## Schema", ""]
@@ -233,11 +253,14 @@ def _schema_lines(report: BuildReport, entity_labels: tuple[str, ...], stance_la
             "| spans | list of {start int32, end int32, label string, text string}: the gold character spans |", "",
         ]
     if "stance" in report.configs:
-        L += ["### `stance`", "", "| feature | type |", "|---|---|"]
+        given = task["target_kind"] == "given"
+        L += ["### `stance`", "", *_stance_task_lines(task), "| feature | type |", "|---|---|"]
         L += [
-            "| id | string: `{segment_id}@{target_start}-{target_end}` |", "| article_id | string |", _ARTICLE_ROW,
-            "| segment_id | string |", "| text | string (the segment) |", "| target | string (the target span's text) |",
-            "| target_start, target_end | int32 (code points into `text`) |",
+            "| id | string: `{segment_id}@target` |" if given else "| id | string: `{segment_id}@{target_start}-{target_end}` |",
+            "| article_id | string |", _ARTICLE_ROW, "| segment_id | string |", "| text | string (the segment) |",
+            "| target | string (the given target: a headline, a claim, a topic) |" if given else
+            "| target | string (the target span's text) |",
+            *([] if given else ["| target_start, target_end | int32 (code points into `text`) |"]),
             f"| label | ClassLabel: {', '.join(f'{i}={n}' for i, n in enumerate(stance_labels))} |", "",
         ]
     if "annotations" in report.configs:
@@ -248,7 +271,8 @@ def _schema_lines(report: BuildReport, entity_labels: tuple[str, ...], stance_la
               "| gold_source | string: adjudicator, ground_truth or vote (how the segment's gold was decided; null: "
               "unresolved) |",
               "| entities | list of {start, end, label, text} |",
-              "| stances | list of {target_start, target_end, target_text, label} |", ""]
+              "| stances | list of {target_start, target_end, target_text, label} (offsets null for a given target) |",
+              ""]
     return L
 
 
@@ -390,6 +414,19 @@ def _agreement_lines(normalise_report: Mapping[str, Any] | None) -> list[str]:
     agreement = (normalise_report or {}).get("agreement")
     L += _report_tables(agreement, ("measure", "value")) if agreement else ["No agreement figures were given (no normalise report)."]
     L += [""]
+    help_ = (normalise_report or {}).get("model_help") or {}
+    if help_:
+        L += ["### Model help", "", "What annotators did with each model's pre-annotations (predicted items kept "
+              "unchanged, relabelled, moved, deleted; items they added). Predictions never become gold.", "",
+              "| model_version | kind | annotations | kept | relabelled | moved | deleted | added | kept share |",
+              "|---|---|---|---|---|---|---|---|---|"]
+        for version, row in help_.items():
+            for kind in ("entities", "stances"):
+                c = row.get(kind) or {}
+                L += [f"| {_md(version)} | {kind} | {row.get('annotations', 0)} | {c.get('kept', 0)} | {c.get('relabelled', 0)} "
+                      f"| {c.get('moved', '-') if kind == 'entities' else '-'} | {c.get('deleted', 0)} | {c.get('added', 0)} "
+                      f"| {'n/a' if c.get('kept_share') is None else c['kept_share']} |"]
+        L += [""]
     return L
 
 

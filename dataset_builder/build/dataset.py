@@ -42,7 +42,15 @@ from ..splits import natural_key
 from .annotations import annotation_rows, annotation_tables, annotator_summary
 from .bio import SPAN_STATUSES, _project
 from .card import write_card
-from .features import ARTICLE_FIELDS, annotations_features, ner_features, stance_features
+from .features import (
+    ARTICLE_FIELDS,
+    STANCE_TASK_KEY,
+    annotations_features,
+    ner_features,
+    stance_features,
+    stance_task,
+    stance_task_json,
+)
 from .parquet import _list_array, _write_parquet, file_sha256, parquet_fingerprint
 from .plot import PLOT_NAME, _plot
 from .report import BuildReport
@@ -144,12 +152,12 @@ def build_dataset(
     if "ner" in configs:
         tables["ner"], stats["ner"], ner_rows, span_statuses = _ner_tables(kept, row_split, entity_labels, meta, say)
         spans_counts.update(span_statuses)
-
     stance_counts = {"read": sum(len(a.stances) for a in gold), "held_out": sum(len(a.stances) for a in held),
                      "dropped_duplicate": 0, "dropped_conflicting": 0}
     stance_rows = {s: 0 for s in SPLIT_NAMES}
     if "stance" in configs:
-        tables["stance"], stats["stance"], stance_rows, dropped = _stance_tables(kept, row_split, stance_labels, meta, say)
+        tables["stance"], stats["stance"], stance_rows, dropped = _stance_tables(kept, row_split, stance_labels, meta, say,
+                                                                                 stance_task(schema))
         stance_counts.update(dropped)
     annotation_counts: dict[str, int] = {}
     if annotations is not None:
@@ -384,17 +392,18 @@ def _ner_table(
 
 def _stance_tables(
     kept: Sequence[Annotation], row_split: np.ndarray, stance_labels: Sequence[str], meta: Mapping[str, list],
-    say: Callable[[str], None],
+    say: Callable[[str], None], task: Mapping[str, Any],
 ) -> tuple[dict[str, pa.Table], dict[str, Any], dict[str, int], dict[str, int]]:
     """The ``stance`` table of each split (one row per kept target), its statistics, its row counts
-    and the targets dropped as duplicate or conflicting."""
+    and the targets dropped as duplicate or conflicting. ``task`` (:func:`~.features.stance_task`)
+    gives the target kind of the features and goes into the files' metadata."""
     say("writing stance")
-    features = stance_features(stance_labels)
+    features = stance_features(stance_labels, task["target_kind"])
     cols, split_col, dropped = _stance_columns(kept, row_split, features, _label_index(stance_labels), meta)
     schema_arrow = features.arrow_schema
     table = pa.Table.from_arrays(
         [pa.array(cols[f.name], f.type) for f in schema_arrow], schema=schema_arrow
-    )
+    ).replace_schema_metadata({**(schema_arrow.metadata or {}), STANCE_TASK_KEY: stance_task_json(dict(task))})
     split_arr = np.array(split_col, dtype=np.int64)
     labels_arr = np.array(cols["label"], dtype=np.int64)
     art_arr = cols["article_id"]
@@ -420,13 +429,14 @@ def _stance_columns(
     """The ``stance`` columns (by feature name), the split of each row, and the dropped counts."""
     dropped = {"dropped_duplicate": 0, "dropped_conflicting": 0}
     cols: dict[str, list] = {k: [] for k in features}
+    given = "target_start" not in features  # a given target (outside the text): no offsets
     split_col: list[int] = []
     for row, (a, sp) in enumerate(zip(kept, row_split.tolist())):
         if not a.stances:
             continue
         # Annotation sorts its stances by target, so repeats of a target are adjacent.
         groups = [a.stances] if len(a.stances) == 1 else [
-            tuple(g) for _, g in groupby(a.stances, key=lambda x: (x.target_start, x.target_end))
+            tuple(g) for _, g in groupby(a.stances, key=lambda x: x.sort_key()[:3])
         ]
         for group in groups:
             if len(group) > 1 and len({x.label for x in group}) > 1:
@@ -434,16 +444,21 @@ def _stance_columns(
                 continue
             dropped["dropped_duplicate"] += len(group) - 1
             st = group[0]
+            if st.given != given:
+                raise SchemaError(f"gold segment {a.segment_id!r} has a {st.target_kind} stance target; the config's "
+                                  f"targets are {'given' if given else 'span'} targets (rebuild with the config it was "
+                                  "labelled with).")
             ts, te = st.target_start, st.target_end
-            cols["id"].append(f"{a.segment_id}@{ts}-{te}")
+            cols["id"].append(f"{a.segment_id}@target" if given else f"{a.segment_id}@{ts}-{te}")
             cols["article_id"].append(a.article_id)
             for f in ARTICLE_FIELDS:
                 cols[f].append(meta[f][row])
             cols["segment_id"].append(a.segment_id)
             cols["text"].append(a.text)
             cols["target"].append(st.target_text)
-            cols["target_start"].append(ts)
-            cols["target_end"].append(te)
+            if not given:
+                cols["target_start"].append(ts)
+                cols["target_end"].append(te)
             cols["label"].append(stance_index[st.label])
             split_col.append(sp)
     return cols, split_col, dropped

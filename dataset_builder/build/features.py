@@ -6,12 +6,17 @@ Input
     when unknown).
 Output
     ``datasets.Features``, declared once here and never inferred (the parquet schemas and the
-    README's ``dataset_info`` are written from them).
+    README's ``dataset_info`` are written from them). The ``stance`` features say the target's
+    kind: a span target has ``target`` with ``target_start``/``target_end`` (code points into
+    ``text``); a given target (a headline, a claim, a topic outside the text) has ``target`` only.
+    :func:`stance_task` is the stance task's declaration (target kind, primary metric, metric
+    roles), written into the ``stance`` parquet files' metadata (:data:`STANCE_TASK_KEY`).
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+import json
+from typing import Any, Sequence
 
 from .bio import bio_names
 
@@ -55,10 +60,30 @@ def ner_features(entity_labels: Sequence[str]):
     )
 
 
-def stance_features(stance_labels: Sequence[str]):
-    """The ``stance`` configuration's declared features."""
+STANCE_TASK_KEY = b"dataset_builder.stance_task"
+"""Key of :func:`stance_task` (JSON) in the ``stance`` parquet files' schema metadata."""
+
+
+def stance_task(schema: Any) -> dict[str, Any]:
+    """``{"target_kind", "metric", "roles"}`` of a config's stance task (see :mod:`dataset_builder.schema`)."""
+    labels = tuple(getattr(schema, "stance_labels", ()) or ())
+    metric = getattr(schema, "stance_metric", None)
+    roles = dict(getattr(schema, "stance_roles", ()) or ())
+    if metric is None:  # a schema-like object without declared roles: the default rule of schema.py
+        metric = "f_avg" if {"favor", "against"} <= set(labels) else "macro_f1"
+        roles = {"favor": "favor", "against": "against"} if metric == "f_avg" else {}
+    return {"target_kind": getattr(schema, "target_kind", None) or "span", "metric": metric, "roles": dict(sorted(roles.items()))}
+
+
+def stance_task_json(task: dict[str, Any]) -> bytes:
+    return json.dumps(task, sort_keys=True, ensure_ascii=False).encode("utf-8")
+
+
+def stance_features(stance_labels: Sequence[str], target_kind: str = "span"):
+    """The ``stance`` configuration's declared features (``target_kind`` ``"span"`` or ``"given"``)."""
     from datasets import ClassLabel, Features, Value
 
+    offsets = {"target_start": Value("int32"), "target_end": Value("int32")} if target_kind == "span" else {}
     return Features(
         {
             "id": Value("string"),
@@ -67,8 +92,7 @@ def stance_features(stance_labels: Sequence[str]):
             "segment_id": Value("string"),
             "text": Value("string"),
             "target": Value("string"),
-            "target_start": Value("int32"),
-            "target_end": Value("int32"),
+            **offsets,
             "label": ClassLabel(names=list(stance_labels)),
         }
     )

@@ -138,13 +138,14 @@ def gold_sha256(gold: Iterable[Annotation]) -> str:
     """sha256 of the gold records in segment-id order (independent of file order and layout).
 
     Each record contributes ``segment_id, article_id, annotator, len(text)`` and its text, then
-    ``E start,end,label`` per entity and ``S start,end,label`` per stance, NUL-separated (span
-    texts follow from the offsets). Cheaper than hashing JSON, and as exact.
+    ``E start,end,label`` per entity and ``S start,end,label`` per stance (``G len(target)``, the
+    given target and the label for a given target), NUL-separated (span texts follow from the offsets). Cheaper than hashing JSON, and as exact.
     """
     parts: list[str] = []
     for a in sorted(gold, key=lambda x: x.segment_id):
         parts.append(f"{a.segment_id}\0{a.article_id}\0{a.annotator}\0{len(a.text)}\0{a.text}\0")
         parts.extend(f"E{e.start},{e.end},{e.label}\0" for e in a.entities)
-        parts.extend(f"S{s.target_start},{s.target_end},{s.label}\0" for s in a.stances)
+        parts.extend(f"S{s.target_start},{s.target_end},{s.label}\0" if not s.given else
+                     f"G{len(s.target_text)}\0{s.target_text}\0{s.label}\0" for s in a.stances)
         parts.append("\n")
     return hashlib.sha256("".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
