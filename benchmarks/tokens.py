@@ -2,8 +2,8 @@
 
 Not a test: it prints a table. Run it with
 
-    .venv/bin/python benchmarks/tokens.py            # ~1 min on the 2-core CI box
-    .venv/bin/python benchmarks/tokens.py --mb 0.5   # quicker
+    .venv/bin/python benchmarks/tokens.py            # ~5 min on the shared 2-core box
+    .venv/bin/python benchmarks/tokens.py --mb 0.5   # ~1 min
 
 What it measures, in one run, on one core (pinned when the OS allows):
 
