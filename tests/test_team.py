@@ -111,7 +111,7 @@ def test_meta_line_shows_only_the_parts_that_exist():
 def test_context_is_the_neighbouring_segments_of_the_same_article_in_file_order():
     rows = [{"article_id": "a", "text": "A1"}, {"article_id": "a", "text": "A2"}, {"article_id": "b", "text": "B1"},
             {"article_id": "a", "text": "A3", "context_before": "kept"}]
-    out = with_context(rows)
+    out = list(with_context(iter(rows)))
     assert [(r["context_before"], r["context_after"]) for r in out] == [("", "A2"), ("A1", ""), ("", ""), ("kept", "")]
     assert "context_before" not in rows[0]  # the input rows are left as they are
 

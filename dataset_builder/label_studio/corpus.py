@@ -174,7 +174,7 @@ class _CorpusPush:
     def plan(self, segments: Iterable[Mapping[str, Any]]) -> None:
         """Build a task for each valid row into ``pending``; refused rows go to ``rejections``."""
         seen: dict[str, str] = {}
-        for i, row in enumerate(with_context(list(segments)), start=1):
+        for i, row in enumerate(with_context(segments), start=1):
             self.read += 1
             where = f"row {i}"
             sid = row.get("id")

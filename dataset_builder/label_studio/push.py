@@ -12,6 +12,7 @@ segment that got two tasks, so concurrent pushes end with one task per segment.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -182,11 +183,11 @@ def _segment_rows(segments: str | Path | Iterable[Mapping[str, Any]]) -> Iterato
     """
     if isinstance(segments, (str, Path)):
         src = str(segments)
-        located = [(f"{src}:{ln}", r) for ln, r in read_jsonl(segments)]
+        located: Iterator[tuple[str, Any]] = ((f"{src}:{ln}", r) for ln, r in read_jsonl(segments))
     else:
-        located = [(f"row {i}", r) for i, r in enumerate(segments, start=1)]
-    rows = with_context([r if isinstance(r, Mapping) else {} for _, r in located])
-    return iter([(where, row if isinstance(orig, Mapping) else orig) for (where, orig), row in zip(located, rows)])
+        located = ((f"row {i}", r) for i, r in enumerate(segments, start=1))
+    wheres, rows = itertools.tee(located)  # with_context reads one row ahead: tee keeps just that one
+    return zip((where for where, _ in wheres), with_context(row for _, row in rows))
 
 
 def _new_segment(row: Mapping[str, Any], where: str, seen: dict[str, str],
