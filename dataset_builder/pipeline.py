@@ -3,8 +3,9 @@
 Input
     A folder of articles (default: the bundled ``data/sample_articles``), a labelling config
     (default ``entities_stance``), and optionally an export of annotations made earlier
-    (default: the bundled ``data/sample_annotations/export.json``, two annotators) that is
-    brought into the local server as those annotators' submissions.
+    (default: the bundled ``data/sample_annotations/export.json``: two annotators and the
+    adjudicator who decided what they disputed) that is brought into the local server as those
+    users' submissions; the project gives each task to two annotators.
 Output
     Under ``out_dir``: ``articles.jsonl``, ``segments.jsonl``, the raw export snapshot, the
     normalised annotations, the dataset folder (parquet, README, card), ``results/`` (models,
@@ -36,6 +37,8 @@ SAMPLE_ARTICLES = REPO_ROOT / "data" / "sample_articles"
 SAMPLE_ANNOTATIONS = REPO_ROOT / "data" / "sample_annotations" / "export.json"
 DEFAULT_CONFIG = "entities_stance"
 DEFAULT_PROJECT = "News sample: entities and stance"
+SAMPLE_ADJUDICATOR = "adjudicator"
+"""The bundled sample's adjudicator (Label Studio username): their annotations decide what alex and sam disputed."""
 
 Log = Callable[[str], None]
 
@@ -74,6 +77,8 @@ def run_all(
     connection: label_studio.Connection | None = None,
     resamples: int = 1000,
     version: str = "0.1.0",
+    annotators: int = 2,
+    adjudicators: Sequence[str] | None = None,
     log: Callable[[str], None] = lambda line: None,
 ) -> RunReport:
     """Run ingest → segment → push → (sample annotations) → pull → normalise → split → build → benchmark.
@@ -85,6 +90,10 @@ def run_all(
         annotators, to the tasks with the same ``segment_id``; None to skip.
     connection : an existing Label Studio to use; by default a local one is started (or
         reused) in ``data_dir`` on ``port``.
+    annotators : how many different annotators Label Studio's stream gives each task to.
+    adjudicators : handles (Label Studio usernames) whose annotations decide a task's items and
+        stay out of agreement; None: the sample's adjudicator when the bundled sample
+        annotations are used, else none.
     log : called with one line per stage (the CLI prints them).
 
     Raises
@@ -98,11 +107,14 @@ def run_all(
     connection, report = _connect(connection, out, data_dir=data_dir, port=port, log=log)
     arts, articles_path = _run_ingest(articles, out, report, log)
     segments_path = _run_segment(articles_path, out, report, log)
-    _run_push(connection, segments_path, schema, project_title, articles_path, report, log)
+    if adjudicators is None:
+        is_sample_annotations = annotations is not None and Path(annotations).resolve() == SAMPLE_ANNOTATIONS.resolve()
+        adjudicators = (SAMPLE_ADJUDICATOR,) if is_sample_annotations else ()
+    _run_push(connection, segments_path, schema, project_title, articles_path, report, log, annotators=annotators)
     if annotations is not None:
         _run_annotations(connection, project_title, annotations, report, log)
     export_path = _run_pull(connection, project_title, out, report, log)
-    norm_dir, norm_dict = _run_normalise(export_path, schema, out, report, log)
+    norm_dir, norm_dict = _run_normalise(export_path, schema, out, report, log, adjudicators=tuple(adjudicators))
     gold, manifest = _run_split(norm_dir / "gold.jsonl", arts, Path(splits_dir) / "manifest.json", report, log)
     is_sample = Path(articles).resolve() == SAMPLE_ARTICLES.resolve()
     build_options = dict(version=version, normalise_report=norm_dict, description=SAMPLE_NOTE if is_sample else None,
@@ -159,14 +171,16 @@ def _run_push(
     articles_path: Path,
     report: RunReport,
     log: Log,
+    *,
+    annotators: int,
 ) -> None:
     push = label_studio.push_segments(
-        connection, segments_path, schema, project_title=project_title, articles=articles_path
+        connection, segments_path, schema, project_title=project_title, articles=articles_path, annotators=annotators
     )
     report.stages["push"] = push.to_dict()
     log(
         f"push: read {push.read}, already in Label Studio {push.already_present}, imported {push.imported}, "
-        f"rejected {push.rejected} -> project {push.project_id} {push.project_title!r}"
+        f"rejected {push.rejected} -> project {push.project_id} {push.project_title!r} ({annotators} annotator(s) per task)"
     )
 
 
@@ -190,10 +204,10 @@ def _run_pull(connection: label_studio.Connection, project_title: str, out: Path
 
 
 def _run_normalise(
-    export_path: Path, schema: LabelSchema, out: Path, report: RunReport, log: Log
+    export_path: Path, schema: LabelSchema, out: Path, report: RunReport, log: Log, *, adjudicators: tuple[str, ...]
 ) -> tuple[Path, dict[str, Any]]:
     norm_dir = out / "normalised"
-    norm = normalise.normalise_export(export_path, schema, norm_dir)
+    norm = normalise.normalise_export(export_path, schema, norm_dir, adjudicators=adjudicators)
     norm_dict = norm.to_dict()
     report.stages["normalise"] = {"tasks": norm_dict["tasks"], "annotations": norm_dict["annotations"]}
     log(
@@ -278,7 +292,7 @@ def _run_benchmark(dataset_dir: Path, results_dir: Path, report: RunReport, log:
 
 SAMPLE_NOTE = (
     "A tiny sample built from the two bundled wire stories, annotated by two annotators (alex and sam) "
-    "who disagree in places. It exists to show the pipeline end to end: it is far too small for its "
+    "who disagree in places; an adjudicator decided what they disputed. It exists to show the pipeline end to end: it is far too small for its "
     "scores to mean anything statistically."
 )
 

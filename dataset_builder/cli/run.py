@@ -24,15 +24,22 @@ from .base import cli, _DATA_DIR_HELP
               help="Also copy the dataset card here ('' for no copy).")
 @click.option("--data-dir", default=".ls-data", show_default=True, type=click.Path(file_okay=False), help=_DATA_DIR_HELP)
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help="Port of the local Label Studio.")
+@click.option("--annotators", type=click.IntRange(min=1), default=2, show_default=True,
+              help="Annotators per task: Label Studio's labelling stream gives each task to this many people.")
+@click.option("--adjudicator", "adjudicators", multiple=True,
+              help="Label Studio username whose annotations decide disputed items and stay out of agreement "
+                   "(repeatable)  [default: 'adjudicator' with the bundled sample annotations, else none]")
 @click.option("--resamples", default=1000, show_default=True, type=click.IntRange(min=1), help="Bootstrap resamples.")
 def run_cmd(articles, annotations, no_annotations, config, project_title, out_dir, splits_dir, card_path, data_dir,
-            port, resamples):
+            port, annotators, adjudicators, resamples):
     """Run the whole chain end to end on embedded defaults, printing each stage's counts.
 
     Starts (or reuses) a local Label Studio on SQLite, ingests the bundled sample articles,
-    segments them into sentences, pushes them with the entities + stance config, submits the
-    bundled sample annotations (two annotators) through the API, pulls the export, normalises
-    it, splits, builds the HuggingFace dataset and its card, trains and scores the baselines,
+    segments them into sentences, pushes them with the entities + stance config and two annotators
+    per task, submits the bundled sample annotations (two annotators, alex and sam, and the
+    adjudicator who decided what they disputed) through the API as those users, pulls the export,
+    normalises it with that adjudicator, splits, builds the HuggingFace dataset and its card,
+    trains and scores the baselines,
     and prints the leaderboard, the paths written and where an annotator can log in.
 
     Running it again changes nothing: no task or annotation is created twice, and the dataset,
@@ -51,6 +58,8 @@ def run_cmd(articles, annotations, no_annotations, config, project_title, out_di
         data_dir=data_dir,
         port=port,
         resamples=resamples,
+        annotators=annotators,
+        adjudicators=adjudicators or None,
         log=lambda line: click.echo(line, err=True),
     )
     click.echo(report.summary())
