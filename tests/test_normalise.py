@@ -300,6 +300,8 @@ def test_leading_and_trailing_whitespace_is_trimmed():
     ("Paris.", "Paris", {"punctuation_trimmed": 1}, {}),
     ("Paris ,", "Paris", {"punctuation_trimmed": 1}, {}),
     ("McDonald's", "McDonald's", {}, {"possessive_kept_in_name": 1}),
+    ("\u201cMcDonald\u2019s\u201d", "McDonald\u2019s", {"punctuation_trimmed": 1}, {"possessive_kept_in_name": 1}),
+    ("U.S.'s", "U.S.", {"possessive_trimmed": 1}, {}),
     ("U.S.", "U.S.", {}, {}),
     ("Apple Inc.", "Apple Inc.", {}, {}),
     ("Malcolm X.", "Malcolm X.", {}, {}),

@@ -75,6 +75,7 @@ def given_tokens(value: Any, text: str) -> tuple[tuple[int, int], ...] | str | N
 
 _APOSTROPHES = frozenset("'\u2019")
 _LEAD_PUNCT = frozenset("\"'\u201c\u2018\u00ab([{,;:")  # never start a name (brackets: when unclosed)
+_LEAD_CHARS = "".join(sorted(_LEAD_PUNCT)) + " "
 _TRAIL_PUNCT = frozenset("\"'\u201d\u2019\u00bb)]},;:.")  # never end one (see _guideline_edges for . and brackets)
 _PAIRS = {"(": ")", "[": "]", "{": "}"}
 _CLOSERS = {v: k for k, v in _PAIRS.items()}
@@ -90,7 +91,7 @@ _POSSESSIVE_NAMES = frozenset(
 
 
 def _ends_with_possessive(sl: str) -> bool:
-    return len(sl) > 2 and sl[-1] in "sS" and sl[-2] in _APOSTROPHES and sl[-3].isalnum()
+    return len(sl) > 2 and sl[-1] in "sS" and sl[-2] in _APOSTROPHES and (sl[-3].isalnum() or sl[-3] == ".")
 
 
 def _guideline_edges(sl: str) -> bool:
@@ -107,12 +108,12 @@ def _trim_guideline(text: str, s: int, e: int, counts: Any) -> tuple[int, int]:
     after an abbreviation (:data:`_ABBREVIATIONS`), an initial or inside an initialism (``U.S.``); a
     bracket whose partner is inside the span. A trim that would leave nothing is not made.
     """
-    possessive = punctuation = False
+    possessive = punctuation = kept_name = False
     while e > s:
         sl = text[s:e]
         if _ends_with_possessive(sl):
-            if sl.replace("\u2019", "'").casefold() in _POSSESSIVE_NAMES:
-                counts.notes["possessive_kept_in_name"] += 1
+            if sl.lstrip(_LEAD_CHARS).replace("\u2019", "'").casefold() in _POSSESSIVE_NAMES:
+                kept_name = True
             elif sl[:-2].strip():
                 e -= 2
                 possessive = True
@@ -137,6 +138,8 @@ def _trim_guideline(text: str, s: int, e: int, counts: Any) -> tuple[int, int]:
         counts.fixes["possessive_trimmed"] += 1
     if punctuation:
         counts.fixes["punctuation_trimmed"] += 1
+    if kept_name:
+        counts.notes["possessive_kept_in_name"] += 1
     return s, e
 
 
