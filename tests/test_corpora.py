@@ -318,19 +318,35 @@ def test_newsmtsc_label_map_can_drop_a_polarity_and_it_is_reported():
 # --------------------------------------------------------------------------------------------
 
 
-def test_semeval_cp1252_crlf_file_gives_the_target_as_first_line_of_the_text():
+def test_semeval_cp1252_crlf_file_gives_the_target_as_a_given_target_outside_the_text():
     corpus = read_semeval2016(FIX / "semeval2016_cp1252.tsv")
     r = corpus.report
     assert (r.encoding, r.notes) == ("cp1252", {"crlf_line_ends": 1})
     first = corpus.articles[0]
-    assert first.text == "Atheism\nGod’s love is all we need… #SemST"  # ’ and … are cp1252 0x92 and 0x85
-    assert first.meta["text_start"] == len("Atheism\n") and first.meta["corpus_id"] == "101"
+    assert first.text == "God’s love is all we need… #SemST"  # ’ and … are cp1252 0x92 and 0x85; no target glued in
+    assert first.meta["corpus_id"] == "101" and "columns" not in first.meta
     assert not any("\r" in a.text for a in corpus.articles)
     rows = corpus.segment_rows()
-    assert [(x["target"], x["target_start"], x["target_end"]) for x in rows][:2] == [
-        ("Atheism", 0, len("Atheism")), ("Hillary Clinton", 0, len("Hillary Clinton"))]
+    assert [x["target"] for x in rows][:2] == ["Atheism", "Hillary Clinton"]
+    assert not any("target_start" in x for x in rows)
+    assert corpus.annotations[0].stances[0].to_dict() == {"target_text": "Atheism", "label": "against"}
     assert [a.stances[0].label for a in corpus.annotations] == ["against", "favor", "neutral", "favor"]
     assert corpus.schema.name == "given_target_stance"
+
+
+def test_semeval_all_annotations_file_keeps_its_extra_columns_as_metadata(tmp_path):
+    corpus = read_semeval2016(FIX / "semeval2016_all_annotations.txt")
+    assert corpus.report.read == 3 and len(corpus.articles) == 3
+    first = corpus.articles[0]
+    assert first.text == "Faith moves nothing but our own feet. #SemST"
+    assert first.meta["columns"] == {"Opinion Towards": "1.  The tweet explicitly expresses opinion about the target.",
+                                     "Sentiment": "neg"}
+    assert [a.stances[0].target_text for a in corpus.annotations] == ["Atheism", "Atheism", "Feminist Movement"]
+    with pytest.raises(InputError, match=r"bad6\.tsv:2: 5 tab-separated column\(s\), too few: expected 6 \(ID, Target, "
+                                         r"Tweet, Stance, Opinion Towards, Sentiment\)"):
+        read_semeval2016(write(tmp_path, "bad6.tsv", "ID\tTarget\tTweet\tStance\tOpinion Towards\tSentiment\n1\tX\tA tweet\tNONE\t1. x\n"))
+    with pytest.raises(SchemaError, match=r"config 'target_stance' takes a span of the text"):
+        read_semeval2016(FIX / "semeval2016_cp1252.tsv", "target_stance")
 
 
 def test_semeval_utf8_with_bom_gives_the_same_records(tmp_path):
@@ -591,8 +607,11 @@ def test_stance_round_trip_through_label_studio_gives_exactly_the_corpus_stances
     assert (pushed.push.imported, pushed.with_new_tasks) == (len(corpus.segments),) * 2
     raw, report, gold = _pull_normalise(conn, title, config, tmp_path)
     assert {g["segment_id"]: (g["entities"], g["stances"]) for g in gold} == _labels(corpus)
-    # the task still pre-marks the target for annotators who re-annotate
-    assert all(t["predictions"][0]["model_version"] == ls.TARGET_MODEL_VERSION for t in raw)
+    if corpus.schema.target_kind == "span":  # the task still pre-marks the target for annotators who re-annotate
+        assert all(t["predictions"][0]["model_version"] == ls.TARGET_MODEL_VERSION for t in raw)
+    else:  # a given target is task data of its own: no region, and the text is only the text
+        assert all(not t.get("predictions") and "target_start" not in t["data"] for t in raw)
+        assert sorted(t["data"]["target"] for t in raw) == sorted(r["target"] for r in corpus.segment_rows())
 
 
 @pytest.mark.label_studio

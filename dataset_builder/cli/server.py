@@ -156,11 +156,17 @@ def pull_cmd(project_title, out_dir, ls_config, data_dir):
 
 
 @cli.command("import-corpus")
-@click.argument("fmt", metavar="FORMAT", type=click.Choice(["conll", "newsmtsc", "semeval2016"]))
+@click.argument("fmt", metavar="FORMAT", type=click.Choice(["conll", "newsmtsc", "semeval2016", "fnc1", "pairs"]))
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 @click.option("--config", default=None,
               help="Labelling config  [default: conll -> entities, newsmtsc -> target_stance, "
-                   "semeval2016 -> given_target_stance]")
+                   "semeval2016 and pairs -> given_target_stance, fnc1 -> headline_stance]")
+@click.option("--bodies", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="fnc1: the bodies CSV (Body ID, articleBody)  [default: the stances file's name with 'stances' -> "
+                   "'bodies', e.g. train_bodies.csv]")
+@click.option("--columns", default=None,
+              help="pairs: which column is what, ROLE=COLUMN,... with roles text, target, label (required; default: "
+                   "columns of those names), id, split (optional), e.g. text=articleBody,target=Headline,label=Stance")
 @click.option("--project-title", default=None, help="Label Studio project  [default: '<FORMAT> <file name>']")
 @click.option("--as", "mode", type=click.Choice(["annotations", "predictions"]), default="annotations",
               show_default=True,
@@ -199,7 +205,7 @@ def pull_cmd(project_title, out_dir, ls_config, data_dir):
 @click.option("--ls-config", type=click.Path(exists=True, dir_okay=False), help=_LS_CONFIG_HELP)
 @click.option("--data-dir", default=None, type=click.Path(file_okay=False),
               help="Folder of the local server started by 'serve', to find its URL and token [default: .ls-data].")
-def import_corpus_cmd(fmt, path, config, project_title, mode, annotator, ground_truth, label_map, scheme, encoding,
+def import_corpus_cmd(fmt, path, config, bodies, columns, project_title, mode, annotator, ground_truth, label_map, scheme, encoding,
                       skip_invalid, id_prefix, official_split, out_dir, no_push, annotators, batch_size, ls_config,
                       data_dir):
     """Bring an annotated corpus in: articles, segments and Label Studio tasks carrying its labels.
@@ -208,7 +214,10 @@ def import_corpus_cmd(fmt, path, config, project_title, mode, annotator, ground_
     FORMAT:
       conll        CoNLL-2003 columns (token ... NER tag), IOB1 or IOB2, -DOCSTART- between documents
       newsmtsc     NewsMTSC JSONL: sentence_normalized + targets {from, to (exclusive), mention, polarity}
-      semeval2016  SemEval-2016 Task 6 TSV: ID, Target, Tweet, Stance (cp1252 and CRLF are fine)
+      semeval2016  SemEval-2016 Task 6 TSV: ID, Target, Tweet, Stance[, extra columns kept as metadata]
+      fnc1         FNC-1 stances CSV (Headline, Body ID, Stance) joined with its bodies CSV; competition_test_*
+                   files are pinned to the test split
+      pairs        any CSV/TSV/JSONL of (text, given target, label) rows; --columns says which column is what
 
     The labels then go through pull, normalise, split, build and benchmark like annotations made in
     the UI. Running it again imports nothing twice. A malformed file stops at the first problem with
@@ -234,6 +243,7 @@ def import_corpus_cmd(fmt, path, config, project_title, mode, annotator, ground_
         fmt, path, config, label_map=label_map, annotator=annotator,
         scheme=scheme if fmt == "conll" else None, encoding=None if fmt == "newsmtsc" else encoding,
         on_error="skip" if skip_invalid else "raise", id_prefix=id_prefix, split=official_split,
+        bodies=bodies, columns=columns,
     )
     out = Path(out_dir or f"out/import-{fmt}-{corpora.file_stem(path)}")
     paths = corpora.write_corpus(corpus, out)

@@ -18,7 +18,9 @@ Invariants
 Formats (what each reader assumes is in its module's docstring; the tests pin every rule)
 ------------------------------------------------------------------------------------------
 ``conll`` - CoNLL-2003 column format, IOB1 or IOB2 (:mod:`.conll`); ``newsmtsc`` - NewsMTSC
-target-stance JSONL (:mod:`.newsmtsc`); ``semeval2016`` - SemEval-2016 Task 6 TSV (:mod:`.semeval`).
+target-stance JSONL (:mod:`.newsmtsc`); ``semeval2016`` - SemEval-2016 Task 6 TSV (:mod:`.semeval`);
+``fnc1`` - FNC-1's stances and bodies CSVs, ``pairs`` - any CSV/TSV/JSONL of (text, given target,
+label) rows with column options (:mod:`.pairs`).
 
 Errors: a malformed file raises :class:`~dataset_builder.errors.InputError` (a label the config
 does not have: :class:`~dataset_builder.errors.SchemaError`) naming ``file:line``, the value seen,
@@ -36,7 +38,8 @@ Modules
 read      :func:`read_corpus`, the format dispatch (:data:`READERS`), with the official split pin.
 conll     :func:`read_conll`: CoNLL column files (documents, IOB1/IOB2 scheme, entity chunks).
 newsmtsc  :func:`read_newsmtsc`: NewsMTSC target-stance JSONL (one segment per target).
-semeval   :func:`read_semeval2016`: SemEval-2016 Task 6 TSV (target line + tweet).
+semeval   :func:`read_semeval2016`: SemEval-2016 Task 6 TSV (the tweet; the target given outside it).
+pairs     :func:`read_fnc1`, :func:`read_pairs`: a text and a given target (headline, claim, topic) per row.
 stance    What the two stance readers share: the given-target config check and the stance label map.
 corpus    :class:`Corpus` and :class:`CorpusReport`; :func:`pin_split`; :func:`write_corpus`.
 ledger    A reader's running account (kept records, rejections per ``on_error``, label counts).
@@ -63,6 +66,7 @@ from .options import (
     slug,
 )
 from .read import READERS, read_corpus
+from .pairs import parse_columns, read_fnc1, read_pairs
 from .semeval import SEMEVAL_COLUMNS, read_semeval2016
 from .text import clean_with_offsets, decode
 
@@ -72,4 +76,5 @@ __all__ = [
     "Corpus", "CorpusReport",
     "clean_with_offsets", "decode", "default_id_prefix", "file_stem", "parse_label_map", "pin_split",
     "read_conll", "read_corpus", "read_newsmtsc", "read_semeval2016", "slug", "write_corpus",
+    "read_fnc1", "read_pairs", "parse_columns",
 ]

@@ -33,6 +33,8 @@ _UNIT_LOOKS_LIKE = {
     "conll": "lines of 'token ... entity tag' (sentences separated by blank lines, documents by -DOCSTART-)",
     "newsmtsc": "JSON lines with sentence_normalized and targets",
     "semeval2016": "tweet lines ID<TAB>Target<TAB>Tweet<TAB>Stance after the header",
+    "fnc1": "rows Headline,Body ID,Stance after the header",
+    "pairs": "rows with a text, a target and a label",
 }
 
 

@@ -22,14 +22,16 @@ from ..errors import InputError
 from ..schema import LabelSchema, load_schema
 from .labels import parse_label_map
 
-FORMATS = ("conll", "newsmtsc", "semeval2016")
+FORMATS = ("conll", "newsmtsc", "semeval2016", "fnc1", "pairs")
 SCHEMES = ("auto", "iob1", "iob2")
 ON_ERROR = ("raise", "skip")
 
-DEFAULT_CONFIGS = {"conll": "entities", "newsmtsc": "target_stance", "semeval2016": "given_target_stance"}
+DEFAULT_CONFIGS = {"conll": "entities", "newsmtsc": "target_stance", "semeval2016": "given_target_stance",
+                   "fnc1": "headline_stance", "pairs": "given_target_stance"}
 """The bundled config each format is imported with unless another is given."""
 
-DEFAULT_ANNOTATORS = {"conll": "conll2003-gold", "newsmtsc": "newsmtsc-gold", "semeval2016": "semeval2016-gold"}
+DEFAULT_ANNOTATORS = {"conll": "conll2003-gold", "newsmtsc": "newsmtsc-gold", "semeval2016": "semeval2016-gold",
+                      "fnc1": "fnc1-gold", "pairs": "corpus-gold"}
 """The name the corpus's labels are attributed to unless another is given."""
 
 DEFAULT_LABEL_MAPS: dict[str, dict[Any, str]] = {
@@ -37,6 +39,8 @@ DEFAULT_LABEL_MAPS: dict[str, dict[Any, str]] = {
     # NewsMTSC's files: 2.0/4.0/6.0; its flattened HuggingFace copy: -1/0/1 (the two never collide)
     "newsmtsc": {2.0: "against", 4.0: "neutral", 6.0: "favor", -1.0: "against", 0.0: "neutral", 1.0: "favor"},
     "semeval2016": {"FAVOR": "favor", "AGAINST": "against", "NONE": "neutral"},
+    "fnc1": {},  # agree, disagree, discuss, unrelated: the labels of headline_stance
+    "pairs": {},
 }
 """Corpus label -> config label. A user map is laid over it; a label in neither passes unchanged,
 and a label mapped to ``""`` is dropped (counted). Numeric keys match numerically (2 == 2.0)."""

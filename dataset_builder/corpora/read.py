@@ -25,12 +25,15 @@ from .conll import read_conll
 from .corpus import Corpus, pin_split
 from .newsmtsc import read_newsmtsc
 from .options import FORMATS, _check_options
+from .pairs import read_fnc1, read_pairs
 from .semeval import read_semeval2016
 
 READERS: dict[str, Callable[..., Corpus]] = {
     "conll": read_conll,
     "newsmtsc": read_newsmtsc,
     "semeval2016": read_semeval2016,
+    "fnc1": read_fnc1,
+    "pairs": read_pairs,
 }
 
 

@@ -1,4 +1,4 @@
-"""What the stance readers (:mod:`.newsmtsc`, :mod:`.semeval`) share: the config check and the stance label.
+"""What the stance readers (:mod:`.newsmtsc`, :mod:`.semeval`, :mod:`.pairs`) share: the config check and the stance label.
 
 Input
     The format and config a stance reader was given; each corpus stance label (a polarity or a
@@ -44,18 +44,24 @@ def _stance_label(raw: Any, labels: _Labels, line: int, what: str) -> str:
 
 
 def _stance_options(fmt: str, path: Path, config: str | Path | LabelSchema | None, annotator: str | None,
-                    id_prefix: str | None, label_map: Any) -> tuple[LabelSchema, str, str, _Labels]:
-    """``(config, annotator, article id prefix, stance labels)`` of a stance reader, over the format's defaults."""
-    schema = _stance_schema(fmt, config)
+                    id_prefix: str | None, label_map: Any, *, kind: str = "span") -> tuple[LabelSchema, str, str, _Labels]:
+    """``(config, annotator, article id prefix, stance labels)`` of a stance reader, over the format's defaults;
+    ``kind`` is the kind of target the format has (a span of the text, or a given target outside it)."""
+    schema = _stance_schema(fmt, config, kind)
     annotator, prefix, lmap = _reader_options(fmt, path, annotator, id_prefix, label_map)
     return schema, annotator, prefix, _Labels(lmap, frozenset(schema.stance_labels), schema.name)
 
 
-def _stance_schema(fmt: str, config: str | Path | LabelSchema | None) -> LabelSchema:
+def _stance_schema(fmt: str, config: str | Path | LabelSchema | None, kind: str) -> LabelSchema:
     schema = _resolve_schema(fmt, config)
     if not schema.stance_labels or not schema.has_target:
         raise SchemaError(
             f"config {schema.name!r} has no stance toward a given target ($target and a per-task stance <Choices>), "
             f"so it cannot hold {fmt} labels; use --config {DEFAULT_CONFIGS[fmt]}."
         )
+    if schema.target_kind != kind:
+        what = {"span": "a span of the text (the target marker <Labels name=\"target\">)",
+                "given": "given text outside the text ($target without the target marker)"}
+        raise SchemaError(f"config {schema.name!r} takes {what[schema.target_kind]} as the target, but {fmt} targets "
+                          f"are {what[kind]}; use --config {DEFAULT_CONFIGS[fmt]}.")
     return schema
