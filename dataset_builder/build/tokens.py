@@ -122,9 +122,15 @@ def merge_clusters(text: str, spans: Spans) -> Spans:
 
 def tokenize_spans(texts: Sequence[str]) -> list[Spans]:
     """The ``[start, end)`` tokens of each text by the rule in the module docstring."""
+    from spacy.attrs import IDX, IS_SPACE, LENGTH  # (spaCy is imported by _word_tokenizer)
+
+    tokenizer = _word_tokenizer()
     out = []
-    for text, doc in zip(texts, _word_tokenizer().pipe(texts, batch_size=1000)):
-        spans = [(t.idx, t.idx + len(t.text)) for t in doc if not t.is_space]
+    for text, doc in zip(texts, tokenizer.pipe(texts, batch_size=1000)):
+        # offsets and lengths as one array (code points), not a Python Token object per token
+        cols = doc.to_array([IDX, LENGTH, IS_SPACE]) if len(doc) else np.zeros((0, 3), dtype=np.uint64)
+        cols = cols[cols[:, 2] == 0]
+        spans = [(s, s + n) for s, n in zip(cols[:, 0].tolist(), cols[:, 1].tolist())]
         if "@" in text or "://" in text or "www." in text:
             spans = merge_regions(spans, [m.span() for m in _WHOLE.finditer(text)])
         out.append(merge_clusters(text, spans))
@@ -136,8 +142,8 @@ def _batch(texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]) -> 
     offsets = np.zeros(len(spans) + 1, dtype=np.int64)
     np.cumsum(counts, out=offsets[1:])
     flat = [p for row in spans for p in row]
-    starts = np.fromiter((s for s, _ in flat), dtype=np.int64, count=len(flat))
-    ends = np.fromiter((e for _, e in flat), dtype=np.int64, count=len(flat))
+    pairs = np.array(flat, dtype=np.int64).reshape(-1, 2) if flat else np.zeros((0, 2), dtype=np.int64)
+    starts, ends = pairs[:, 0].copy(), pairs[:, 1].copy()
     tokens = pa.array([t[s:e] for t, row in zip(texts, spans) for s, e in row], pa.string())
     return TokenBatch(tokens, starts, ends, offsets)
 
