@@ -12,8 +12,10 @@ import time
 
 import httpx
 import pytest
+from click.testing import CliRunner
 
 from dataset_builder import label_studio as ls
+from dataset_builder.cli import cli
 from dataset_builder.label_studio.tasks import meta_line, with_context
 from ls_accounts import sign_up
 
@@ -200,6 +202,18 @@ def test_adjudicate_lists_the_disputes_with_links_and_a_tab_of_exactly_those_tas
         status = team_status(conn, title, out_dir=tmp_path / "status2", adjudicators=(kim.username,)).to_dict()
         assert (status["tasks_waiting"], list(status["adjudicators"])) == (0, [kim.username])
         assert kim.username not in status["annotators"]
+
+        # the commands: a readable table, and --json
+        env = {"LABEL_STUDIO_URL": label_studio.url, "LABEL_STUDIO_API_KEY": label_studio.api_key}
+        args = ["--project-title", title, "--adjudicator", kim.username]
+        table = CliRunner().invoke(cli, ["status", *args, "-o", str(tmp_path / "st")], env=env)
+        assert table.exit_code == 0, table.output
+        assert "2 of 3 tasks done" in table.output and "0 waiting for adjudication" in table.output
+        assert ann.username in table.output and "adjudicator" in table.output and "@" not in table.output
+        as_json = CliRunner().invoke(cli, ["status", *args, "--json", "-o", str(tmp_path / "st2")], env=env)
+        assert json.loads(as_json.stdout)["tasks_done"] == 2
+        listed = CliRunner().invoke(cli, ["adjudicate", *args, "-o", str(tmp_path / "adj4")], env=env)
+        assert listed.exit_code == 0 and "Nothing waits for adjudication." in listed.stdout, listed.output
     finally:
         for person in (ann, bea, kim):
             person.close()
