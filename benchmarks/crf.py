@@ -15,8 +15,9 @@ at the same time, the largest worker's peak each: an upper bound of the sum).
 
 The data. Without ``--conll`` (this machine has no CoNLL-2003), a synthetic corpus of the CoNLL-2003
 English sizes (14,041 / 3,250 / 3,453 sentences) from a fixed seed: news and sports sentences
-from templates with filler words, names made of syllables (a third of the test's names unseen in
-training), and the ambiguity that makes the real task hard: a city that is a location in "in
+from templates with filler words (real English: the lower-case words of the GNU texts of
+``benchmarks/data/sentence_dev.jsonl``, as often as they occur there), names made of syllables (a quarter of the validation's and of the
+test's names unseen in training, each from its own part of the pool), and the ambiguity that makes the real task hard: a city that is a location in "in
 Leston" and an organisation (its club) in sports results, surnames that are also place names,
 nationalities (MISC) beside countries (LOC), "Bank of <place>" as one ORG, ALL-CAPS headlines,
 capitalised sentence starts, dates and scores, and 1 % of entities left untagged (annotation
@@ -30,6 +31,7 @@ import argparse
 import json
 import os
 import random
+import re
 import resource
 import subprocess
 import sys
@@ -39,6 +41,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+DEV_TEXT = REPO / "benchmarks" / "data" / "sentence_dev.jsonl"
+_LOWER_WORD = re.compile(r"\b[a-z]{2,}\b")
 SIZES = {"train": 14041, "validation": 3250, "test": 3453}  # CoNLL-2003 English sentences
 _ONSETS = "b br c ch d dr f g gr h j k l m n p pr r s st t tr v w z".split()
 _VOWELS = "a e i o u ai ei ou ia".split()
@@ -69,27 +73,29 @@ class Generator:
         self.companies = _pool(rng, 1500, 1, 3)
         self.acronyms = sorted({"".join(rng.choice("ABCDEFGHIKLMNPRSTUW") for _ in range(rng.randint(2, 4))) for _ in range(300)})
         self.events = _pool(rng, 200, 1, 2)
-        self.vocab = sorted({_word(rng, rng.randint(1, 3)) for _ in range(9000)})
-        rng.shuffle(self.vocab)  # Zipf ranks independent of spelling
+        # Filler: real English, the lower-case words of the GNU texts in benchmarks/data/sentence_dev.jsonl
+        # drawn as often as they occur there (a running text's word frequencies).
+        self.running = [w for line in DEV_TEXT.read_text(encoding="utf-8").splitlines()
+                        for w in _LOWER_WORD.findall(json.loads(line)["text"])]
         # Surnames that are also place names: the same string as PER and LOC.
         self.last += self.cities[:150]
-        self.func = "the a of in to and for on with at by from that is was said will has as".split()
 
     def _unseen(self, pool: list[str], split: str) -> str:
-        """Train and validation draw from the first two thirds; test from all (a third unseen)."""
+        """A name of ``pool`` for ``split``: train draws from the first two thirds (frequent names
+        often); validation and test, like CoNLL's later dev and test months, draw a quarter of their
+        names from a part of the pool of their own that training never sees."""
         rng = self.rng
-        k = len(pool) if split == "test" else (2 * len(pool)) // 3
+        k = (2 * len(pool)) // 3
+        if split != "train" and rng.random() < 0.25:
+            rest = pool[k:]
+            half = len(rest) // 2
+            own = rest[:half] if split == "validation" else rest[half:]
+            return own[rng.randrange(len(own))]
         return pool[min(int(rng.paretovariate(0.9)) - 1, k - 1) if rng.random() < 0.4 else rng.randrange(k)]
 
     def _filler(self, n: int) -> list[tuple[str, str]]:
         rng = self.rng
-        out = []
-        for _ in range(n):
-            if rng.random() < 0.45:
-                out.append((rng.choice(self.func), "O"))
-            else:
-                out.append((self.vocab[min(int(rng.paretovariate(0.7)) - 1, len(self.vocab) - 1)], "O"))
-        return out
+        return [(self.running[rng.randrange(len(self.running))], "O") for _ in range(n)]
 
     def _entity(self, kind: str, split: str) -> list[tuple[str, str]]:
         rng = self.rng
