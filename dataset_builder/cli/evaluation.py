@@ -16,8 +16,14 @@ from .base import cli, _progress
               help="NER entity rules: conlleval (I- after O starts an entity; IOB1/IOB2) or strict (only B-/S- start).")
 @click.option("--alignment", type=click.Choice(["strict", "contract", "expand"]), default="strict", show_default=True,
               help="NER spans whose offsets fall inside a token: reject, shrink to whole tokens, or grow to them.")
-@click.option("--favor", "favor_label", default="favor", show_default=True, help="Stance class averaged in F_avg.")
-@click.option("--against", "against_label", default="against", show_default=True, help="Stance class averaged in F_avg.")
+@click.option("--metric", type=click.Choice(["f_avg", "fnc1", "macro_f1"]), default=None,
+              help="Stance primary metric  [default: the one the labelling config declared (build wrote it), else "
+                   "f_avg when the classes include favor and against, else macro_f1]")
+@click.option("--favor", "favor_label", default=None, help="Stance class averaged in F_avg  [default: declared, else favor]")
+@click.option("--against", "against_label", default=None,
+              help="Stance class averaged in F_avg  [default: declared, else against]")
+@click.option("--unrelated", "unrelated_label", default=None,
+              help="FNC-1's unrelated class (fnc1)  [default: declared, else unrelated]")
 @click.option("--resamples", type=click.IntRange(min=0), default=1000, show_default=True,
               help="Article bootstrap resamples for the 95% CIs (0: none).")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Bootstrap seed.")
@@ -25,8 +31,8 @@ from .base import cli, _progress
               help="Second predictions file: paired bootstrap comparison against it.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the JSON report here.")
 @click.option("--markdown", "md_path", type=click.Path(dir_okay=False), help="Write the markdown table here.")
-def score(dataset_dir, predictions, config, split, mode, alignment, favor_label, against_label, resamples, seed,
-          compare_with, json_path, md_path):
+def score(dataset_dir, predictions, config, split, mode, alignment, metric, favor_label, against_label, unrelated_label,
+          resamples, seed, compare_with, json_path, md_path):
     """Score predictions against a dataset split (metrics, 95% CIs).
 
     \b
@@ -34,8 +40,8 @@ def score(dataset_dir, predictions, config, split, mode, alignment, favor_label,
       stance  {"id": "<row id>", "label": "favor"}
       ner     {"id": "<segment id>", "tags": ["O", "B-PER", ...]}   (one tag per dataset token)
           or  {"id": "<segment id>", "spans": [{"start": 0, "end": 5, "label": "PER"}]}
-    Every gold id must be predicted exactly once. Stance: accuracy, macro-F1, F_avg, per-class
-    scores, confusion matrix. NER: entity-level micro and per-type P/R/F1 as conlleval computes
+    Every gold id must be predicted exactly once. Stance: accuracy, macro-F1, the declared primary
+    metric (F_avg, or FNC-1's relative score), per-class scores, confusion matrix. NER: entity-level micro and per-type P/R/F1 as conlleval computes
     them. 95% CIs by bootstrap over articles with a fixed seed. Without --json/--markdown the
     markdown goes to stdout; identical inputs give identical bytes.
 
@@ -49,7 +55,7 @@ def score(dataset_dir, predictions, config, split, mode, alignment, favor_label,
 
     report = score_predictions(dataset_dir, predictions, config=config, split=split, mode=mode, alignment=alignment,
                                favor_label=favor_label, against_label=against_label, resamples=resamples, seed=seed,
-                               compare_with=compare_with)
+                               compare_with=compare_with, metric=metric, unrelated_label=unrelated_label)
     markdown = report_to_markdown(report)
     for path, text in ((json_path, report_to_json(report)), (md_path, markdown)):
         if path:

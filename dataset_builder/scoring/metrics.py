@@ -19,6 +19,12 @@ Metrics
       only measures false alarms. Undefined when no class has support.
     * ``F_avg`` (:data:`F_AVG_CONVENTION`) = mean F1 of the favor and against classes
       (SemEval-2016 Task 6); undefined unless both have gold support in the split.
+    * ``fnc1`` (:data:`FNC1_CONVENTION`): FNC-1's relative score, as its official ``scorer.py``
+      computes it: a pair scores 0.25 when gold and prediction agree on relatedness (the
+      ``unrelated`` class against all the others, the related classes), and 0.75 more when a
+      related pair's exact class is right (0.25 + 0.50 + 0.25 = 1 for it); the sum over pairs is
+      divided by the best possible sum (0.25 per unrelated gold pair, 1 per related one). A
+      fraction in [0, 1] (the scorer prints it x 100 as a percent); undefined on an empty split.
     * Accuracy, and the confusion matrix (rows gold, columns predicted, label-set order).
 """
 
@@ -34,6 +40,24 @@ MACRO_CONVENTION = (
     "labels=<classes present in the gold labels>); classes without gold support are left out"
 )
 F_AVG_CONVENTION = "SemEval-2016 Task 6: mean F1 of the favor and against classes; null unless both have gold support"
+FNC1_CONVENTION = (
+    "FNC-1 scorer.py: 0.25 per pair right on relatedness (unrelated vs the related classes), 0.75 more per related pair "
+    "with the exact class; relative score = score / best possible score (0.25 per unrelated pair, 1 per related pair)"
+)
+
+
+def fnc1_score(conf: np.ndarray, unrelated: int) -> tuple[np.ndarray, np.ndarray]:
+    """FNC-1's ``(score, best possible score)`` from confusion sums ``(..., K, K)`` (rows gold, columns
+    predicted); ``unrelated`` is the index of the unrelated class (see the module docstring)."""
+    conf = np.asarray(conf, dtype=np.float64)
+    related = np.ones(conf.shape[-1], dtype=bool)
+    related[unrelated] = False
+    diag = np.diagonal(conf, axis1=-2, axis2=-1)
+    both_related = conf[..., related, :][..., related].sum((-2, -1))
+    score = 0.25 * diag[..., unrelated] + 0.25 * both_related + 0.75 * diag[..., related].sum(-1)
+    n_gold = conf.sum(-1)
+    best = 0.25 * n_gold[..., unrelated] + n_gold[..., related].sum(-1)
+    return score, best
 
 
 def _value(x: Any) -> float | None:
@@ -103,8 +127,11 @@ def undefined_notes(name: str, row: dict[str, Any], thing: str | None = None) ->
     return notes
 
 
-def _stance_metric_arrays(conf: np.ndarray, favor: int, against: int) -> dict[str, np.ndarray]:
-    """From confusion sums ``(..., K, K)`` (rows gold, cols predicted): stance metric arrays."""
+def _stance_metric_arrays(
+    conf: np.ndarray, favor: int | None = None, against: int | None = None, unrelated: int | None = None
+) -> dict[str, np.ndarray]:
+    """From confusion sums ``(..., K, K)`` (rows gold, cols predicted): stance metric arrays (``f_avg``
+    with the favor and against classes, ``fnc1`` with the unrelated class)."""
     tp = np.diagonal(conf, axis1=-2, axis2=-1)
     n_pred = conf.sum(-2)
     n_gold = conf.sum(-1)
@@ -115,12 +142,12 @@ def _stance_metric_arrays(conf: np.ndarray, favor: int, against: int) -> dict[st
     with np.errstate(divide="ignore", invalid="ignore"):
         accuracy = np.where(total > 0, tp.sum(-1) / np.where(total > 0, total, 1), np.nan)
         macro = np.where(n_supported > 0, np.where(supported, f, 0.0).sum(-1) / np.where(n_supported > 0, n_supported, 1), np.nan)
-    both = supported[..., favor] & supported[..., against]
-    return {
-        "accuracy": accuracy,
-        "macro_f1": macro,
-        "f_avg": np.where(both, (f[..., favor] + f[..., against]) / 2, np.nan),
-        "class_precision": p,
-        "class_recall": r,
-        "class_f1": f,
-    }
+    out = {"accuracy": accuracy, "macro_f1": macro}
+    if favor is not None and against is not None:
+        both = supported[..., favor] & supported[..., against]
+        out["f_avg"] = np.where(both, (f[..., favor] + f[..., against]) / 2, np.nan)
+    if unrelated is not None:
+        score, best = fnc1_score(conf, unrelated)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out["fnc1"] = np.where(best > 0, score / np.where(best > 0, best, 1), np.nan)
+    return {**out, "class_precision": p, "class_recall": r, "class_f1": f}

@@ -61,9 +61,14 @@ def report_to_markdown(report: Mapping[str, Any]) -> str:
     else:
         classes = metrics.get("macro_average", {}).get("classes")
         macro = "macro-F1" + (f" ({', '.join(classes)})" if classes is not None else "")
-        for m, label in (("accuracy", "accuracy"), ("macro_f1", macro),
-                         ("f_avg", f"F_avg ({report['favor_label']}, {report['against_label']})")):
-            lines.append(f"| {label} | {format_metric(metrics[m])} | {_fmt_ci(ci.get(m))} |")
+        rows = [("accuracy", "accuracy"), ("macro_f1", macro)]
+        if "f_avg" in metrics:
+            rows.append(("f_avg", f"F_avg ({report['favor_label']}, {report['against_label']})"))
+        if "fnc1" in metrics:
+            rows.append(("fnc1", f"FNC-1 score (relative; unrelated class {report['unrelated_label']})"))
+        for m, label in rows:
+            primary = " (primary)" if m == report["primary_metric"] and m != "f_avg" else ""
+            lines.append(f"| {label}{primary} | {format_metric(metrics[m])} | {_fmt_ci(ci.get(m))} |")
         lines += ["", "| class | precision | recall | F1 | F1 95% CI | support | predicted |", "|---|---:|---:|---:|---|---:|---:|"]
         for name, row in metrics["per_class"].items():
             f1_ci = ci.get("per_class", {}).get(name, {}).get("f1")
@@ -80,7 +85,9 @@ def report_to_markdown(report: Mapping[str, Any]) -> str:
     if report.get("notes"):
         lines += ["", "Notes: " + "; ".join(report["notes"]) + "."]
     if report["task"] == "stance" and "macro_average" in metrics:
-        lines += ["", f"Macro-F1: {metrics['macro_average']['convention']}. F_avg: {metrics['f_avg_convention']}."]
+        lines += ["", f"Macro-F1: {metrics['macro_average']['convention']}."
+                  + (f" F_avg: {metrics['f_avg_convention']}." if "f_avg_convention" in metrics else "")
+                  + (f" FNC-1: {metrics['fnc1_convention']}." if "fnc1_convention" in metrics else "")]
     if "comparison" in report:
         comp = report["comparison"]
         lines += ["", f"Paired bootstrap: `{report['predictions']['file']}` (a) vs `{comp['predictions']['file']}` (b).", "",

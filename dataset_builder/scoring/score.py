@@ -30,6 +30,7 @@ from .dataset import _file_sha256, dataset_fingerprint, dataset_version, load_sp
 from .gold import _Gold, _prepare_gold
 from .metrics import (
     F_AVG_CONVENTION,
+    FNC1_CONVENTION,
     MACRO_CONVENTION,
     _ner_metric_arrays,
     _ner_metrics_dict,
@@ -39,6 +40,7 @@ from .metrics import (
 )
 from .ner import TagSet, conlleval_lines, ner_counts
 from .predictions import read_ner_predictions, read_stance_predictions
+from .stance_task import StanceTask, declared_task, resolve_task
 from .settings import (
     ALIGNMENTS,
     CONFIDENCE,
@@ -74,11 +76,14 @@ def score_split(
     *,
     mode: str = "conlleval",
     alignment: str = "strict",
-    favor_label: str = "favor",
-    against_label: str = "against",
+    favor_label: str | None = None,
+    against_label: str | None = None,
     resamples: int = DEFAULT_RESAMPLES,
     seed: int = DEFAULT_SEED,
     compare_with: str | Path | None = None,
+    metric: str | None = None,
+    unrelated_label: str | None = None,
+    declared: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Score ``predictions`` against a gold ``datasets.Dataset`` (one split).
 
@@ -89,6 +94,10 @@ def score_split(
     mode : NER chunk rules, ``"conlleval"`` or ``"strict"``.
     alignment : how NER ``spans`` snap to tokens: ``"strict"``, ``"contract"``, ``"expand"``.
     favor_label, against_label : the stance classes averaged by ``F_avg``.
+    metric : the stance primary metric, ``f_avg``, ``fnc1`` or ``macro_f1`` (default: ``declared``,
+        else as :func:`~.stance_task.resolve_task` decides from the label set).
+    unrelated_label : FNC-1's unrelated class (``fnc1``).
+    declared : what ``build`` declared for the split (:func:`~.stance_task.declared_task`).
     resamples, seed : bootstrap resamples (0 for none) and the numpy seed.
     compare_with : a second predictions file for a paired bootstrap comparison.
 
@@ -108,7 +117,9 @@ def score_split(
     if gold.task == "ner":
         counts = _count_ner(gold, paths, mode=mode, alignment=alignment)
     else:
-        counts = _count_stance(gold, paths, favor_label=favor_label, against_label=against_label)
+        counts = _count_stance(gold, paths, resolve_task(
+            gold.labels, declared=declared, metric=metric, favor_label=favor_label, against_label=against_label,
+            unrelated_label=unrelated_label))
     total = counts.per_file[0].sum(0)
     point = counts.metric_fn(total)
     too_few = too_few_articles(len(gold.articles))
@@ -124,7 +135,8 @@ def score_split(
         metrics["conlleval"] = conlleval_lines(total, gold.tagset.types, n_tokens, n_right)
         notes = _ner_notes(metrics)
     else:
-        metrics, ci, primary, primary_value = _stance_metrics(point, total, gold.labels, intervals, counts.headline)
+        metrics, ci, primary, primary_value = _stance_metrics(point, total, gold.labels, intervals, counts.headline,
+                                                              counts.extra["metric"])
         notes = _stance_notes(metrics, counts.extra)
     report: dict[str, Any] = {
         "scorer_version": SCORER_VERSION,
@@ -189,15 +201,8 @@ def _count_ner(gold: _Gold, paths: Sequence[Path], *, mode: str, alignment: str)
     return _Counts(per_file, _ner_metric_arrays, ("micro_precision", "micro_recall", "micro_f1"), extra, dropped, correct)
 
 
-def _count_stance(gold: _Gold, paths: Sequence[Path], *, favor_label: str, against_label: str) -> _Counts:
+def _count_stance(gold: _Gold, paths: Sequence[Path], task: StanceTask) -> _Counts:
     """Per-article confusion matrices ``(A, K, K)`` of each stance predictions file."""
-    index = {name: i for i, name in enumerate(gold.labels)}
-    for role, name in (("favor_label", favor_label), ("against_label", against_label)):
-        if name not in index:
-            raise SchemaError(
-                f"stance {role} {name!r} is not a class of the label set {list(gold.labels)}; pass the class names "
-                "F_avg averages (--favor/--against)."
-            )
     n_articles = len(gold.articles)
     k = len(gold.labels)
     per_file = []
@@ -205,9 +210,9 @@ def _count_stance(gold: _Gold, paths: Sequence[Path], *, favor_label: str, again
         pred = read_stance_predictions(path, gold)
         key = gold.article_of_row * (k * k) + gold.gold * k + pred
         per_file.append(np.bincount(key, minlength=n_articles * k * k).reshape(n_articles, k, k))
-    metric_fn = partial(_stance_metric_arrays, favor=index[favor_label], against=index[against_label])
-    extra = {"favor_label": favor_label, "against_label": against_label}
-    return _Counts(per_file, metric_fn, ("accuracy", "macro_f1", "f_avg"), extra)
+    metric_fn = partial(_stance_metric_arrays, **task.metric_kwargs())
+    extra = {"metric": task.metric, **{f"{role}_label": name for role, name in task.roles.items()}}
+    return _Counts(per_file, metric_fn, task.headline(), extra)
 
 
 def _bootstrap_metrics(
@@ -245,16 +250,17 @@ def _stance_metrics(
     labels: Sequence[str],
     intervals: dict[str, np.ndarray],
     headline: Sequence[str],
+    primary: str = "f_avg",
 ) -> tuple[dict[str, Any], dict[str, Any], str, float]:
     """Stance ``metrics`` (with the confusion matrix) and ``ci`` of the report, the primary metric's name and value."""
-    metrics = {
+    metrics: dict[str, Any] = {
         "accuracy": _value(point["accuracy"]),
         "macro_f1": _value(point["macro_f1"]),
         "macro_average": {"convention": MACRO_CONVENTION,
                           "classes": [name for j, name in enumerate(labels) if total[j].sum() > 0],
                           "left_out": [name for j, name in enumerate(labels) if total[j].sum() == 0]},
-        "f_avg": _value(point["f_avg"]),
-        "f_avg_convention": F_AVG_CONVENTION,
+        **({"f_avg": _value(point["f_avg"]), "f_avg_convention": F_AVG_CONVENTION} if "f_avg" in point else {}),
+        **({"fnc1": _value(point["fnc1"]), "fnc1_convention": FNC1_CONVENTION} if "fnc1" in point else {}),
         "per_class": {
             name: {
                 "precision": _value(point["class_precision"][j]),
@@ -274,7 +280,7 @@ def _stance_metrics(
             name: {m: _ci(intervals[f"class_{m}"][:, j]) for m in ("precision", "recall", "f1")}
             for j, name in enumerate(labels)
         }
-    return metrics, ci, "f_avg", metrics["f_avg"]
+    return metrics, ci, primary, metrics[primary]
 
 
 def _ner_notes(metrics: Mapping[str, Any]) -> list[str]:
@@ -293,7 +299,7 @@ def _stance_notes(metrics: Mapping[str, Any], extra: Mapping[str, Any]) -> list[
         notes.append("macro_f1: null (undefined: no class has gold support in the split)")
     elif left_out:
         notes.append(f"macro_f1: averaged over {metrics['macro_average']['classes']} only; no gold support for {left_out}")
-    if metrics["f_avg"] is None:
+    if "f_avg" in metrics and metrics["f_avg"] is None:
         missing = [c for c in (extra["favor_label"], extra["against_label"]) if metrics["per_class"][c]["support"] == 0]
         notes.append(f"f_avg: null (undefined: the split has no gold example of {missing}; F_avg needs both "
                      f"{extra['favor_label']!r} and {extra['against_label']!r})")
@@ -343,6 +349,8 @@ def score_predictions(
     ``dataset_fingerprint`` and ``dataset_version`` at the top of the report.
     """
     dataset = load_split(dataset_dir, config, split)
+    if "declared" not in options:
+        options["declared"] = declared_task(dataset_dir, config, split)
     body = score_split(dataset, predictions, **options)
     head = {
         "scorer_version": body.pop("scorer_version"),
