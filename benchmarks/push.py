@@ -12,7 +12,8 @@ Rows (same server, same run, same task dicts, each into a fresh project):
   does: read and validate the JSONL file, build the tasks, find or create the project, check which
   segment ids exist, import in batches of ``--batch-size`` with retries.
 * ``ours: push again (no-op)`` - the idempotent re-push on the same machine: reads the segment
-  file, checks the project's stamp (one request) against the cached segment index, imports nothing.
+  file, reads the project's stamp and the note on its newest task (one request), finds that the
+  note vouches for these segments (else it would use the cached segment index), imports nothing.
 * ``ours: push again, no cache`` - the same from a machine without the cache (the index cache is
   deleted first): the note on the project's newest task (read with the stamp) vouches that the
   project holds exactly these segments, so nothing is listed (listing costs Label Studio about as

@@ -173,6 +173,33 @@ def test_task_data_checks_the_target():
         ls.task_data(schema, seg, {})
 
 
+def test_the_servers_note_vouches_only_for_exactly_the_segments_it_was_written_for():
+    from dataset_builder.label_studio.index import SegmentIndex, Stamp, _from_note, _make_note
+    from dataset_builder.label_studio.tasks import _text_digest
+
+    texts = {f"s{i}": f"text {i}" for i in range(5)}
+    index = SegmentIndex(project_id=1, stamp=Stamp(total=5, max_id=9, annotations=2))
+    for tid, (sid, text) in zip((3, 4, 6, 8, 9), texts.items()):
+        index.add(sid, tid, _text_digest(text), (7,) if sid in ("s0", "s1") else ())
+    assert index.matches_stamp()
+    note = _make_note(index)
+    vouched = _from_note(1, index.stamp, note, texts.items(), (7, ["s0", "s1"]))
+    assert vouched is not None and not vouched.ids_known
+    assert all(vouched.digest(sid) == _text_digest(t) for sid, t in texts.items())
+    assert vouched.annotated_by("s1", 7) and not vouched.annotated_by("s2", 7)
+    assert _from_note(1, index.stamp, note, texts.items(), None) is not None
+    # anything else: not vouched for (the project is listed)
+    assert _from_note(1, Stamp(total=5, max_id=10, annotations=2), note, texts.items(), None) is None
+    assert _from_note(1, index.stamp, note, {**texts, "s4": "changed"}.items(), None) is None
+    assert _from_note(1, index.stamp, note, list(texts.items())[:4], None) is None
+    assert _from_note(1, index.stamp, note, texts.items(), (7, ["s0"])) is None
+    assert _from_note(1, index.stamp, note, texts.items(), (5, [])) is not None  # user 5 annotated none
+    assert _from_note(1, index.stamp, None, texts.items(), None) is None
+    # an index that is not the project at its stamp (a task missing, or a newer one) gives no note
+    index.tasks.pop("s4")
+    assert not index.matches_stamp()
+
+
 def test_push_report_must_add_up():
     with pytest.raises(Exception, match=r"does not add up: read 3 != already_present 1 \+ imported 1 \+ rejected 0"):
         ls.PushReport(project_id=1, project_title="t", project_created=False, config_name="c", read=3,

@@ -215,26 +215,27 @@ def _cache_file(s: _Session, project: Any) -> Path:
 
 def load_index(s: _Session, project: Any, expect: Iterable[tuple[str, str]] | None = None,
                annotated: tuple[int, Iterable[str]] | None = None) -> SegmentIndex:
-    """The project's index: empty for an empty project, the cached one while the stamp matches, else listed.
+    """The project's index: empty for an empty project, vouched by the note, cached while the stamp holds, or listed.
 
-    Without a usable cache, ``expect`` (``(segment_id, text)`` of the push's segments) and
-    ``annotated`` (``(user id, segment ids)`` that user should have annotated) are checked against
-    the server's note (see the module's docstring): when the project holds exactly these, the
-    index comes from them (without task ids, enough to see there is nothing to do) and nothing is listed.
+    First (it is cheaper than reading a large cache file), ``expect`` (``(segment_id, text)`` of the
+    push's segments) and ``annotated`` (``(user id, segment ids)`` that user should have annotated)
+    are checked against the server's note (see the module's docstring): when the project holds
+    exactly these, the index comes from them (without task ids: enough to see there is nothing to
+    do) and nothing is read or listed.
     """
     stamp, meta = _stamp_and_meta(s, project.id)
     if stamp.total == 0:
         return SegmentIndex(project_id=project.id, stamp=stamp)
+    if expect is not None:  # checked first: cheaper than reading a large cache file
+        vouched = _from_note(project.id, stamp, meta.get(NOTE_KEY), expect, annotated)
+        if vouched is not None:
+            return vouched
     path = _cache_file(s, project)
     with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
         cached = SegmentIndex.from_json(json.loads(path.read_text(encoding="utf-8")))
         if cached.project_id == project.id and cached.stamp == stamp:
             cached.newest = (stamp.max_id, meta)
             return cached
-    if expect is not None:
-        vouched = _from_note(project.id, stamp, meta.get(NOTE_KEY), expect, annotated)
-        if vouched is not None:
-            return vouched
     index = list_index(s, project.id)
     save_index(s, project, index)
     return index
