@@ -190,6 +190,10 @@ def test_the_servers_note_vouches_only_for_exactly_the_segments_it_was_written_f
     assert _from_note(1, index.stamp, note, texts.items(), None) is not None
     # anything else: not vouched for (the project is listed)
     assert _from_note(1, Stamp(total=5, max_id=10, annotations=2), note, texts.items(), None) is None
+    # annotations submitted since the note: still vouches for the segments, not for who annotated what
+    later = Stamp(total=index.stamp.total, max_id=index.stamp.max_id, annotations=index.stamp.annotations + 3)
+    assert _from_note(1, later, note, texts.items(), None) is not None
+    assert _from_note(1, later, note, texts.items(), (7, ["s0", "s1"])) is None
     assert _from_note(1, index.stamp, note, {**texts, "s4": "changed"}.items(), None) is None
     assert _from_note(1, index.stamp, note, list(texts.items())[:4], None) is None
     assert _from_note(1, index.stamp, note, texts.items(), (7, ["s0"])) is None

@@ -22,7 +22,9 @@ anything to do: after each push the project's newest task carries, in its ``meta
 ``(segment_id, text digest)`` pairs (and, per annotator, of the segment ids they annotated). The
 stamp request reads it with no extra cost; when the stamp is still the note's and a push's own
 segments hash to the note's value, the project holds exactly those segments with those texts,
-once each, and nothing is listed. Anything else (a stale or missing note, another set of
+once each, and nothing is listed (the annotation count matters only to a push that needs to know
+who annotated what: annotations submitted since the note do not make a push of segments list the
+project, nor rewrite the note, so a no-op push leaves the export byte for byte as it was). Anything else (a stale or missing note, another set of
 segments) lists the project as before. The note is only written from an index that matches its
 stamp exactly (as many entries as tasks, the newest one included), so a note is never ahead of
 the server; it is an optimisation, never the source of truth.
@@ -163,8 +165,13 @@ def _from_note(project_id: int, stamp: Stamp, note: Any, expect: Iterable[tuple[
     ``expect``: ``(segment_id, text)`` of every segment of the push (each id once); ``annotated``:
     ``(user id, segment ids)`` when the push also needs to know that this user annotated exactly these.
     """
-    if not isinstance(note, dict) or note.get("v") != 1 or note.get("stamp") != [stamp.total, stamp.max_id,
-                                                                                 stamp.annotations]:
+    if not isinstance(note, dict) or note.get("v") != 1 or not isinstance(note.get("stamp"), list):
+        return None
+    # a push of segments only needs the tasks to be the note's (annotations submitted since do not
+    # matter to it, so the note is not rewritten and the export keeps its bytes); one that also
+    # needs who annotated what needs the annotation count to be the note's too
+    if note["stamp"][:2] != [stamp.total, stamp.max_id] or (
+            annotated is not None and note["stamp"] != [stamp.total, stamp.max_id, stamp.annotations]):
         return None
     pairs = {sid: _text_digest(text) for sid, text in expect}
     if len(pairs) != stamp.total or _set_digest(f"{sid}\x1f{dig}" for sid, dig in pairs.items()) != note.get("tasks"):
