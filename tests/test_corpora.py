@@ -596,6 +596,7 @@ def test_conll_round_trip_through_label_studio_gives_exactly_the_corpus_spans(la
 @pytest.mark.parametrize("reader, name, config", [
     (read_newsmtsc, "newsmtsc.jsonl", "target_stance"),
     (read_semeval2016, "semeval2016_cp1252.tsv", "given_target_stance"),
+    (corpora.read_fnc1, "fnc1/train_stances.csv", "headline_stance"),
 ])
 def test_stance_round_trip_through_label_studio_gives_exactly_the_corpus_stances(label_studio, tmp_path, reader, name,
                                                                                   config):
