@@ -152,7 +152,8 @@ def test_outputs_written_and_models_reload(bench):
             assert [[str(t) for t in seq] for seq in again] == [p["tags"] for p in preds[:5]]
         else:
             test = datasets.Dataset.from_parquet(str(dataset / "stance" / "test.parquet"))
-            x = [mark_target(r["text"], r["target_start"], r["target_end"]) for r in test.select(range(5))]
+            x = [(r["target"], mark_target(r["text"], r["target_start"], r["target_end"]), False)
+                 for r in test.select(range(5))]
             assert [str(y) for y in model.predict(x)] == [p["label"] for p in preds[:5]]
         assert entry["report"]["split_hash"] and entry["report"]["bootstrap"]["resamples"] == 200
 
@@ -160,8 +161,10 @@ def test_outputs_written_and_models_reload(bench):
 def test_leaderboard_ranks_baselines(bench):
     text = (bench[1] / "leaderboard.md").read_text()
     assert "## stance (test)" in text and "## ner (test)" in text
-    stance_rows = [line for line in text.split("## stance")[1].splitlines() if line.startswith("| 1 ")]
-    assert "tfidf_logreg" in stance_rows[0]
+    stance_rows = [line for line in text.split("## stance")[1].split("## ")[0].splitlines() if line.startswith("| 1 ")]
+    best = max(e["score"] for e in bench[2]["baselines"] if e["config"] == "stance")
+    tops = {e["baseline"] for e in bench[2]["baselines"] if e["config"] == "stance" and e["score"] == best}
+    assert {row.split("|")[2].strip() for row in stance_rows} == tops and "majority" not in tops
     assert f"Dataset version 0.0.0, fingerprint `{bench[2]['dataset_fingerprint'][:16]}`" in text
 
 
@@ -318,7 +321,8 @@ def test_memorisation_tagger_ties_and_fallbacks():
 
 
 def test_make_model_rejects_unknown_names():
-    with pytest.raises(ValueError, match=r"The 'name' parameter must be one of \['majority', 'tfidf_logreg'\] for task 'stance'. Got 'bert' instead."):
+    with pytest.raises(ValueError, match=r"The 'name' parameter must be one of \['majority', 'tfidf_logreg', 'pair_relation', "
+                       r"'per_target_svm'\] for task 'stance'. Got 'bert' instead."):
         make_model("stance", "bert")
 
 

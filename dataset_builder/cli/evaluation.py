@@ -81,12 +81,19 @@ def score(dataset_dir, predictions, config, split, mode, alignment, metric, favo
 @click.option("--compare", "compare_path", type=click.Path(exists=True, dir_okay=False),
               help="Previous results.json: exit 1 if a baseline drops below its previous CI or the data changed "
                    "without a version bump.")
-def benchmark(dataset_dir, output_dir, configs, train_split, eval_split, seed, resamples, compare_path):
+@click.option("--baselines", "names", default=None,
+              help="Baselines to run, comma-separated (each config runs those of its task)  [default: all: stance "
+                   "majority, tfidf_logreg, pair_relation, per_target_svm; ner majority, memorisation, crf]")
+@click.option("--max-features", type=click.IntRange(min=16), default=2 ** 18, show_default=True,
+              help="Cap of each n-gram block of the stance baselines (vocabulary size, hashing width).")
+def benchmark(dataset_dir, output_dir, configs, train_split, eval_split, seed, resamples, compare_path, names,
+              max_features):
     """Train the baselines, score them, and write the leaderboard.
 
     \b
-    Baselines: stance majority and TF-IDF + LogisticRegression; NER majority, memorisation and a
-    CRF on hand-made features. Writes OUTPUT_DIR/models/*.skops, OUTPUT_DIR/predictions/*.jsonl,
+    Baselines: stance majority, TF-IDF + LogisticRegression, target-text relation features + a
+    logistic regression, one linear SVM per target; NER majority, memorisation and a CRF on hand-made
+    features. Each config is ranked by its declared primary metric (F_avg, FNC-1 score, micro F1). Writes OUTPUT_DIR/models/*.skops, OUTPUT_DIR/predictions/*.jsonl,
     OUTPUT_DIR/results.json and OUTPUT_DIR/leaderboard.md.
 
     \b
@@ -95,11 +102,12 @@ def benchmark(dataset_dir, output_dir, configs, train_split, eval_split, seed, r
     exits 1, naming the baseline, when a score falls below its previous 95% CI, or when the
     dataset fingerprint changed but its version (dataset_version.txt or README `version`) did not.
     """
-    from ..baselines import compare_results, read_results, results_summary, run_benchmark
+    from ..baselines import chosen_baselines, compare_results, read_results, results_summary, run_benchmark
 
     previous = read_results(compare_path) if compare_path else None  # fail early on a bad file
     results = run_benchmark(dataset_dir, output_dir, configs=configs or None, train_split=train_split, eval_split=eval_split,
-                            seed=seed, resamples=resamples, progress=_progress("benchmark", "baseline"))
+                            seed=seed, resamples=resamples, progress=_progress("benchmark", "baseline"),
+                            baselines=chosen_baselines(names), max_features=max_features)
     click.echo(results_summary(results))
     for warning in results["warnings"]:
         click.echo(f"warning: {warning}", err=True)

@@ -12,9 +12,14 @@ Output
 Baselines (all scikit-learn estimators, fixed seeds, deterministic):
 
 * stance ``majority``: ``DummyClassifier(strategy="most_frequent")``.
-* stance ``tfidf_logreg``: the target marked in the text (:func:`mark_target`), TF-IDF of word
-  1-2-grams and character 2-5-grams (``char_wb``), ``LogisticRegression`` (balanced class
-  weights), as one ``Pipeline``.
+* stance ``tfidf_logreg``: the target marked in the text (:func:`mark_target`; a given target
+  outside the text goes in front of it between the same markers), TF-IDF of word 1-2-grams and
+  character 2-5-grams (``char_wb``), each capped at ``max_features``, ``LogisticRegression``
+  (balanced class weights), as one ``Pipeline``.
+* stance ``pair_relation`` and ``per_target_svm`` (:mod:`.pairs`): the relation of target and
+  text (TF-IDF cosine, word overlap and the FNC-1 baseline's other features, plus n-grams) with
+  a logistic regression; one linear SVM per target on word 1-3 and char 2-5 n-grams (SemEval-2016's
+  organisers' baseline).
 * NER ``majority``: the most frequent training tag for every token (``DummyClassifier``); it
   predicts no entity and marks the floor.
 * NER ``memorisation``: the most frequent training tag of each token string (exact, then
@@ -49,9 +54,10 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from .errors import InputError
-from .jsonl import read_json_object, write_jsonl
-from .scoring import (
+from ..errors import InputError
+from ..jsonl import read_json_object, write_jsonl
+from .pairs import DEFAULT_MAX_FEATURES, PerTargetSVM, make_pair_relation
+from ..scoring import (
     CONFIDENCE,
     DEFAULT_RESAMPLES,
     DEFAULT_SEED,
@@ -67,12 +73,14 @@ from .scoring import (
 TARGET_OPEN = "TGTSTART"
 TARGET_CLOSE = "TGTEND"
 BASELINES: dict[str, tuple[str, ...]] = {
-    "stance": ("majority", "tfidf_logreg"),
+    "stance": ("majority", "tfidf_logreg", "pair_relation", "per_target_svm"),
     "ner": ("majority", "memorisation", "crf"),
 }
 DESCRIPTIONS = {
     ("stance", "majority"): "DummyClassifier(most_frequent)",
     ("stance", "tfidf_logreg"): "target-marked text, TF-IDF word 1-2 + char 2-5 grams, LogisticRegression",
+    ("stance", "pair_relation"): "target-text relation (TF-IDF cosine, overlaps, refuting words) + n-grams, logistic regression (SGD)",
+    ("stance", "per_target_svm"): "one LinearSVC per target, word 1-3 + char 2-5 grams (SemEval-2016 baseline)",
     ("ner", "majority"): "DummyClassifier(most_frequent) per token",
     ("ner", "memorisation"): "most frequent training tag per token",
     ("ner", "crf"): "CRF (sklearn-crfsuite, L-BFGS to convergence) on word, shape, affix, case and +-2 window features; c1/c2 tuned on validation",
@@ -295,8 +303,15 @@ class TokenDummyTagger(BaseEstimator):
 # --------------------------------------------------------------------------- models
 
 
-def make_model(task: str, name: str, *, seed: int = DEFAULT_SEED):
-    """An unfitted baseline estimator (see the module docstring)."""
+def _joined(X: Sequence[Sequence[Any]]) -> list[str]:
+    """``(target, text, given)`` rows as one string: the text (a span target is marked in it), or a
+    given target between the markers in front of the text. A string row (a text already marked by
+    :func:`mark_target`) passes as it is."""
+    return [x if isinstance(x, str) else f"{TARGET_OPEN} {x[0]} {TARGET_CLOSE} {x[1]}" if x[2] else x[1] for x in X]
+
+
+def make_model(task: str, name: str, *, seed: int = DEFAULT_SEED, max_features: int | None = DEFAULT_MAX_FEATURES):
+    """An unfitted baseline estimator (see the module docstring); ``max_features`` caps each n-gram block."""
     from sklearn.pipeline import FeatureUnion, Pipeline
 
     if task == "stance" and name == "majority":
@@ -307,12 +322,20 @@ def make_model(task: str, name: str, *, seed: int = DEFAULT_SEED):
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.linear_model import LogisticRegression
 
+        from sklearn.preprocessing import FunctionTransformer
+
         features = FeatureUnion([
-            ("word", TfidfVectorizer(analyzer="word", ngram_range=(1, 2), sublinear_tf=True, min_df=1)),
-            ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=1)),
+            ("word", TfidfVectorizer(analyzer="word", ngram_range=(1, 2), sublinear_tf=True, min_df=1,
+                                     max_features=max_features)),
+            ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=1,
+                                     max_features=max_features)),
         ])
         clf = LogisticRegression(C=10.0, max_iter=2000, class_weight="balanced", random_state=seed)
-        return Pipeline([("tfidf", features), ("logreg", clf)])
+        return Pipeline([("text", FunctionTransformer(_joined)), ("tfidf", features), ("logreg", clf)])
+    if task == "stance" and name == "pair_relation":
+        return make_pair_relation(seed=seed, max_features=max_features or DEFAULT_MAX_FEATURES)
+    if task == "stance" and name == "per_target_svm":
+        return PerTargetSVM(seed=seed, max_features=max_features or DEFAULT_MAX_FEATURES)
     if task == "ner" and name == "majority":
         return TokenDummyTagger(seed=seed)
     if task == "ner" and name == "memorisation":
@@ -360,7 +383,7 @@ def crf_training(model: Any) -> dict[str, Any]:
 
 def _fit_scored(job: tuple) -> tuple[Any, float, dict[str, Any]]:
     """One grid point: fit on train, entity micro F1 on validation (a worker of :func:`tune_crf`)."""
-    from .scoring import ner_report_from_tags
+    from ..scoring import ner_report_from_tags
 
     c1, c2, train, validation, labels = job
     model = make_crf(c1, c2).fit(*train)
@@ -410,6 +433,12 @@ def tune_crf(train: tuple[Sequence, Sequence], validation: tuple[Sequence, Seque
 
 # Types a saved baseline may contain beyond scikit-learn/numpy (skops trusts those itself).
 TRUSTED_TYPES = (
+    "dataset_builder.baselines._joined",
+    "dataset_builder.baselines.pairs.PairFeatures",
+    "dataset_builder.baselines.pairs.PerTargetSVM",
+    "dataset_builder.baselines.pairs._text_of",
+    "dataset_builder.baselines.pairs._lead",
+    "numpy.dtype",
     "dataset_builder.baselines.MemorisationTagger",
     "dataset_builder.baselines.TokenDummyTagger",
     "dataset_builder.baselines.TokenFeaturizer",
@@ -460,9 +489,14 @@ class _TaskData:
 
 
 def _stance_data(dataset) -> _TaskData:
+    """``(target, text, given)`` rows: a span target marked in the text (:func:`mark_target`), a given one beside it."""
     names = dataset.features["label"].names
     rows = dataset.to_dict()
-    X = [mark_target(t, s, e) for t, s, e in zip(rows["text"], rows["target_start"], rows["target_end"])]
+    if "target_start" in rows:
+        X = [(g, mark_target(t, s, e), False)
+             for g, t, s, e in zip(rows["target"], rows["text"], rows["target_start"], rows["target_end"])]
+    else:
+        X = [(g, t, True) for g, t in zip(rows["target"], rows["text"])]
     y = [names[i] for i in rows["label"]]
     return _TaskData(ids=list(rows["id"]), X=X, y=y)
 
@@ -486,10 +520,10 @@ def run_benchmark(
     train_split: str = "train",
     eval_split: str = "test",
     tune_split: str | None = "validation",
-    seed: int = DEFAULT_SEED,
-    resamples: int = DEFAULT_RESAMPLES,
+    seed: int = DEFAULT_SEED, resamples: int = DEFAULT_RESAMPLES,
     baselines: Mapping[str, Sequence[str]] | None = None,
     progress: Callable[[Iterable[Any]], Iterable[Any]] | None = None,
+    max_features: int | None = DEFAULT_MAX_FEATURES,
 ) -> dict[str, Any]:
     """Train every baseline, write models and predictions, score them, write the leaderboard.
 
@@ -503,7 +537,7 @@ def run_benchmark(
     tune_split : the split the ``crf`` baseline's c1/c2 are chosen on (:func:`tune_crf`), when the
         config has it and it is neither of the other two; ``None``: no tuning.
     seed, resamples : seed of the models and of the bootstrap; bootstrap resamples.
-    baselines : per config, the baselines to run (default :data:`BASELINES`).
+    baselines : per config, the baselines to run (default :data:`BASELINES`); ``max_features`` caps their n-grams.
     progress : optional wrapper over the work list (a tqdm), called once.
 
     Returns
@@ -528,7 +562,7 @@ def run_benchmark(
     loaded: dict[str, tuple[str, _TaskData, _TaskData]] = {}
     for config, name in progress(work) if progress else work:
         if config not in loaded:
-            from .scoring import task_of
+            from ..scoring import task_of
 
             train = load_split(dataset_dir, config, train_split)
             test = load_split(dataset_dir, config, eval_split)
@@ -553,7 +587,7 @@ def run_benchmark(
             model, tuning = tune_crf((train_data.X, train_data.y), (tune_data.X, tune_data.y) if tune_data else None)
             tuning = {"split": tune_split if tune_data else None, **tuning}
         else:
-            model = make_model(task, name, seed=seed)
+            model = make_model(task, name, seed=seed, max_features=max_features)
             model.fit(train_data.X, train_data.y)
         predicted = model.predict(test_data.X)
         stem = f"{config}.{name}"
@@ -598,6 +632,25 @@ def run_benchmark(
     (output_dir / "results.json").write_text(results_to_json(results), encoding="utf-8")
     (output_dir / "leaderboard.md").write_text(leaderboard_markdown(results), encoding="utf-8")
     return results
+
+
+def chosen_baselines(names: str | Sequence[str] | None) -> dict[str, tuple[str, ...]] | None:
+    """``"majority,pair_relation"`` -> the baselines of each config (:data:`BASELINES` order); None: all.
+
+    Raises
+    ------
+    InputError
+        A name that is no baseline of any config.
+    """
+    if names is None:
+        return None
+    wanted = [n.strip() for n in (names.split(",") if isinstance(names, str) else names) if n.strip()]
+    known = {n for ns in BASELINES.values() for n in ns}
+    unknown = [n for n in wanted if n not in known]
+    if unknown or not wanted:
+        raise InputError(f"--baselines: unknown baseline(s) {', '.join(unknown) or '(none given)'}; choose among "
+                         f"{', '.join(sorted(known))}.")
+    return {config: tuple(n for n in ns if n in wanted) for config, ns in BASELINES.items()}
 
 
 def _tuning_split(dataset_dir: Path, config: str, split: str | None, others: Sequence[str]):
@@ -648,7 +701,7 @@ def results_to_json(results: Mapping[str, Any]) -> str:
     return json.dumps(results, ensure_ascii=False, indent=2) + "\n"
 
 
-_METRIC_TITLES = {"micro_f1": "micro F1", "f_avg": "F_avg"}
+_METRIC_TITLES = {"micro_f1": "micro F1", "f_avg": "F_avg", "fnc1": "FNC-1 score", "macro_f1": "macro-F1"}
 
 
 def leaderboard_markdown(results: Mapping[str, Any]) -> str:

@@ -1,0 +1,163 @@
+"""Benchmark: training stance baselines on headline/body pairs, new pair baseline against today's TF-IDF.
+
+Not a test: it prints a table. Run it with
+
+    nice -n 10 .venv/bin/python benchmarks/stance_pairs.py                 # 50,000 pairs, 2,000 bodies
+    nice -n 10 .venv/bin/python benchmarks/stance_pairs.py --pairs 5000    # quicker
+    .venv/bin/python benchmarks/stance_pairs.py --limit-s 300              # stop a model after 300 s
+
+Each model runs in its own child process (so its peak resident memory is its own, from
+``getrusage``): featurising and training on the training pairs, then predicting the test pairs.
+Printed per model: training and prediction wall time, peak memory, and the FNC-1 relative score
+and macro-F1 on the test pairs (scored by :mod:`dataset_builder.scoring`'s metrics). A model still
+running after ``--limit-s`` seconds is stopped and reported as such.
+
+The models, on the same pairs in the same run:
+
+* ``tfidf_logreg (today)``: the stance baseline as it was before pairs (the target glued in front of
+  the text, TF-IDF word 1-2 + char_wb 2-5 grams without a cap, LogisticRegression), exactly the
+  estimator of ``make_model("stance", "tfidf_logreg")`` of the commit before.
+* ``tfidf_logreg (capped)``: the same with the feature cap ``benchmark`` now applies.
+* ``pair_relation``: the new relation-feature baseline (``dataset_builder.baselines.pairs``).
+
+The data: FNC-1-shaped synthetic pairs from a fixed seed: ``--bodies`` bodies of about 400 words
+(20 topics, each its own words, among shared filler words), each paired with headlines: related
+ones drawn from its topic's words with cue words for agree/disagree/discuss, unrelated ones from
+another topic (73 % unrelated, as in FNC-1). It says what the methods cost in time and memory at
+that size and whether the relation features see relatedness; its scores are not FNC-1's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+LABELS = ("agree", "disagree", "discuss", "unrelated")
+CUES = {"agree": ["confirms", "confirmed", "says", "true"], "disagree": ["fake", "denies", "hoax", "false"],
+        "discuss": ["reportedly", "claims", "may", "alleged"]}
+
+
+def _word(rng: random.Random) -> str:
+    return "".join(rng.choice("bcdfghklmnprstvz") + rng.choice("aeiou") for _ in range(rng.randint(2, 4)))
+
+
+def make_pairs(n_pairs: int, n_bodies: int, seed: int = 0) -> list[tuple[str, str, str, int]]:
+    """``(headline, body, label, body index)`` pairs (see the module docstring)."""
+    rng = random.Random(seed)
+    filler = [_word(rng) for _ in range(3000)]
+    topics = [[_word(rng) for _ in range(60)] for _ in range(20)]
+    bodies, topic_of = [], []
+    for b in range(n_bodies):
+        t = rng.randrange(len(topics))
+        topic_of.append(t)
+        paragraphs = []
+        for _ in range(rng.randint(4, 8)):
+            words = [rng.choice(topics[t]) if rng.random() < 0.3 else rng.choice(filler) for _ in range(rng.randint(40, 80))]
+            stance = rng.choice(list(CUES))
+            words[rng.randrange(len(words))] = rng.choice(CUES[stance])
+            paragraphs.append(" ".join(words).capitalize() + ".")
+        bodies.append("\n\n".join(paragraphs))
+    pairs = []
+    for _ in range(n_pairs):
+        b = rng.randrange(n_bodies)
+        label = "unrelated" if rng.random() < 0.73 else rng.choice(("agree", "disagree", "discuss"))
+        t = topic_of[b] if label != "unrelated" else rng.choice([k for k in range(len(topics)) if k != topic_of[b]])
+        words = [rng.choice(topics[t]) for _ in range(rng.randint(5, 9))]
+        if label != "unrelated" and rng.random() < 0.6:
+            words.insert(rng.randrange(len(words)), rng.choice(CUES[label]))
+        pairs.append((" ".join(words).capitalize(), bodies[b], label, b))
+    return pairs
+
+
+def _split(pairs):
+    """Train on the pairs of 80 % of the bodies, test on the rest (bodies never cross, as in FNC-1)."""
+    n_bodies = max(p[3] for p in pairs) + 1
+    cut = int(n_bodies * 0.8)
+    return [p for p in pairs if p[3] < cut], [p for p in pairs if p[3] >= cut]
+
+
+def _model(name: str):
+    from dataset_builder import baselines
+
+    if name == "tfidf_logreg (today)":
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import FeatureUnion, Pipeline
+
+        features = FeatureUnion([
+            ("word", TfidfVectorizer(analyzer="word", ngram_range=(1, 2), sublinear_tf=True, min_df=1)),
+            ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=1)),
+        ])
+        clf = LogisticRegression(C=10.0, max_iter=2000, class_weight="balanced", random_state=0)
+        return Pipeline([("tfidf", features), ("logreg", clf)]), lambda p: f"{p[0]}\n{p[1]}"
+    if name == "tfidf_logreg (capped)":
+        return baselines.make_model("stance", "tfidf_logreg"), lambda p: (p[0], p[1], True)
+    return baselines.make_model("stance", name), lambda p: (p[0], p[1], True)
+
+
+def child(name: str, n_pairs: int, n_bodies: int) -> None:
+    import numpy as np
+
+    from dataset_builder.scoring.metrics import _stance_metric_arrays
+
+    train, test = _split(make_pairs(n_pairs, n_bodies))
+    model, row = _model(name)
+    t0 = time.perf_counter()
+    model.fit([row(p) for p in train], [p[2] for p in train])
+    t1 = time.perf_counter()
+    pred = model.predict([row(p) for p in test])
+    t2 = time.perf_counter()
+    conf = np.zeros((4, 4), dtype=np.int64)
+    for p, y in zip(test, pred):
+        conf[LABELS.index(p[2]), LABELS.index(str(y))] += 1
+    m = _stance_metric_arrays(conf, unrelated=3)
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"train_s": t1 - t0, "predict_s": t2 - t1, "peak_mb": peak_kb / 1024, "fnc1": float(m["fnc1"]),
+                      "macro_f1": float(m["macro_f1"]), "train": len(train), "test": len(test)}))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--pairs", type=int, default=50_000)
+    ap.add_argument("--bodies", type=int, default=2_000)
+    ap.add_argument("--limit-s", type=int, default=900, help="Stop a model still running after this many seconds.")
+    ap.add_argument("--models", default="pair_relation,tfidf_logreg (capped),tfidf_logreg (today)")
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        child(args.child, args.pairs, args.bodies)
+        return
+    pairs = make_pairs(args.pairs, args.bodies)
+    train, test = _split(pairs)
+    chars = sum(len(p[1]) for p in pairs) / len(pairs)
+    print(f"{len(pairs)} pairs over {args.bodies} bodies (mean body {chars:.0f} characters): {len(train)} train, "
+          f"{len(test)} test; {os.cpu_count()} CPUs")
+    print("| model | train s | predict s | peak MB | FNC-1 score | macro-F1 |\n|---|---:|---:|---:|---:|---:|")
+    for name in args.models.split(","):
+        cmd = [sys.executable, __file__, "--child", name, "--pairs", str(args.pairs), "--bodies", str(args.bodies)]
+        t0 = time.perf_counter()
+        try:
+            out = subprocess.run(cmd, capture_output=True, text=True, timeout=args.limit_s, check=True).stdout
+        except subprocess.TimeoutExpired:
+            print(f"| {name} | stopped after {args.limit_s} s | - | - | - | - |", flush=True)
+            continue
+        except subprocess.CalledProcessError as exc:
+            print(f"| {name} | failed: {exc.stderr.strip().splitlines()[-1] if exc.stderr else exc.returncode} | - | - | - | - |")
+            continue
+        r = json.loads(out.strip().splitlines()[-1])
+        print(f"| {name} | {r['train_s']:.1f} | {r['predict_s']:.1f} | {r['peak_mb']:.0f} | {100 * r['fnc1']:.2f}% | "
+              f"{r['macro_f1']:.4f} |  (wall {time.perf_counter() - t0:.0f} s)", flush=True)
+
+
+if __name__ == "__main__":
+    main()
