@@ -17,7 +17,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "dataset_builder"
 # and the stages before it, never one after it; the base modules import only each other.
 BASE = ("errors", "records", "schema", "jsonl")
 STAGES = ("ingest", "segment", "corpora", "label_studio", "normalise", "splits", "build", "scoring", "baselines",
-          "publish", "pipeline", "cli")
+          "predict", "publish", "pipeline", "cli")
 MAX_MODULE_LINES = 800
 MAX_FUNCTION_LINES = 120
 

@@ -40,6 +40,7 @@ Modules
     :mod:`.tasks`        task ``data``, prediction ``result`` items, stable region ids (no network)
     :mod:`.index`        the segment index of a project: cheap stamp, cached listing, duplicate removal
     :mod:`.push`         :func:`push_segments`, :class:`PushReport`, batch import, conflicts, convergence
+    :mod:`.predictions`  :func:`push_predictions` onto tasks already there, the stream's order (uncertainty sampling)
     :mod:`.pull`         :func:`pull_export`, :class:`PullReport`, export counting
     :mod:`.annotations`  users, :func:`submit_annotation`, :func:`submit_export_annotations`
     :mod:`.corpus`       :func:`push_corpus`, :class:`CorpusPushReport`
@@ -66,6 +67,7 @@ from .projects import (
     raw_import,
 )
 from .pull import USERS_FILE, PullReport, pull_export, slugify
+from .predictions import UNCERTAINTY_SAMPLING, PredictionPushReport, push_predictions, remaining_tasks
 from .push import PushReport, PushStopped, push_segments
 from .server import (
     DEFAULT_HOST,
@@ -101,6 +103,7 @@ __all__ = [
     "STATE_FILE",
     "TARGET_MODEL_VERSION",
     "TOKEN_FILE",
+    "UNCERTAINTY_SAMPLING",
     "USERS_FILE",
     "VIEW_TITLE",
     "AdjudicationView",
@@ -108,6 +111,7 @@ __all__ = [
     "CorpusPushReport",
     "Database",
     "LabelStudioError",
+    "PredictionPushReport",
     "ProjectInfo",
     "PullReport",
     "PushReport",
@@ -133,7 +137,9 @@ __all__ = [
     "prediction_result",
     "pull_export",
     "push_corpus",
+    "push_predictions",
     "push_segments",
+    "remaining_tasks",
     "raw_import",
     "resolve_connection",
     "slugify",

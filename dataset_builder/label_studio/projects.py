@@ -31,6 +31,10 @@ def _instructions_html(schema: LabelSchema) -> str:
     return "".join(f"<p>{html.escape(line)}</p>" for line in schema.instructions.splitlines() if line.strip())
 
 
+UNCERTAINTY_SAMPLING = "Uncertainty sampling"
+"""Label Studio's sampling that follows the predictions' ``score`` of the project's ``model_version``,
+ascending (set by a push of scored predictions, :mod:`.predictions`)."""
+
 OVERLAP_SAMPLING = "Sequential sampling"
 """How the labelling stream orders tasks; with ``maximum_annotations > 1`` it gives the tasks that
 other annotators began first (Label Studio's breadth-first queue), so agreement is measured early."""
@@ -50,10 +54,16 @@ def overlap_settings(annotators: int) -> dict[str, Any]:
 
 
 def _apply_overlap(s: _Session, project: Any, annotators: int | None) -> None:
-    """Set the project's overlap to ``annotators`` per task, unless it already is (no write then)."""
+    """Set the project's overlap to ``annotators`` per task, unless it already is (no write then).
+
+    A project whose stream follows a model's scores (uncertainty sampling, set by a push of
+    scored predictions) keeps that order: the breadth-first queue of the overlap comes first anyway.
+    """
     if annotators is None:
         return
     wanted = overlap_settings(annotators)
+    if getattr(project, "sampling", None) == UNCERTAINTY_SAMPLING:
+        wanted["sampling"] = UNCERTAINTY_SAMPLING
     if all(getattr(project, key, None) == value for key, value in wanted.items()):
         return
     s.call("set annotators per task", s.client.projects.update, id=project.id, **wanted)

@@ -33,15 +33,9 @@ from .index import (
     remove_duplicates,
     save_index,
 )
+from .predictions import apply_ordering, attach_missing, prediction_score, task_prediction
 from .projects import ProjectInfo, _ensure_project
-from .tasks import (
-    TARGET_MODEL_VERSION,
-    _target_region,
-    _text_digest,
-    prediction_result,
-    task_data,
-    with_context,
-)
+from .tasks import _text_digest, task_data, with_context
 
 _Pending = tuple[str, str, dict[str, Any]]
 """A task to import: ``(where the row was read, segment_id, task)``."""
@@ -62,9 +56,11 @@ class PushReport:
     stopped part way (``error``) did not reach; running it again pushes them.
 
     Predictions (``push --predictions``), when read: ``predictions_read == predictions +
-    predictions_skipped + len(prediction_rejections)``. ``predictions`` went in with new tasks;
-    ``predictions_skipped`` were for tasks already there (predictions go with new tasks only) or
-    not reached; ``prediction_rejections`` name the predictions file and line of each row whose
+    predictions_skipped + len(prediction_rejections)``. ``predictions`` went in with new tasks or
+    onto tasks already there that had no prediction of that ``model_version`` (of them,
+    ``predictions_on_existing``); ``predictions_skipped`` were for tasks that already carry one of
+    that ``model_version``, or not reached; ``order_set``: the push set the project's
+    ``model_version`` and uncertainty sampling (predictions with a task ``score``); ``prediction_rejections`` name the predictions file and line of each row whose
     ``segment_id`` is in no segment row (``unknown_segment``) or whose segment row was rejected
     (``segment_rejected``). ``duplicates_removed`` counts the later copies deleted after a
     concurrent push of the same segments (see :func:`~.index.remove_duplicates`).
@@ -86,6 +82,8 @@ class PushReport:
     predictions_read: int | None = None
     predictions_skipped: int = 0
     prediction_rejections: tuple[Rejection, ...] = ()
+    predictions_on_existing: int = 0
+    order_set: bool = False
 
     def __post_init__(self) -> None:
         if self.read != self.already_present + self.imported + len(self.rejections) + self.not_pushed:
@@ -134,7 +132,8 @@ class PushReport:
         if self.predictions_read is not None:
             out.update({"predictions_read": self.predictions_read, "predictions_skipped": self.predictions_skipped,
                         "predictions_rejected": len(self.prediction_rejections),
-                        "predictions_rejected_by_reason": self.prediction_reasons()})
+                        "predictions_rejected_by_reason": self.prediction_reasons(),
+                        "predictions_on_existing": self.predictions_on_existing, "order_set": self.order_set})
         if self.duplicates_removed:
             out["duplicates_removed"] = self.duplicates_removed
         if self.error is not None:
@@ -162,12 +161,26 @@ def _read_articles_meta(path: str | Path | None) -> dict[str, dict[str, Any]]:
 
 
 def _read_predictions(path: str | Path | None) -> dict[str, tuple[str, dict[str, Any]]]:
-    """``segment_id -> (file:line, row)`` of a predictions file."""
+    """``segment_id -> (file:line, row)`` of a predictions file.
+
+    Raises
+    ------
+    InputError
+        A row without a string ``segment_id`` (a benchmark predictions row, ``{"id", "tags"}`` per
+        dataset token or ``{"id", "label"}`` per stance row, is named as such), or a second row
+        for one segment.
+    """
     if path is None:
         return {}
     out: dict[str, tuple[str, dict[str, Any]]] = {}
     for lineno, row in read_jsonl(path):
         sid = row.get("segment_id")
+        if not isinstance(sid, str) and "id" in row and ("tags" in row or "label" in row):
+            key = "tags" if "tags" in row else "label"
+            raise InputError(
+                f"{path}:{lineno}: a benchmark predictions row ({{'id', '{key}'}}: labels of the dataset's rows, "
+                "for `score`), not pre-annotations; push takes character spans per segment: run `dataset-builder "
+                "predict RESULTS_DIR --segments SEGMENTS -o predictions.jsonl` and push that file.")
         if not isinstance(sid, str):
             raise InputError(f"{path}:{lineno}: prediction row without a string 'segment_id'.")
         if sid in out:
@@ -236,6 +249,8 @@ class _Progress:
     imported_sids: set[str] = field(default_factory=set)
     row_sids: dict[str, str] = field(default_factory=dict)  # segment id -> where its first row was read
     relist: bool = False  # an import whose answer was lost: the index must be read again
+    attached_sids: set[str] = field(default_factory=set)  # tasks already there that got a prediction now
+    order_set: bool = False
 
     @property
     def settled(self) -> int:
@@ -303,12 +318,12 @@ def push_segments(
     """
     if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
         raise ValueError(f"The 'batch_size' parameter of push_segments must be an int >= 1. Got {batch_size!r} instead.")
-    if predictions is not None and not model_version:
-        raise InputError("--predictions needs --model-version (Label Studio groups pre-annotations by model version).")
     schema = config if isinstance(config, LabelSchema) else load_schema(config)
     title = project_title or schema.name
     meta = _read_articles_meta(articles)
     preds = _read_predictions(predictions)
+    if predictions is not None and not model_version:
+        model_version = _rows_model_version(predictions, preds)
     run = _Progress()
     pending = _plan_segment_tasks(_segment_rows(segments), schema, meta, preds, model_version, run)
     _refuse_empty(segments, run.read)
@@ -326,7 +341,9 @@ def push_segments(
                 _count_batch(run, done, bad, found, ids)
                 if on_batch is not None:
                     on_batch(len(batch))
-            _settle_after_import(s, project, index, run, [sid for _, sid, _ in pending])
+            index, _mine = _settle_after_import(s, project, index, run, [sid for _, sid, _ in pending])
+            if preds and model_version:
+                _predict_existing(s, project, index, schema, pending, preds, model_version, run)
     except LabelStudioError as exc:
         if project is None:
             raise
@@ -399,7 +416,7 @@ def _segments_report(project: ProjectInfo, title: str, schema: LabelSchema, run:
                 "push", where, "segment_rejected",
                 f"the segment row of {sid!r} ({seg_where}) was rejected ({rejected_at[seg_where].reason}); "
                 "the prediction was not attached"))
-        elif sid in run.imported_sids:
+        elif sid in run.imported_sids or sid in run.attached_sids:
             n_preds += 1
         else:
             skipped += 1
@@ -409,6 +426,7 @@ def _segments_report(project: ProjectInfo, title: str, schema: LabelSchema, run:
         rejections=tuple(run.rejections), not_pushed=run.read - run.settled if error else 0, error=error,
         duplicates_removed=run.duplicates_removed, predictions_read=len(preds) if preds else None,
         predictions_skipped=skipped, prediction_rejections=tuple(pred_rejections),
+        predictions_on_existing=len(run.attached_sids), order_set=run.order_set,
     )
 
 
@@ -445,19 +463,33 @@ def _segment_task(schema: LabelSchema, seg: Segment, data: dict[str, Any],
         The predictions row does not fit the config (see :func:`prediction_result`).
     """
     task: dict[str, Any] = {"data": data}
-    result: list[dict[str, Any]] = []
-    if pred_row is not None:
-        result = prediction_result(schema, seg.id, seg.text, pred_row[1])
-    if schema.has_target and schema.target_from_name:
-        result = [_target_region(schema, seg.id, data)] + [r for r in result if r.get("from_name") != schema.target_from_name]
-    if result:
-        version = model_version if pred_row is not None else (model_version or TARGET_MODEL_VERSION)
-        pred: dict[str, Any] = {"model_version": version, "result": result}
-        score = (pred_row or ("", {}))[1].get("score")
-        if isinstance(score, (int, float)) and not isinstance(score, bool):
-            pred["score"] = float(score)
+    pred = task_prediction(schema, seg.id, data, None if pred_row is None else pred_row[1], model_version)
+    if pred is not None:
         task["predictions"] = [pred]
     return task
+
+
+def _rows_model_version(path: str | Path, preds: Mapping[str, tuple[str, dict[str, Any]]]) -> str:
+    """The one ``model_version`` the rows carry (``dataset-builder predict`` writes it), when none is passed."""
+    versions = {str(row.get("model_version")) for _, row in preds.values() if row.get("model_version")}
+    if len(versions) != 1 or any(not row.get("model_version") for _, row in preds.values()):
+        raise InputError(f"{path}: --predictions needs --model-version (Label Studio groups pre-annotations by model "
+                         "version), or rows that all carry the same 'model_version'"
+                         + (f"; they carry {sorted(versions)}." if len(versions) > 1 else "."))
+    return versions.pop()
+
+
+def _predict_existing(s: _Session, project: ProjectInfo, index: SegmentIndex, schema: LabelSchema,
+                      pending: list[_Pending], preds: Mapping[str, tuple[str, dict[str, Any]]], model_version: str,
+                      run: _Progress) -> None:
+    """Predictions for the tasks already there without one of ``model_version``; then the stream's order
+    (:func:`~.predictions.attach_missing`, :func:`~.predictions.apply_ordering`)."""
+    wanted = [(sid, task["data"], preds[sid][1]) for _, sid, task in pending
+              if sid in preds and sid not in run.imported_sids]
+    if wanted:
+        run.attached_sids |= attach_missing(s, project.id, index, schema, wanted, model_version)
+    if any(prediction_score(row) is not None for _, row in preds.values()):
+        run.order_set = apply_ordering(s, project.id, model_version)
 
 
 def _split_existing(index: SegmentIndex, project_id: int, pending: list[_Pending],

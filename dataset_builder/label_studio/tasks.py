@@ -32,6 +32,7 @@ def prediction_result(schema: LabelSchema, segment_id: str, text: str, row: Mapp
     or ``entities`` (``start``, ``end``, ``label``; code points) and ``stances`` (``label`` and,
     for per-region stance, ``target_start``/``target_end`` naming one of the entities; for a
     task-level stance no target). Region ids are derived from the content, so they are stable.
+    An entity or stance with a number ``score`` (the model's confidence in it) keeps it on its item.
 
     Raises
     ------
@@ -58,11 +59,12 @@ def prediction_result(schema: LabelSchema, segment_id: str, text: str, row: Mapp
             )
         rid = _region_id(segment_id, start, end, label)
         regions[(start, end)] = rid
-        out.append({
+        item = {
             "id": rid, "from_name": schema.entity_from_name, "to_name": schema.to_name, "type": "labels",
             "value": {"start": start, "end": end,
                       "text": text[start:end], "labels": [label]},
-        })
+        }
+        out.append(_with_score(item, ent))
     for st in row.get("stances", ()):
         label = st.get("label")
         if label not in schema.stance_labels:
@@ -78,20 +80,28 @@ def prediction_result(schema: LabelSchema, segment_id: str, text: str, row: Mapp
                     "a per-region stance needs its entity span in 'entities'."
                 )
             s0, e0 = key
-            out.append({
+            out.append(_with_score({
                 "id": regions[key], "from_name": schema.stance_from_name, "to_name": schema.to_name, "type": "choices",
                 "value": {"start": s0, "end": e0,
                           "text": text[s0:e0], "choices": [label]},
-            })
+            }, st))
         else:
-            out.append({"id": _region_id(segment_id, "stance", label), "from_name": schema.stance_from_name,
-                        "to_name": schema.to_name, "type": "choices", "value": {"choices": [label]}})
+            out.append(_with_score({"id": _region_id(segment_id, "stance", label), "from_name": schema.stance_from_name,
+                                    "to_name": schema.to_name, "type": "choices", "value": {"choices": [label]}}, st))
     if not out and "entities" in row and schema.no_entities_from_name:
         # a labelled segment with no entity says so with the config's explicit choice: an empty
         # submission does not vote (normalise counts it as empty)
         out.append({"id": _region_id(segment_id, "no_entities"), "from_name": schema.no_entities_from_name,
                     "to_name": schema.to_name, "type": "choices", "value": {"choices": [schema.no_entities_value]}})
     return out
+
+
+def _with_score(item: dict[str, Any], given: Mapping[str, Any]) -> dict[str, Any]:
+    """``item`` with the region's ``score`` (a model's confidence in it) when the row gives a number."""
+    score = given.get("score")
+    if isinstance(score, (int, float)) and not isinstance(score, bool):
+        item["score"] = float(score)
+    return item
 
 
 def _target_region(schema: LabelSchema, segment_id: str, data: Mapping[str, Any]) -> dict[str, Any]:
