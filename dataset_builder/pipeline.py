@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from . import baselines, build, ingest, label_studio, normalise, segment, splits
+from . import baselines, build, ingest, label_studio, normalise, predict, segment, splits
 from .jsonl import read_jsonl, write_json, write_jsonl
 from .records import Annotation, Article, SplitManifest
 from .schema import LabelSchema, load_schema
@@ -221,7 +221,7 @@ def _run_normalise(
 
 
 def _run_split(
-    gold_path: Path, arts: list[Article], manifest_path: Path, report: RunReport, log: Log
+    gold_path: Path, arts: list[Article] | None, manifest_path: Path, report: RunReport, log: Log
 ) -> tuple[list[Annotation], SplitManifest]:
     """Split the gold data, keeping the articles of the manifest at ``manifest_path`` where they are."""
     gold = splits.read_gold(gold_path)
@@ -452,7 +452,25 @@ class StatusReport:
         lines += ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
         lines += ["", "agreement so far (adjudicators and gold sources left out):"]
         lines += [f"  {line}" for line in d["agreement"]] or ["  not measured yet (no task has two annotators)"]
+        lines += ["", "model help (predicted items the annotators kept, relabelled, moved, deleted; items they added):"]
+        lines += [f"  {line}" for line in model_help_lines(d.get("model_help") or {})] or ["  no prediction compared yet"]
         return "\n".join(lines) + "\n"
+
+
+def model_help_lines(help_: Mapping[str, Any]) -> list[str]:
+    """The normalise report's ``model_help``, one line per model version and kind, in words."""
+    out = []
+    for version, row in sorted(help_.items()):
+        for kind in ("entities", "stances"):
+            c = row.get(kind) or {}
+            if not any(c.get(o) for o in ("kept", "relabelled", "moved", "deleted", "added")):
+                continue
+            share = "" if c.get("kept_share") is None else f" (kept share {c['kept_share']})"
+            moved = f", moved {c.get('moved', 0)}" if kind == "entities" else ""
+            out.append(f"{version}, {kind} over {row.get('annotations', 0)} annotation(s): kept {c.get('kept', 0)}, "
+                       f"relabelled {c.get('relabelled', 0)}{moved}, deleted {c.get('deleted', 0)}, "
+                       f"added {c.get('added', 0)}{share}")
+    return out
 
 
 def _agreement_lines(agreement: Mapping[str, Any]) -> list[str]:
@@ -500,5 +518,74 @@ def team_status(connection: label_studio.Connection, project_title: str, *, out_
         "annotators": rep.get("annotators") or {}, "adjudicators": rep.get("adjudicators") or {},
         "gold_sources": rep.get("gold_sources") or {}, "agreement": _agreement_lines(rep.get("agreement") or {}),
         "agreement_measures": rep.get("agreement") or {},
+        "model_help": rep.get("model_help") or {},
     }
     return StatusReport(data)
+
+
+# --------------------------------------------------------------------------------------------
+# The round a team lead runs after a day of annotation: the model learns, the stream re-orders
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RoundReport:
+    """What :func:`annotation_round` did, stage by stage (``stages``) and where it wrote (``paths``)."""
+
+    stages: dict[str, dict[str, Any]]
+    paths: dict[str, Path]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"stages": self.stages, "paths": {k: str(v) for k, v in self.paths.items()}}
+
+    def summary(self) -> str:
+        pushed = self.stages["push_predictions"]
+        order = (f"the stream now hands out the lowest scores of {pushed['model_version']} first"
+                 if pushed["order_set"] else "the stream's order was already this model's")
+        return (f"round: {self.stages['predict']['rows']} task(s) left, {pushed['attached']} new prediction(s) "
+                f"({pushed['already_there']} already there); {order}.\n")
+
+
+def annotation_round(connection: label_studio.Connection, project_title: str, *, out_dir: str | Path = "out/round",
+                     splits_dir: str | Path = "splits", articles: str | Path | None = None,
+                     config: str | Path | None = None, adjudicators: Sequence[str] = (), version: str = "0.1.0",
+                     resamples: int = 1000, ner: str | None = predict.DEFAULT_NER,
+                     stance: str | None = predict.DEFAULT_STANCE, log: Log = lambda line: None) -> RoundReport:
+    """Pull, normalise, split, build, train the baselines, predict on the tasks not done yet, push those
+    predictions and order the stream by their scores (most informative first).
+
+    Writes under ``out_dir``: the snapshot, ``normalised/``, ``dataset/``, ``results/``,
+    ``predictions.jsonl`` and ``round.json``; the split manifest stays in ``splits_dir`` (articles
+    never move). Idempotent: with no new annotation the dataset, the models' ``model_version`` (it
+    names the dataset fingerprint) and so the predictions are the same, and Label Studio's tasks,
+    predictions and settings are left as they are (pull still makes its export snapshot there).
+    """
+    out = Path(out_dir)
+    report = RunReport(out, connection.url, "", None)
+    export_path, norm_dir, norm = _pull_and_normalise(connection, project_title, out, config, adjudicators)
+    schema = normalise.find_snapshot(export_path).schema(config)
+    norm_dict = norm.to_dict()
+    report.stages["normalise"] = {"tasks": norm_dict["tasks"], "annotations": norm_dict["annotations"],
+                                  "model_help": norm_dict.get("model_help") or {}}
+    log(f"pull + normalise: {norm_dict['tasks']['read']} tasks, {norm_dict['annotations']['kept']} annotation(s) kept "
+        f"-> {norm_dir}")
+    arts = splits.read_articles(articles) if articles is not None else None
+    gold, manifest = _run_split(norm_dir / "gold.jsonl", arts, Path(splits_dir) / "manifest.json", report, log)
+    build_options = dict(version=version, normalise_report=norm_dict, description=None, articles=arts,
+                         annotations=splits.read_annotations(norm_dir / "annotations.jsonl"))
+    dataset_dir = _run_build(gold, manifest, schema, out, report, log, **build_options)
+    results = _run_benchmark(dataset_dir, out / "results", report, log, resamples=resamples)
+    _run_build(gold, manifest, schema, out, report, log, results=results, **build_options)
+    predicted = predict.predict_project(connection, project_title, out / "results", schema, out / "predictions.jsonl",
+                                        ner=ner, stance=stance)
+    report.stages["predict"] = predicted.to_dict()
+    report.paths["predictions"] = predicted.path
+    log(predicted.summary())
+    rows = [row for _, row in read_jsonl(predicted.path)]
+    pushed = label_studio.push_predictions(connection, project_title, schema, rows, model_version=predicted.model_version)
+    report.stages["push_predictions"] = pushed.to_dict()
+    log(f"push predictions: {pushed.attached} attached, {pushed.already_there} already there, {pushed.no_task} without "
+        f"a task; order {'set' if pushed.order_set else 'unchanged'} (model_version {pushed.model_version})")
+    done = RoundReport(report.stages, report.paths)
+    write_json(out / "round.json", done.to_dict())
+    return done

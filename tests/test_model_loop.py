@@ -91,3 +91,56 @@ def test_scored_predictions_order_the_stream_and_a_new_round_reorders_without_mo
         "project_id": pid, "model_version": "m2", "read": 3, "attached": 0, "already_there": 3, "no_task": 0,
         "order_set": False}
     ls.delete_project(conn, title)
+
+
+def _annotation(text: str, city: str) -> list[dict]:
+    start = text.index(city)
+    return [{"id": f"p{start}", "from_name": "entity", "to_name": "text", "type": "labels",
+             "value": {"start": 0, "end": 11, "text": text[:11], "labels": ["PER"]}},
+            {"id": f"c{start}", "from_name": "entity", "to_name": "text", "type": "labels",
+             "value": {"start": start, "end": start + len(city), "text": city, "labels": ["LOC"]}}]
+
+
+@pytest.mark.label_studio
+def test_the_round_predicts_on_what_is_left_orders_it_is_idempotent_and_status_shows_the_help(label_studio, tmp_path):
+    from dataset_builder.pipeline import annotation_round, team_status
+
+    conn = label_studio.connection()
+    title = f"round {label_studio.database}"
+    rows = _rows("round", 34)
+    ls.push_segments(conn, rows, "entities", project_title=title, annotators=1)
+    tasks = {t["data"]["segment_id"]: t["id"] for t in ls.list_task_data(conn, title)}
+    for i, row in enumerate(rows[:30]):
+        ls.submit_annotation(conn, tasks[row["id"]], _annotation(row["text"], CITIES[i % len(CITIES)]))
+    out = dict(out_dir=tmp_path / "round", splits_dir=tmp_path / "splits", resamples=20)
+    first = annotation_round(conn, title, **out)
+    pushed = first.stages["push_predictions"]
+    assert (first.stages["predict"]["rows"], pushed["attached"], pushed["order_set"]) == (4, 4, True)
+    version = pushed["model_version"]
+    assert version.startswith("ner.crf@") and version.endswith(first.stages["build"]["fingerprint"][:12])
+    pid = pushed["project_id"]
+    preds = _api(label_studio, f"/api/predictions/?project={pid}")
+    assert sorted(p["task"] for p in preds) == sorted(tasks[r["id"]] for r in rows[30:])
+    assert _api(label_studio, f"/api/projects/{pid}")["model_version"] == version
+
+    second = annotation_round(conn, title, **out)  # nothing new: the same model, nothing written
+    assert second.stages["push_predictions"] == {**pushed, "attached": 0, "already_there": 4, "order_set": False}
+    assert len(_api(label_studio, f"/api/predictions/?project={pid}")) == 4
+    assert sorted(t["id"] for t in ls.list_task_data(conn, title)) == sorted(tasks.values())
+
+    # an annotator keeps the predicted person and relabels the predicted place: status says so
+    row = rows[30]
+    pred = next(p for p in preds if p["task"] == tasks[row["id"]])
+    spans = {(r["value"]["start"], r["value"]["end"]): r["value"]["labels"][0] for r in pred["result"]}
+    city = CITIES[30 % len(CITIES)]
+    at = row["text"].index(city)
+    assert spans == {(0, 11): "PER", (at, at + len(city)): "LOC"}, spans
+    fixed = _annotation(row["text"], city)
+    fixed[1]["value"]["labels"] = ["ORG"]
+    ls.submit_annotation(conn, tasks[row["id"]], fixed)
+    status = team_status(conn, title, out_dir=tmp_path / "status")
+    ents = status.to_dict()["model_help"][version]["entities"]
+    assert {k: ents[k] for k in ("kept", "relabelled", "moved", "deleted", "added")} == \
+        {"kept": 1, "relabelled": 1, "moved": 0, "deleted": 0, "added": 0}
+    assert f"{version}, entities over 1 annotation(s): kept 1, relabelled 1, moved 0, deleted 0, added 0" in status.summary()
+    ls.delete_project(conn, title)

@@ -5,7 +5,7 @@ concern on it. Importing this package registers them all.
 """
 
 
-from . import annotations, articles, evaluation, run, server, team  # noqa: F401  (registers the commands; no __future__ import here: it would shadow .annotations)
+from . import annotations, articles, evaluation, model, run, server, team  # noqa: F401  (registers the commands; no __future__ import here: it would shadow .annotations)
 from .base import cli
 
 

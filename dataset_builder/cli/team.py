@@ -57,7 +57,9 @@ def status_cmd(project_title, adjudicators, config, as_json, out_dir, ls_config,
 
     Tasks done out of total (done: as many annotators as the project gives each task to have
     submitted), each annotator's annotations and median lead time, agreement so far (overall and
-    per label; adjudicators left out), and the tasks and items waiting for adjudication.
+    per label; adjudicators left out), the tasks and items waiting for adjudication, and how much
+    each model_version's pre-annotations helped (predicted items kept, relabelled, moved, deleted;
+    items the annotators added).
 
     \b
     Example:
