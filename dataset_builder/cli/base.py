@@ -49,6 +49,8 @@ def cli() -> None:
       build      gold.jsonl + manifest -> HuggingFace dataset folder (ner, stance, annotations) + card
       score      predictions JSONL + dataset split -> metrics JSON/markdown with 95% CIs
       benchmark  dataset -> baselines, predictions, results.json, leaderboard.md (+ CI gate)
+      predict    trained baselines + segments (or a project's tasks left) -> pre-annotations with scores
+      round      after a day of annotation: pull ... benchmark, predict on what is left, push, re-order
       publish    dataset -> a Hub dataset folder (README + parquet), uploaded with --repo-id
     """
 
