@@ -363,7 +363,8 @@ class NearDuplicateCluster:
     """Articles that are near-duplicates of each other (wire copies), kept in one split.
 
     ``articles`` is sorted and has at least two ids; ``pairs`` are the confirmed edges
-    ``(a, b, jaccard)`` with ``a < b`` that joined them (a cluster is their transitive closure).
+    ``(a, b, jaccard)`` with ``a < b`` that joined them: a spanning tree (a cluster is their
+    transitive closure), so at most ``len(articles) - 1`` of them.
     """
 
     articles: tuple[str, ...]

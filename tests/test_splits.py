@@ -120,6 +120,23 @@ def test_wire_copy_found_and_unrelated_article_not():
     assert (a, b) == ("a", "b") and j == pytest.approx(shingle_jaccard(texts["a"], texts["b"]), abs=1e-4)
 
 
+def test_a_cluster_keeps_a_spanning_tree_of_its_pairs_linear_in_its_size():
+    rng = random.Random(5)
+    base = words_of(rng, 120)
+    texts = {f"copy-{i:02d}": " ".join(base) for i in range(30)}  # 435 confirmed pairs
+    (cluster,) = find_near_duplicates(texts)
+    assert len(cluster.articles) == 30 and len(cluster.pairs) == 29
+    # the kept pairs still join every copy (their transitive closure is the cluster)
+    reached, frontier = {cluster.articles[0]}, True
+    while frontier:
+        frontier = False
+        for a, b, _ in cluster.pairs:
+            if (a in reached) != (b in reached):
+                reached |= {a, b}
+                frontier = True
+    assert reached == set(cluster.articles)
+
+
 def test_near_duplicates_of_near_duplicates_form_one_cluster():
     rng = random.Random(2)
     base = words_of(rng, 150)

@@ -5,7 +5,9 @@ Input
     the article's gold segments joined by newlines).
 Output
     :class:`~dataset_builder.records.NearDuplicateCluster` records: the connected components
-    of the confirmed pairs, sorted; deterministic.
+    of the confirmed pairs, sorted; deterministic. A cluster keeps only the pairs that joined it
+    (a spanning tree: the confirmed pairs in sorted order that merged two parts), so it takes space
+    linear in its size whatever the number of copies (n copies of one text confirm n(n-1)/2 pairs).
 
 Method (policy point 2 of the package docstring): lower-cased ``\\w+`` words, word 5-shingles,
 a MinHash signature per article (``datasketch``, 128 permutations, scheme ``affine32``, seed 1)
@@ -166,15 +168,17 @@ def _components(pairs: Sequence[tuple[str, str, float]]) -> list[NearDuplicateCl
             x = parent[x]
         return x
 
-    for a, b, _ in pairs:
-        ra, rb = find(a), find(b)
+    joined: list[tuple[str, str, float]] = []  # the spanning edges: at most n - 1 per cluster of n
+    for p in pairs:
+        ra, rb = find(p[0]), find(p[1])
         if ra != rb:
             parent[max(ra, rb)] = min(ra, rb)
+            joined.append(p)
     members: dict[str, list[str]] = defaultdict(list)
     for x in list(parent):
         members[find(x)].append(x)
     edges: dict[str, list[tuple[str, str, float]]] = defaultdict(list)
-    for p in pairs:
+    for p in joined:
         edges[find(p[0])].append(p)
     return sorted(
         (NearDuplicateCluster(articles=tuple(sorted(m)), pairs=tuple(edges[root])) for root, m in members.items()),
