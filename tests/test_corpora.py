@@ -542,6 +542,30 @@ def test_conll_tokens_and_tags_reach_the_dataset_exactly(tmp_path):
     assert {p.name: p.read_bytes() for p in (out / "ner").iterdir()} == {p.name: p.read_bytes() for p in (again / "ner").iterdir()}
 
 
+def test_a_corpus_goes_from_import_to_dataset_without_label_studio(tmp_path):
+    """import-corpus --no-push writes gold.jsonl: split and build take it as they take normalise's."""
+    from dataset_builder.build import load_built
+    from dataset_builder.build.bio import bio_names
+    from dataset_builder.records import SPLIT_NAMES
+
+    path = write(tmp_path, "eng.tokens", CONLL_TOKENS)
+    runner = CliRunner()
+    res = runner.invoke(cli, ["import-corpus", "conll", str(path), "--no-push", "-o", str(tmp_path / "in")])
+    assert res.exit_code == 0, res.output
+    gold, articles = tmp_path / "in" / "gold.jsonl", tmp_path / "in" / "articles.jsonl"
+    res = runner.invoke(cli, ["split", str(gold), "--articles", str(articles), "--out", str(tmp_path / "splits")])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(cli, ["build", str(gold), "--config", "entities", "--splits",
+                              str(tmp_path / "splits" / "manifest.json"), "-o", str(tmp_path / "ds")])
+    assert res.exit_code == 0, res.output
+    want = [[(line.split()[0], line.split()[-1]) for line in block.splitlines()]
+            for block in re.split(r"\n\s*\n", CONLL_TOKENS) if block.strip() and not block.startswith("-DOCSTART-")]
+    names = bio_names(load_schema("entities").entity_labels)
+    ds = load_built(tmp_path / "ds", "ner", cache_dir=tmp_path / "cache")
+    got = sorted((r["id"], list(zip(r["tokens"], [names[t] for t in r["ner_tags"]]))) for s in SPLIT_NAMES for r in ds[s])
+    assert [sent for _, sent in got] == want
+
+
 # --------------------------------------------------------------------------------------------
 # Against the real server: import, pull, normalise -> exactly the corpus's labels
 # --------------------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from typing import Any, Mapping
 
 from ..errors import DatasetBuilderError
 from ..jsonl import write_jsonl
-from ..records import SPLIT_NAMES, SPLIT_PIN_KEY, Annotation, Article, Rejection, Segment
+from ..records import GOLD, SPLIT_NAMES, SPLIT_PIN_KEY, Annotation, Article, Rejection, Segment
 from ..schema import LabelSchema
 from .options import _check_options
 
@@ -211,14 +211,19 @@ def pin_split(corpus: Corpus, split: str) -> Corpus:
     return dataclasses.replace(corpus, articles=articles, report=dataclasses.replace(corpus.report, split=split))
 
 
-OUTPUT_FILES = ("articles.jsonl", "segments.jsonl", "annotations.jsonl", "report.json")
+OUTPUT_FILES = ("articles.jsonl", "segments.jsonl", "annotations.jsonl", "gold.jsonl", "report.json")
 
 
 def write_corpus(corpus: Corpus, out_dir: str | Path) -> dict[str, Path]:
     """Write ``articles.jsonl``, ``segments.jsonl`` (push rows), ``annotations.jsonl`` (the corpus's
-    labels as :class:`Annotation` records) and ``report.json`` into ``out_dir``; returns the paths.
+    labels as :class:`Annotation` records), ``gold.jsonl`` and ``report.json`` into ``out_dir``;
+    returns the paths.
 
-    Byte-identical for identical corpora.
+    ``gold.jsonl`` holds the corpus's labels as gold records (``annotator == "gold"``, with the
+    segment's own tokens), so a corpus that is only converted goes from import to dataset without
+    Label Studio: ``split gold.jsonl --articles articles.jsonl`` then ``build gold.jsonl``. The
+    route through Label Studio (push, annotate, pull, normalise) stays the default. Byte-identical
+    for identical corpora.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -226,6 +231,11 @@ def write_corpus(corpus: Corpus, out_dir: str | Path) -> dict[str, Path]:
     write_jsonl(paths["articles.jsonl"], (a.to_dict() for a in corpus.articles))
     write_jsonl(paths["segments.jsonl"], corpus.segment_rows())
     write_jsonl(paths["annotations.jsonl"], (a.to_dict() for a in corpus.annotations))
+    tokens = {s.id: s.tokens for s in corpus.segments}
+    write_jsonl(paths["gold.jsonl"], (
+        dataclasses.replace(a, annotator=GOLD, ground_truth=False, adjudicator=False,
+                            tokens=a.tokens or tokens.get(a.segment_id)).to_dict()
+        for a in corpus.annotations))
     paths["report.json"].write_text(json.dumps(corpus.report.to_dict(), ensure_ascii=False, indent=2) + "\n",
                                     encoding="utf-8", newline="\n")
     return paths
