@@ -20,7 +20,8 @@ from dataset_builder import pipeline
 from dataset_builder.cli import cli
 
 REPO = Path(__file__).resolve().parents[1]
-BASELINES = {("ner", "majority"), ("ner", "memorisation"), ("ner", "crf"), ("stance", "majority"), ("stance", "tfidf_logreg")}
+BASELINES = {("ner", "majority"), ("ner", "memorisation"), ("ner", "crf"), ("stance", "majority"), ("stance", "tfidf_logreg"),
+             ("stance", "pair_relation"), ("stance", "per_target_svm")}
 
 pytestmark = pytest.mark.label_studio
 
@@ -69,7 +70,7 @@ def test_every_stage_reports_its_counts(two_runs):
         "pull: 26 tasks, 68 annotations",
         "normalise: tasks read 26, kept 26, rejected 0; annotations read 68, kept 68, rejected 0",
         "split: 2 articles, 26 segments",
-        "benchmark: 5 baselines trained and scored on test",
+        "benchmark: 7 baselines trained and scored on test",
     ):
         assert line in out, line
     assert re.search(r"Annotate more at http://127\.0\.0\.1:\d+ \(log in as admin@localhost; password in .*password\)", out)
