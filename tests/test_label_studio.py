@@ -317,6 +317,30 @@ def test_reusing_a_project_with_another_config_is_refused(label_studio):
 
 
 @pytest.mark.label_studio
+def test_an_older_presentation_of_the_same_config_is_brought_up_to_date(label_studio):
+    """A project made before an upgrade changed only how the config looks (same labels and controls)
+    gets the current config, so pull's manifest names it again; a second push writes nothing."""
+    import dataclasses
+
+    from label_studio_sdk import LabelStudio
+
+    conn = label_studio.connection()
+    schema = load_schema("entities")
+    older = dataclasses.replace(schema, xml=schema.xml.replace("<View", "<View className=\"older\"", 1))
+    made = ls.ensure_project(conn, older, "config-upgrade")
+    client = LabelStudio(base_url=label_studio.url, api_key=label_studio.api_key)
+    assert client.projects.get(id=made.id).label_config.strip() == older.xml.strip()
+    again = ls.ensure_project(conn, schema, "config-upgrade")
+    assert (again.id, again.created) == (made.id, False)
+    project = client.projects.get(id=made.id)
+    assert project.label_config.strip() == schema.xml.strip() and schema.config_hash[:12] in project.description
+    updated = project.updated_at if hasattr(project, "updated_at") else None
+    ls.ensure_project(conn, schema, "config-upgrade")
+    if updated is not None:
+        assert client.projects.get(id=made.id).updated_at == updated
+
+
+@pytest.mark.label_studio
 def test_push_twice_gives_one_task_per_segment(label_studio, tmp_path):
     conn = label_studio.connection()
     rows = seed_segments()

@@ -91,12 +91,31 @@ def _check_project_schema(project: Any, schema: LabelSchema) -> None:
         )
 
 
+def _apply_config(s: _Session, project: Any, schema: LabelSchema) -> None:
+    """Bring an existing project's labelling config to ``schema``'s text when only its presentation
+    differs (same labels and controls: :func:`_check_project_schema` checked), e.g. after an upgrade
+    added context lines or the "no entities" choice. Written only when it differs."""
+    if (project.label_config or "").strip() == schema.xml.strip():  # (Label Studio drops the final newline)
+        return
+    try:
+        s.call("update the project's labelling config", s.client.projects.update, id=project.id,
+               label_config=schema.xml,
+               description=f"dataset-builder config {schema.name} (sha256 {schema.config_hash[:12]})")
+    except LabelStudioError as exc:
+        raise LabelStudioError(
+            f"project {project.title!r} (id {project.id}) has an older version of config {schema.name!r} and Label "
+            f"Studio refused the current one ({exc}); push with the config the project was made with, or choose "
+            "another --project-title."
+        ) from None
+
+
 def ensure_project(conn: Connection, schema: LabelSchema, title: str, *,
                    retry: RetryPolicy | None = None, annotators: int | None = None) -> ProjectInfo:
     """Find the project called exactly ``title``, or create it with ``schema``'s config.
 
     ``annotators`` (when given) is how many different annotators each task goes to
-    (:func:`overlap_settings`); an existing project is updated when it differs.
+    (:func:`overlap_settings`); an existing project is updated when it differs, and so is its
+    labelling config when only its presentation changed (same labels and controls).
 
     Raises
     ------
@@ -114,6 +133,7 @@ def _ensure_project(s: _Session, schema: LabelSchema, title: str, *, annotators:
     if found:
         project = s.call("get project", s.client.projects.get, id=found.id)
         _check_project_schema(project, schema)
+        _apply_config(s, project, schema)
         _apply_overlap(s, project, annotators)
         return ProjectInfo(id=project.id, title=title, created=False, task_number=getattr(found, "task_number", None),
                            created_at=str(getattr(project, "created_at", "")))
