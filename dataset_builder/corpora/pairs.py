@@ -31,13 +31,14 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 from ..errors import InputError
+from ..jsonl import json_error
 from ..records import SPLIT_PIN_KEY, Annotation, Article, Segment, StanceLabel
 from ..schema import LabelSchema
 from .corpus import Corpus
 from .ledger import _Bad, _Ledger
 from .options import ON_ERROR, _check_options, slug
 from .stance import _stance_label, _stance_options
-from .text import _read_bytes, clean_with_offsets, decode
+from .text import _lines, _read_bytes, clean_with_offsets, decode
 
 FNC1_STANCE_COLUMNS = ("Headline", "Body ID", "Stance")
 FNC1_BODY_COLUMNS = ("Body ID", "articleBody")
@@ -207,13 +208,13 @@ def _pair_records(path: Path, encoding: str, cols: Mapping[str, str]) -> tuple[s
         text, enc = decode(_read_bytes(path), path, encoding)
 
         def rows() -> Iterator[tuple[int, Mapping[str, Any]]]:
-            for n, raw in enumerate(text.split("\n"), start=1):
+            for n, raw in enumerate(_lines(text), start=1):
                 if not raw.strip():
                     continue
                 try:
                     obj = json.loads(raw)
                 except json.JSONDecodeError as exc:
-                    raise InputError(f"{path}:{n}: not JSON ({exc.msg}); one JSON object per line.") from None
+                    raise InputError(f"{path}:{n}: not valid JSON ({json_error(exc)}); one JSON object per line.") from None
                 if not isinstance(obj, dict):
                     raise InputError(f"{path}:{n}: a {type(obj).__name__}, expected a JSON object.")
                 yield n, obj
