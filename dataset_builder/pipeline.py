@@ -392,14 +392,15 @@ def _read_jsonl_lines(path: Path) -> list[dict[str, Any]]:
 
 
 def _pull_and_normalise(connection: label_studio.Connection, project_title: str, out: Path, config: Any,
-                        adjudicators: Sequence[str]) -> tuple[Path, Path, Any]:
-    """Pull the project into ``out/exports`` and normalise the snapshot into ``out/normalised``."""
+                        adjudicators: Sequence[str]) -> tuple[Path, Path, Any, Any]:
+    """Pull the project into ``out/exports`` and normalise the snapshot into ``out/normalised``;
+    returns ``(export path, normalised folder, normalise report, labelling schema)``."""
     pulled = label_studio.pull_export(connection, project_title, out_dir=out / "exports")
     snapshot = normalise.find_snapshot(pulled.export_path)
     schema = snapshot.schema(config)
     norm_dir = out / "normalised"
     report = normalise.normalise_export(pulled.export_path, schema, norm_dir, adjudicators=tuple(adjudicators))
-    return pulled.export_path, norm_dir, report
+    return pulled.export_path, norm_dir, report, schema
 
 
 def adjudicate(connection: label_studio.Connection, project_title: str, *, out_dir: str | Path = "out/adjudicate",
@@ -411,7 +412,7 @@ def adjudicate(connection: label_studio.Connection, project_title: str, *, out_d
     Idempotent: the tab is refreshed in place, and the same annotations give the same list.
     """
     out = Path(out_dir)
-    export_path, norm_dir, _report = _pull_and_normalise(connection, project_title, out, config, adjudicators)
+    export_path, norm_dir, _report, _schema = _pull_and_normalise(connection, project_title, out, config, adjudicators)
     by_task: dict[int, list[dict[str, Any]]] = {}
     segment_of: dict[int, str] = {}
     for item in _read_jsonl_lines(norm_dir / "unresolved.jsonl"):
@@ -500,7 +501,7 @@ def team_status(connection: label_studio.Connection, project_title: str, *, out_
     """
     out = Path(out_dir)
     overview = label_studio.project_overview(connection, project_title)
-    _export, norm_dir, report = _pull_and_normalise(connection, project_title, out, config, adjudicators)
+    _export, norm_dir, report, _schema = _pull_and_normalise(connection, project_title, out, config, adjudicators)
     rep = report.to_dict()
     decisive = set(rep.get("adjudicators") or {}) | set(rep.get("gold_sources") or {})
     voters: dict[int, set[str]] = {}
@@ -562,8 +563,7 @@ def annotation_round(connection: label_studio.Connection, project_title: str, *,
     """
     out = Path(out_dir)
     report = RunReport(out, connection.url, "", None)
-    export_path, norm_dir, norm = _pull_and_normalise(connection, project_title, out, config, adjudicators)
-    schema = normalise.find_snapshot(export_path).schema(config)
+    export_path, norm_dir, norm, schema = _pull_and_normalise(connection, project_title, out, config, adjudicators)
     norm_dict = norm.to_dict()
     report.stages["normalise"] = {"tasks": norm_dict["tasks"], "annotations": norm_dict["annotations"],
                                   "model_help": norm_dict.get("model_help") or {}}
