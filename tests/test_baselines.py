@@ -338,6 +338,33 @@ def test_load_model_refuses_untrusted_types(tmp_path):
     assert "dataset_builder.baselines.MemorisationTagger" in baselines.TRUSTED_TYPES
 
 
+def test_every_trusted_project_type_is_importable_where_it_is_named():
+    import importlib
+
+    for name in baselines.TRUSTED_TYPES:
+        if name.startswith("dataset_builder."):
+            module, _, attr = name.rpartition(".")
+            assert callable(getattr(importlib.import_module(module), attr)), name
+
+
+def test_a_model_saved_under_the_old_module_names_still_loads(tmp_path):
+    import zipfile
+
+    X, y = [["Rome", "fell"], ["Paris"]], [["B-LOC", "O"], ["B-LOC"]]
+    save_model(MemorisationTagger().fit(X, y), tmp_path / "new.skops")
+    with zipfile.ZipFile(tmp_path / "new.skops") as zin, zipfile.ZipFile(tmp_path / "old.skops", "w") as zout:
+        for item in zin.infolist():
+            data = zin.read(item)
+            if item.filename == "schema.json":
+                assert b"dataset_builder.baselines.ner" in data
+                data = data.replace(b"dataset_builder.baselines.ner", b"dataset_builder.baselines")
+            zout.writestr(item, data)
+    import skops.io as sio
+
+    assert sio.get_untrusted_types(file=tmp_path / "old.skops") == ["dataset_builder.baselines.MemorisationTagger"]
+    assert load_model(tmp_path / "old.skops").predict([["Paris", "rome"]]) == [["B-LOC", "B-LOC"]]
+
+
 def test_example_ci_workflow_runs_the_gate():
     import yaml
 

@@ -45,18 +45,30 @@ Invariants
 from __future__ import annotations
 
 import json
-import re
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin
-
 from ..errors import InputError
 from ..jsonl import read_json_object, write_jsonl
+from .ner import (  # noqa: F401  (public names of the baselines package)
+    CRF_DEFAULT,
+    CRF_GRID,
+    CRF_STOPPING,
+    PARALLEL_MIN_TOKENS,
+    MemorisationTagger,
+    TokenDummyTagger,
+    TokenFeaturizer,
+    crf_training,
+    make_crf,
+    sentence_features,
+    token_features,
+    tune_crf,
+    word_shape,
+)
 from .pairs import DEFAULT_MAX_FEATURES, PerTargetSVM, make_pair_relation
+from .persist import LEGACY_TYPES, TRUSTED_TYPES, load_model, save_model  # noqa: F401
+from .stance import TARGET_CLOSE, TARGET_OPEN, _joined, make_tfidf_logreg, mark_target  # noqa: F401
 from ..scoring import (
     CONFIDENCE,
     DEFAULT_RESAMPLES,
@@ -70,8 +82,6 @@ from ..scoring import (
     score_predictions,
 )
 
-TARGET_OPEN = "TGTSTART"
-TARGET_CLOSE = "TGTEND"
 BASELINES: dict[str, tuple[str, ...]] = {
     "stance": ("majority", "tfidf_logreg", "pair_relation", "per_target_svm"),
     "ner": ("majority", "memorisation", "crf"),
@@ -87,251 +97,18 @@ DESCRIPTIONS = {
 }
 
 
-# --------------------------------------------------------------------------- features
-
-
-def mark_target(text: str, start: int, end: int) -> str:
-    """``text`` with the stance target ``text[start:end]`` wrapped in marker words.
-
-    ``"Obama spoke"`` with target [0, 5) becomes ``"TGTSTART Obama TGTEND spoke"``, so word
-    n-grams see the target and its neighbours.
-    """
-    if not 0 <= start <= end <= len(text):
-        raise InputError(f"target offsets [{start}, {end}) do not fit a text of length {len(text)}; rebuild the dataset.")
-    return f"{text[:start]} {TARGET_OPEN} {text[start:end]} {TARGET_CLOSE} {text[end:]}"
-
-
-_SHAPE_RULES = ((re.compile(r"[A-Z]"), "X"), (re.compile(r"[a-z]"), "x"), (re.compile(r"[0-9]"), "d"))
-_RUNS = re.compile(r"(.)\1+")
-
-
-def _shape(token: str) -> str:
-    """The word's shape with runs cut to two: ``"Xxxxxx"`` -> ``"Xxx"`` (the features of the first CRF)."""
-    shape = token
-    for pattern, letter in _SHAPE_RULES:
-        shape = pattern.sub(letter, shape)
-    return _RUNS.sub(r"\1\1", shape)
-
-
-def word_shape(token: str) -> tuple[str, str]:
-    """``(shape, short shape)`` of a token: every letter ``X``/``x`` by case (any script), every digit
-    ``d``, other characters kept; the short shape collapses each run to one: ``"McDonald's"`` ->
-    ``("XxXxxxxx'x", "XxXx'x")``, ``"1996-08-30"`` -> ``("dddd-dd-dd", "d-d-d")``."""
-    chars = []
-    for ch in token:
-        if ch.isdigit():
-            chars.append("d")
-        elif ch.isalpha():
-            chars.append("X" if ch.isupper() else "x")
-        else:
-            chars.append(ch)
-    shape = "".join(chars)
-    return shape, _RUNS.sub(r"\1", shape)
-
-
-_OFFSETS = (-2, -1, 1, 2)
-
-
-def _word_attributes(word: str) -> tuple[list[str], dict[int, list[str]]]:
-    """Attributes of one token string, alone: its own, and those it gives as a neighbour at each
-    offset of the window (prefixed ``-2:`` ... ``+2:``), as crfsuite attribute names.
-
-    Own: lower-cased identity, shape and short shape, prefixes and suffixes of 1-4 characters,
-    casing flags (title, all upper, all lower, a capital inside), digit and punctuation flags,
-    length bucket. As a neighbour: lower-cased identity, short shape and the casing flags.
-    """
-    low = word.lower()
-    shape, short = word_shape(word)
-    alpha = any(ch.isalpha() for ch in word)
-    flags = []
-    if word.istitle():
-        flags.append("title")
-    if alpha and word.isupper():
-        flags.append("upper")
-    if alpha and word.islower():
-        flags.append("lower")
-    if "upper" not in flags and any(ch.isupper() for ch in word[1:]):
-        flags.append("innercap")  # McDonald, eBay
-    own = ["bias", "w=" + low, "shape=" + shape, "sshape=" + short, f"len={min(len(word), 8)}"]
-    own += [f"p{k}={low[:k]}" for k in range(1, 5) if len(low) >= k]
-    own += [f"s{k}={low[-k:]}" for k in range(1, 5) if len(low) >= k]
-    own += flags
-    if word.isdigit():
-        own.append("digits")
-    elif any(ch.isdigit() for ch in word):
-        own.append("hasdigit")
-    if not any(ch.isalnum() for ch in word):
-        own.append("punct")
-    if "-" in word and len(word) > 1:
-        own.append("hyphen")
-    near = ["w=" + low, "sshape=" + short] + flags
-    return own, {offset: [f"{offset:+d}:{a}" for a in near] for offset in _OFFSETS}
-
-
-def sentence_features(tokens: Sequence[str], cache: dict[str, Any] | None = None) -> list[list[str]]:
-    """crfsuite attributes of every token of one sentence (the ``crf`` baseline's features).
-
-    Per token: its own attributes (:func:`_word_attributes`), its neighbours' in a window of +-2
-    (``-1:BOS`` / ``+1:EOS`` at the edges), the word bigrams with the previous and the next token,
-    and ``allcaps`` when every cased token of the sentence is upper case (a headline). ``cache``
-    maps token strings to their attributes across calls (the lists are shared, never changed).
-    """
-    cache = {} if cache is None else cache
-    attrs = []
-    for t in tokens:
-        a = cache.get(t)
-        if a is None:
-            a = cache[t] = _word_attributes(t)
-        attrs.append(a)
-    n = len(tokens)
-    cased = [t for t in tokens if any(ch.isalpha() for ch in t)]
-    headline = len(cased) > 1 and all(t.isupper() for t in cased)
-    lows = ["BOS"] + [t.lower() for t in tokens] + ["EOS"]
-    out = []
-    for i in range(n):
-        feats = attrs[i][0] + [f"-1|0={lows[i]}|{lows[i + 1]}", f"0|+1={lows[i + 1]}|{lows[i + 2]}"]
-        for offset in _OFFSETS:
-            j = i + offset
-            if 0 <= j < n:
-                feats += attrs[j][1][offset]
-            elif j == -1 and offset == -1:
-                feats.append("-1:BOS")
-            elif j == n and offset == 1:
-                feats.append("+1:EOS")
-        if headline:
-            feats.append("allcaps")
-        out.append(feats)
-    return out
-
-
-def token_features(tokens: Sequence[str], i: int) -> dict[str, Any]:
-    """Hand-made features of ``tokens[i]`` used by :class:`TokenFeaturizer` ``(version=1)``, the
-    first CRF's (kept for comparison in ``benchmarks/crf.py``): the word, its shape, affixes,
-    case, neighbours."""
-    word = tokens[i]
-    low = word.lower()
-    feats: dict[str, Any] = {
-        "bias": 1.0,
-        "w": low,
-        "suf3": low[-3:],
-        "suf2": low[-2:],
-        "pre3": low[:3],
-        "shape": _shape(word),
-        "title": word.istitle(),
-        "upper": word.isupper(),
-        "digit": word.isdigit(),
-        "len": min(len(word), 10),
-    }
-    for offset in (-2, -1, 1, 2):
-        j = i + offset
-        if 0 <= j < len(tokens):
-            other = tokens[j]
-            feats[f"{offset}:w"] = other.lower()
-            feats[f"{offset}:title"] = other.istitle()
-            if abs(offset) == 1:
-                feats[f"{offset}:shape"] = _shape(other)
-        elif abs(offset) == 1:
-            feats["BOS" if offset < 0 else "EOS"] = True
-    return feats
-
-
-class TokenFeaturizer(TransformerMixin, BaseEstimator):
-    """Token lists -> per-token features for the CRF: :func:`sentence_features` (``version=2``,
-    the default) or the first CRF's :func:`token_features` (``version=1``)."""
-
-    def __init__(self, version: int = 2):
-        self.version = version
-
-    def fit(self, X: Sequence[Sequence[str]], y: Any = None) -> "TokenFeaturizer":
-        return self
-
-    def transform(self, X: Sequence[Sequence[str]]) -> list[list[Any]]:
-        if self.version == 1:
-            return [[token_features(tokens, i) for i in range(len(tokens))] for tokens in X]
-        cache: dict[str, Any] = {}
-        return [sentence_features(tokens, cache) for tokens in X]
-
-
-class MemorisationTagger(BaseEstimator):
-    """Most frequent training tag per token string (exact match, then lowercased), else ``default``.
-
-    Ties go to the tag that sorts first, so the model does not depend on data order.
-    """
-
-    def __init__(self, default: str = "O"):
-        self.default = default
-
-    def fit(self, X: Sequence[Sequence[str]], y: Sequence[Sequence[str]]) -> "MemorisationTagger":
-        exact: dict[str, Counter] = {}
-        lower: dict[str, Counter] = {}
-        for tokens, tags in zip(X, y):
-            for token, tag in zip(tokens, tags):
-                exact.setdefault(token, Counter())[tag] += 1
-                lower.setdefault(token.lower(), Counter())[tag] += 1
-
-        def best(counter: Counter) -> str:
-            return min(counter.items(), key=lambda kv: (-kv[1], kv[0]))[0]
-
-        self.exact_ = {k: best(v) for k, v in sorted(exact.items())}
-        self.lower_ = {k: best(v) for k, v in sorted(lower.items())}
-        return self
-
-    def predict(self, X: Sequence[Sequence[str]]) -> list[list[str]]:
-        return [[self.exact_.get(t) or self.lower_.get(t.lower(), self.default) for t in tokens] for tokens in X]
-
-
-class TokenDummyTagger(BaseEstimator):
-    """Sequence wrapper of a ``DummyClassifier(strategy="most_frequent")`` over all tokens."""
-
-    def __init__(self, seed: int = 0):
-        self.seed = seed
-
-    def fit(self, X: Sequence[Sequence[str]], y: Sequence[Sequence[str]]) -> "TokenDummyTagger":
-        from sklearn.dummy import DummyClassifier
-
-        flat = [tag for tags in y for tag in tags]
-        self.classifier_ = DummyClassifier(strategy="most_frequent", random_state=self.seed).fit(np.zeros((len(flat), 1)), flat)
-        return self
-
-    def predict(self, X: Sequence[Sequence[str]]) -> list[list[str]]:
-        out = []
-        for tokens in X:
-            out.append([str(t) for t in self.classifier_.predict(np.zeros((len(tokens), 1)))] if tokens else [])
-        return out
-
-
 # --------------------------------------------------------------------------- models
-
-
-def _joined(X: Sequence[Sequence[Any]]) -> list[str]:
-    """``(target, text, given)`` rows as one string: the text (a span target is marked in it), or a
-    given target between the markers in front of the text. A string row (a text already marked by
-    :func:`mark_target`) passes as it is."""
-    return [x if isinstance(x, str) else f"{TARGET_OPEN} {x[0]} {TARGET_CLOSE} {x[1]}" if x[2] else x[1] for x in X]
 
 
 def make_model(task: str, name: str, *, seed: int = DEFAULT_SEED, max_features: int | None = DEFAULT_MAX_FEATURES):
     """An unfitted baseline estimator (see the module docstring); ``max_features`` caps each n-gram block."""
-    from sklearn.pipeline import FeatureUnion, Pipeline
-
     if task == "stance" and name == "majority":
         from sklearn.dummy import DummyClassifier
+        from sklearn.pipeline import Pipeline
 
         return Pipeline([("majority", DummyClassifier(strategy="most_frequent", random_state=seed))])
     if task == "stance" and name == "tfidf_logreg":
-        from sklearn.feature_extraction.text import TfidfVectorizer
-        from sklearn.linear_model import LogisticRegression
-
-        from sklearn.preprocessing import FunctionTransformer
-
-        features = FeatureUnion([
-            ("word", TfidfVectorizer(analyzer="word", ngram_range=(1, 2), sublinear_tf=True, min_df=1,
-                                     max_features=max_features)),
-            ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=1,
-                                     max_features=max_features)),
-        ])
-        clf = LogisticRegression(C=10.0, max_iter=2000, class_weight="balanced", random_state=seed)
-        return Pipeline([("text", FunctionTransformer(_joined)), ("tfidf", features), ("logreg", clf)])
+        return make_tfidf_logreg(seed=seed, max_features=max_features)
     if task == "stance" and name == "pair_relation":
         return make_pair_relation(seed=seed, max_features=max_features or DEFAULT_MAX_FEATURES)
     if task == "stance" and name == "per_target_svm":
@@ -344,138 +121,6 @@ def make_model(task: str, name: str, *, seed: int = DEFAULT_SEED, max_features: 
         return make_crf(*CRF_DEFAULT)
     raise ValueError(f"The 'name' parameter must be one of {list(BASELINES.get(task, ()))} for task {task!r}. Got {name!r} instead.")
 
-
-#: The (c1, c2) pairs (L1 and L2 penalties) the ``crf`` baseline is tuned over on the validation
-#: split, in this order; the first best validation entity F1 wins a tie.
-CRF_GRID: tuple[tuple[float, float], ...] = ((0.05, 0.01), (0.1, 0.01), (0.2, 0.01), (0.1, 0.05))
-#: The (c1, c2) used without a validation split.
-CRF_DEFAULT = (0.1, 0.01)
-#: crfsuite's L-BFGS stopping rule: stop when the objective improved by less than ``delta`` (0.1 %,
-#: relative) over the last ``period`` (10) iterations, or when the gradient norm is below ``epsilon``
-#: times the weights' norm. No iteration cap (crfsuite's limit is INT_MAX). A delta of 1e-4 ran 2.4x
-#: the iterations (607 against 254 on the CoNLL-sized synthetic data of benchmarks/crf.py) for no gain
-#: in test F1 (0.9696 against 0.9700) and would not fit a 4-point grid in 5 minutes; crfsuite's
-#: default, 1e-5, runs longer still.
-CRF_STOPPING = {"epsilon": 1e-5, "period": 10, "delta": 1e-3}
-
-
-def make_crf(c1: float, c2: float, *, features: int = 2):
-    """An unfitted ``crf`` baseline: :class:`TokenFeaturizer` then an L-BFGS CRF trained until
-    :data:`CRF_STOPPING` holds (``features=1`` with ``max_iterations=100``, c1 = c2 = 0.05 is the
-    first CRF, kept for ``benchmarks/crf.py``)."""
-    import sklearn_crfsuite
-    from sklearn.pipeline import Pipeline
-
-    if features == 1:
-        crf = sklearn_crfsuite.CRF(algorithm="lbfgs", c1=c1, c2=c2, max_iterations=100, all_possible_transitions=True)
-    else:
-        crf = sklearn_crfsuite.CRF(algorithm="lbfgs", c1=c1, c2=c2, all_possible_transitions=True, **CRF_STOPPING)
-    return Pipeline([("features", TokenFeaturizer(version=features)), ("crf", crf)])
-
-
-def crf_training(model: Any) -> dict[str, Any]:
-    """How a fitted ``crf`` pipeline stopped: ``{"iterations": n, "stopped": "converged" | "iteration cap"}``."""
-    log = model.named_steps["crf"].training_log_
-    text = "".join(log.log)
-    stopped = "iteration cap" if "maximum number of iterations" in text else "converged"
-    return {"iterations": len(log.iterations), "stopped": stopped}
-
-
-def _fit_scored(job: tuple) -> tuple[Any, float, dict[str, Any]]:
-    """One grid point: fit on train, entity micro F1 on validation (a worker of :func:`tune_crf`)."""
-    from ..scoring import ner_report_from_tags
-
-    c1, c2, train, validation, labels = job
-    model = make_crf(c1, c2).fit(*train)
-    predicted = [list(tags) for tags in model.predict(validation[0])]
-    f1 = ner_report_from_tags(validation[1], predicted, labels=labels)["micro"]["f1"] or 0.0
-    return model, f1, crf_training(model)
-
-
-#: Below this many training tokens the grid is fitted in this process (workers cost more than they save).
-PARALLEL_MIN_TOKENS = 20_000
-
-
-def tune_crf(train: tuple[Sequence, Sequence], validation: tuple[Sequence, Sequence] | None,
-             grid: Sequence[tuple[float, float]] = CRF_GRID, *, workers: int | None = None) -> tuple[Any, dict[str, Any]]:
-    """Fit the ``crf`` baseline on ``train`` (tokens, tags) for each (c1, c2) of ``grid`` and keep the
-    one with the best entity micro F1 (conlleval rules) on ``validation``; without a validation split,
-    fit :data:`CRF_DEFAULT` only. Returns the fitted model and a JSON-ready account of the search.
-
-    The grid points are independent and each fit is deterministic, so they run in up to ``workers``
-    processes (default: one per CPU, at most one per grid point; one process for small data) and
-    the result does not depend on how many.
-    """
-    import os
-
-    if validation is None or not len(validation[0]):
-        model = make_crf(*CRF_DEFAULT).fit(*train)
-        return model, {"validation": None, "c1": CRF_DEFAULT[0], "c2": CRF_DEFAULT[1], **crf_training(model)}
-    labels = sorted({t for tags in list(train[1]) + list(validation[1]) for t in tags} | {"O"})
-    train = (list(map(list, train[0])), list(map(list, train[1])))
-    validation = (list(map(list, validation[0])), list(map(list, validation[1])))
-    jobs = [(c1, c2, train, validation, labels) for c1, c2 in grid]
-    if workers is None:
-        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-        workers = 1 if sum(map(len, train[0])) < PARALLEL_MIN_TOKENS else min(cpus, len(jobs))
-    if workers > 1:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            fitted = list(pool.map(_fit_scored, jobs))
-    else:
-        fitted = [_fit_scored(job) for job in jobs]
-    tried = [{"c1": c1, "c2": c2, "validation_f1": round(f1, 10), **info} for (c1, c2), (_, f1, info) in zip(grid, fitted)]
-    best = max(range(len(fitted)), key=lambda k: (fitted[k][1], -k))  # the first of equal scores
-    return fitted[best][0], {"validation": "entity micro F1", **tried[best], "grid": tried}
-
-
-# Types a saved baseline may contain beyond scikit-learn/numpy (skops trusts those itself).
-TRUSTED_TYPES = (
-    "dataset_builder.baselines._joined",
-    "dataset_builder.baselines.pairs.PairFeatures",
-    "dataset_builder.baselines.pairs.PerTargetSVM",
-    "dataset_builder.baselines.pairs._text_of",
-    "dataset_builder.baselines.pairs._lead",
-    "numpy.dtype",
-    "dataset_builder.baselines.MemorisationTagger",
-    "dataset_builder.baselines.TokenDummyTagger",
-    "dataset_builder.baselines.TokenFeaturizer",
-    "sklearn_crfsuite.estimator.CRF",
-    "sklearn_crfsuite._fileresource.FileResource",
-    "pycrfsuite._logparser.TrainLogParser",
-    "collections.Counter",
-)
-
-
-def save_model(model: Any, path: str | Path) -> None:
-    """Save ``model`` with skops (no pickle)."""
-    import skops.io as sio
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sio.dump(model, path)
-
-
-def load_model(path: str | Path) -> Any:
-    """Load a baseline saved by :func:`save_model`, trusting only :data:`TRUSTED_TYPES`.
-
-    Raises
-    ------
-    InputError
-        The file is missing or holds a type outside the trusted list.
-    """
-    import skops.io as sio
-
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such model file; run `dataset-builder benchmark` first.")
-    untrusted = sio.get_untrusted_types(file=path)
-    unknown = sorted(set(untrusted) - set(TRUSTED_TYPES))
-    if unknown:
-        raise InputError(f"{path}: holds types not trusted by dataset_builder: {unknown}; inspect the file before loading it.")
-    return sio.load(path, trusted=list(untrusted))
 
 
 # --------------------------------------------------------------------------- data
