@@ -183,9 +183,10 @@ def test_the_servers_note_vouches_only_for_exactly_the_segments_it_was_written_f
         index.add(sid, tid, _text_digest(text), (7,) if sid in ("s0", "s1") else ())
     assert index.matches_stamp()
     note = _make_note(index)
+    texts = {sid: _text_digest(t) for sid, t in texts.items()}  # what a push passes: (segment id, text digest)
     vouched = _from_note(1, index.stamp, note, texts.items(), (7, ["s0", "s1"]))
     assert vouched is not None and not vouched.ids_known
-    assert all(vouched.digest(sid) == _text_digest(t) for sid, t in texts.items())
+    assert all(vouched.digest(sid) == digest for sid, digest in texts.items())
     assert vouched.annotated_by("s1", 7) and not vouched.annotated_by("s2", 7)
     assert _from_note(1, index.stamp, note, texts.items(), None) is not None
     # anything else: not vouched for (the project is listed)
@@ -194,7 +195,7 @@ def test_the_servers_note_vouches_only_for_exactly_the_segments_it_was_written_f
     later = Stamp(total=index.stamp.total, max_id=index.stamp.max_id, annotations=index.stamp.annotations + 3)
     assert _from_note(1, later, note, texts.items(), None) is not None
     assert _from_note(1, later, note, texts.items(), (7, ["s0", "s1"])) is None
-    assert _from_note(1, index.stamp, note, {**texts, "s4": "changed"}.items(), None) is None
+    assert _from_note(1, index.stamp, note, {**texts, "s4": _text_digest("changed")}.items(), None) is None
     assert _from_note(1, index.stamp, note, list(texts.items())[:4], None) is None
     assert _from_note(1, index.stamp, note, texts.items(), (7, ["s0"])) is None
     assert _from_note(1, index.stamp, note, texts.items(), (5, [])) is not None  # user 5 annotated none

@@ -73,6 +73,29 @@ class _Session:
             self._download_http = LabelStudio(base_url=self.conn.url, api_key=self.conn.api_key, httpx_client=http)
         return self._download_http
 
+    def import_json(self, project_id: int, body: bytes) -> list[int] | None:
+        """POST ``body`` (a JSON list of tasks, already serialised) to the project's import endpoint,
+        as ``projects.import_tasks(..., return_task_ids=True)`` does but without encoding the tasks
+        again; returns the new tasks' ids (None when the server did not say them).
+
+        Raises the SDK's ``ApiError`` on an HTTP error and httpx's errors on a transport failure
+        (:meth:`classify` maps both), like the SDK call; nothing is resent here.
+        """
+        from label_studio_sdk.core.api_error import ApiError
+
+        response = self.client._client_wrapper.httpx_client.request(
+            f"api/projects/{int(project_id)}/import", method="POST",
+            params={"commit_to_project": True, "return_task_ids": True}, content=body,
+            headers={"content-type": "application/json"}, request_options=self.opts)
+        try:
+            answer = response.json()
+        except ValueError:
+            raise ApiError(status_code=response.status_code, headers=dict(response.headers), body=response.text) from None
+        if not 200 <= response.status_code < 300:
+            raise ApiError(status_code=response.status_code, headers=dict(response.headers), body=answer)
+        ids = answer.get("task_ids") if isinstance(answer, dict) else None
+        return [int(i) for i in ids] if isinstance(ids, list) else None
+
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self.client._client_wrapper.httpx_client.httpx_client.close()

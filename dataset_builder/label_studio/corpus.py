@@ -31,7 +31,7 @@ from .push import (
     _settle_after_import,
     _split_existing,
 )
-from .tasks import TARGET_MODEL_VERSION, _target_region, prediction_result, task_data, with_context
+from .tasks import TARGET_MODEL_VERSION, _target_region, _text_digest, prediction_result, task_data, with_context
 
 
 @dataclass(frozen=True)
@@ -128,7 +128,7 @@ def push_corpus(
     try:
         with _session(conn, retry=retry, sleep=sleep) as s:
             project = _ensure_project(s, schema, title, annotators=annotators)
-            index = load_index(s, project, expect=((sid, t["data"]["text"]) for _, sid, t in run.pending),
+            index = load_index(s, project, expect=((p.sid, p.digest) for p in run.pending),
                                annotated=(uid, run.carries) if mode == "annotations" and uid else None)
             todo, present, conflicting = _split_existing(index, project.id, run.pending, run.rejections)
             run.tasks.already = len(present)
@@ -192,7 +192,8 @@ class _CorpusPush:
                                                  str(exc)))
                 self.skipped += has_label
                 continue
-            self.pending.append((where, seg.id, self._task(seg.id, data, result, has_label)))
+            task = self._task(seg.id, data, result, has_label)
+            self.pending.append(_Pending(where, seg.id, _text_digest(data["text"]), task))
 
     def _task(self, sid: str, data: dict[str, Any], result: list[dict[str, Any]], has_label: bool) -> dict[str, Any]:
         """The task for one segment, with its label as an annotation or a prediction, and the target pre-mark."""
@@ -223,11 +224,11 @@ class _CorpusPush:
         """Import the new tasks in batches, counting the labels they carried in."""
         for batch, done, bad, found, ids in _import_in_batches(s, project_id, todo, batch_size, self.rejections):
             _count_batch(self.tasks, done, bad, found, ids)
-            done_ids = {sid for _, sid, _ in done}
+            done_ids = {p.sid for p in done}
             self.with_new += len(done_ids & self.carries)
             # an empty pre-annotation
             self.skipped += sum(1 for sid in done_ids if sid in self.labels and sid not in self.carries)
-            not_done = sum(1 for _, sid, _ in batch if sid not in done_ids and sid in self.labels)
+            not_done = sum(1 for p in batch if p.sid not in done_ids and p.sid in self.labels)
             if bad:
                 self.skipped += not_done  # the server refused the batch (rejections say why)
             else:
@@ -239,7 +240,7 @@ class _CorpusPush:
         """Converge with concurrent pushes (see :func:`~.push._settle_after_import`); returns the index now."""
         annotated = {sid: (self.uid,) for sid in self.carries} if self.mode == "annotations" and self.uid else {}
         carried = self.with_new if annotated else 0
-        index, removed = _settle_after_import(s, project, index, self.tasks, [sid for _, sid, _ in self.pending],
+        index, removed = _settle_after_import(s, project, index, self.tasks, [p.sid for p in self.pending],
                                               annotations=carried, annotators=annotated)
         moved = len(removed & self.carries)  # another push's copy, with the same label, stays
         self.with_new -= moved

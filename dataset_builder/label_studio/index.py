@@ -162,7 +162,7 @@ def _from_note(project_id: int, stamp: Stamp, note: Any, expect: Iterable[tuple[
                annotated: tuple[int, Iterable[str]] | None) -> SegmentIndex | None:
     """The index the server's note vouches for, when the project holds exactly the ``expect`` segments; else None.
 
-    ``expect``: ``(segment_id, text)`` of every segment of the push (each id once); ``annotated``:
+    ``expect``: ``(segment_id, text digest)`` of every segment of the push (each id once); ``annotated``:
     ``(user id, segment ids)`` when the push also needs to know that this user annotated exactly these.
     """
     if not isinstance(note, dict) or note.get("v") != 1 or not isinstance(note.get("stamp"), list):
@@ -173,7 +173,7 @@ def _from_note(project_id: int, stamp: Stamp, note: Any, expect: Iterable[tuple[
     if note["stamp"][:2] != [stamp.total, stamp.max_id] or (
             annotated is not None and note["stamp"] != [stamp.total, stamp.max_id, stamp.annotations]):
         return None
-    pairs = {sid: _text_digest(text) for sid, text in expect}
+    pairs = dict(expect)
     if len(pairs) != stamp.total or _set_digest(f"{sid}\x1f{dig}" for sid, dig in pairs.items()) != note.get("tasks"):
         return None
     who: set[str] = set()
@@ -224,7 +224,7 @@ def load_index(s: _Session, project: Any, expect: Iterable[tuple[str, str]] | No
                annotated: tuple[int, Iterable[str]] | None = None) -> SegmentIndex:
     """The project's index: empty for an empty project, vouched by the note, cached while the stamp holds, or listed.
 
-    First (it is cheaper than reading a large cache file), ``expect`` (``(segment_id, text)`` of the
+    First (it is cheaper than reading a large cache file), ``expect`` (``(segment_id, text digest)`` of the
     push's segments) and ``annotated`` (``(user id, segment ids)`` that user should have annotated)
     are checked against the server's note (see the module's docstring): when the project holds
     exactly these, the index comes from them (without task ids: enough to see there is nothing to

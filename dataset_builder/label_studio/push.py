@@ -16,7 +16,7 @@ import itertools
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple
 
 from ..errors import DatasetBuilderError, InputError, LabelStudioError, SchemaError
 from ..jsonl import read_jsonl
@@ -35,10 +35,18 @@ from .index import (
 )
 from .predictions import apply_ordering, attach_missing, prediction_score, task_prediction
 from .projects import ProjectInfo, _ensure_project
+from .spool import TaskSpool, json_list, task_json
 from .tasks import _text_digest, task_data, with_context
 
-_Pending = tuple[str, str, dict[str, Any]]
-"""A task to import: ``(where the row was read, segment_id, task)``."""
+
+class _Pending(NamedTuple):
+    """A task to import: where its row was read, its segment, its text's digest, and the task itself
+    or its number in the push's :class:`~.spool.TaskSpool` (what :func:`push_segments` keeps)."""
+
+    where: str
+    sid: str
+    digest: str
+    task: dict[str, Any] | int
 
 _SEGMENT_FIELDS = tuple(f.name for f in dataclasses.fields(Segment)
                         if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)
@@ -325,42 +333,43 @@ def push_segments(
     if predictions is not None and not model_version:
         model_version = _rows_model_version(predictions, preds)
     run = _Progress()
-    pending = _plan_segment_tasks(_segment_rows(segments), schema, meta, preds, model_version, run)
-    _refuse_empty(segments, run.read)
-
-    project: ProjectInfo | None = None
-    try:
-        with _session(conn, retry=retry, sleep=sleep) as s:
-            project = _ensure_project(s, schema, title, annotators=annotators)
-            index = load_index(s, project, expect=((sid, t["data"]["text"]) for _, sid, t in pending))
-            todo, present, _conflicting = _split_existing(index, project.id, pending, run.rejections)
-            run.already = len(present)
-            if on_batch is not None and run.settled:
-                on_batch(run.settled)
-            for batch, done, bad, found, ids in _import_in_batches(s, project.id, todo, batch_size, run.rejections):
-                _count_batch(run, done, bad, found, ids)
-                if on_batch is not None:
-                    on_batch(len(batch))
-            index, _mine = _settle_after_import(s, project, index, run, [sid for _, sid, _ in pending])
-            if preds and model_version:
-                _predict_existing(s, project, index, schema, pending, preds, model_version, run)
-    except LabelStudioError as exc:
-        if project is None:
-            raise
-        report = _segments_report(project, title, schema, run, preds, str(exc))
-        raise PushStopped(str(exc), report) from None
+    with TaskSpool() as spool:
+        pending = _plan_segment_tasks(_segment_rows(segments), schema, meta, preds, model_version, run, spool)
+        _refuse_empty(segments, run.read)
+        project: ProjectInfo | None = None
+        try:
+            with _session(conn, retry=retry, sleep=sleep) as s:
+                project = _ensure_project(s, schema, title, annotators=annotators)
+                index = load_index(s, project, expect=((p.sid, p.digest) for p in pending))
+                todo, present, _conflicting = _split_existing(index, project.id, pending, run.rejections)
+                run.already = len(present)
+                if on_batch is not None and run.settled:
+                    on_batch(run.settled)
+                for batch, done, bad, found, ids in _import_in_batches(s, project.id, todo, batch_size,
+                                                                       run.rejections, spool):
+                    _count_batch(run, done, bad, found, ids)
+                    if on_batch is not None:
+                        on_batch(len(batch))
+                index, _mine = _settle_after_import(s, project, index, run, [p.sid for p in pending])
+                if preds and model_version:
+                    _predict_existing(s, project, index, schema, pending, spool, preds, model_version, run)
+        except LabelStudioError as exc:
+            if project is None:
+                raise
+            report = _segments_report(project, title, schema, run, preds, str(exc))
+            raise PushStopped(str(exc), report) from None
     return _segments_report(project, title, schema, run, preds, None)
 
 
 def _count_batch(run: _Progress, done: list[_Pending], bad: int, found: int, ids: list[int] | None) -> None:
     run.imported += len(done)
-    run.imported_sids.update(sid for _, sid, _ in done)
+    run.imported_sids.update(p.sid for p in done)
     run.failed += bad
     run.already += found
     if found or (done and (ids is None or len(ids) != len(done))):
         run.relist = True
     if done and ids is not None and len(ids) == len(done):
-        run.added.extend((sid, tid, _text_digest(task["data"]["text"])) for (_, sid, task), tid in zip(done, ids))
+        run.added.extend((p.sid, tid, p.digest) for p, tid in zip(done, ids))
 
 
 def _settle_after_import(s: _Session, project: ProjectInfo, index: SegmentIndex, run: _Progress,
@@ -432,8 +441,8 @@ def _segments_report(project: ProjectInfo, title: str, schema: LabelSchema, run:
 
 def _plan_segment_tasks(rows: Iterable[tuple[str, Mapping[str, Any]]], schema: LabelSchema,
                         meta: Mapping[str, Mapping[str, Any]], preds: Mapping[str, tuple[str, dict[str, Any]]],
-                        model_version: str | None, run: _Progress) -> list[_Pending]:
-    """Build a task for each valid row; rows read and refused rows (with why) go to ``run``."""
+                        model_version: str | None, run: _Progress, spool: TaskSpool) -> list[_Pending]:
+    """Build a task for each valid row into ``spool``; rows read and refused rows (with why) go to ``run``."""
     pending: list[_Pending] = []
     seen: dict[str, str] = {}
     rejections = run.rejections
@@ -449,7 +458,8 @@ def _plan_segment_tasks(rows: Iterable[tuple[str, Mapping[str, Any]]], schema: L
         except SchemaError as exc:
             rejections.append(Rejection("push", where, "missing_target", str(exc)))
             continue
-        pending.append((where, seg.id, _segment_task(schema, seg, data, preds.get(seg.id), model_version)))
+        task = _segment_task(schema, seg, data, preds.get(seg.id), model_version)
+        pending.append(_Pending(where, seg.id, _text_digest(data["text"]), spool.add(task)))
     return pending
 
 
@@ -480,12 +490,12 @@ def _rows_model_version(path: str | Path, preds: Mapping[str, tuple[str, dict[st
 
 
 def _predict_existing(s: _Session, project: ProjectInfo, index: SegmentIndex, schema: LabelSchema,
-                      pending: list[_Pending], preds: Mapping[str, tuple[str, dict[str, Any]]], model_version: str,
-                      run: _Progress) -> None:
+                      pending: list[_Pending], spool: TaskSpool, preds: Mapping[str, tuple[str, dict[str, Any]]],
+                      model_version: str, run: _Progress) -> None:
     """Predictions for the tasks already there without one of ``model_version``; then the stream's order
     (:func:`~.predictions.attach_missing`, :func:`~.predictions.apply_ordering`)."""
-    wanted = [(sid, task["data"], preds[sid][1]) for _, sid, task in pending
-              if sid in preds and sid not in run.imported_sids]
+    wanted = [(p.sid, _task_of(p, spool)["data"], preds[p.sid][1]) for p in pending
+              if p.sid in preds and p.sid not in run.imported_sids]
     if wanted:
         run.attached_sids |= attach_missing(s, project.id, index, schema, wanted, model_version)
     if any(prediction_score(row) is not None for _, row in preds.values()):
@@ -501,15 +511,15 @@ def _split_existing(index: SegmentIndex, project_id: int, pending: list[_Pending
     todo: list[_Pending] = []
     present: list[str] = []
     conflicting: list[str] = []
-    for where, sid, task in pending:
-        digest = index.digest(sid)
+    for p in pending:
+        digest = index.digest(p.sid)
         if digest is None:
-            todo.append((where, sid, task))
-        elif digest != _text_digest(task["data"]["text"]):
-            rejections.append(_conflict(project_id, where, sid))
-            conflicting.append(sid)
+            todo.append(p)
+        elif digest != p.digest:
+            rejections.append(_conflict(project_id, p.where, p.sid))
+            conflicting.append(p.sid)
         else:
-            present.append(sid)
+            present.append(p.sid)
     return todo, present, conflicting
 
 
@@ -522,30 +532,47 @@ def _conflict(project_id: int, where: str, sid: str) -> Rejection:
     )
 
 
-def _import_in_batches(s: _Session, project_id: int, todo: list[_Pending], batch_size: int, rejections: list[Rejection]
+def _task_of(p: _Pending, spool: TaskSpool | None) -> dict[str, Any]:
+    return p.task if isinstance(p.task, dict) else _spooled(spool).task(p.task)
+
+
+def _body_of(p: _Pending, spool: TaskSpool | None) -> bytes:
+    return task_json(p.task) if isinstance(p.task, dict) else _spooled(spool).body(p.task)
+
+
+def _spooled(spool: TaskSpool | None) -> TaskSpool:
+    if spool is None:
+        raise DatasetBuilderError("a spooled task without its TaskSpool")
+    return spool
+
+
+def _import_in_batches(s: _Session, project_id: int, todo: list[_Pending], batch_size: int, rejections: list[Rejection],
+                       spool: TaskSpool | None = None
                        ) -> Iterator[tuple[list[_Pending], list[_Pending], int, int, list[int] | None]]:
     """Import ``todo`` in batches; yield ``(batch, done, failed, already_present, task ids of done)`` per batch.
 
     The task ids are None when the server did not say them (or said them for another count).
+    Spooled tasks are read from ``spool`` one batch at a time.
     """
     for i in range(0, len(todo), batch_size):
         batch = todo[i : i + batch_size]
-        yield (batch, *_import_batch(s, project_id, batch, rejections))
+        yield (batch, *_import_batch(s, project_id, batch, rejections, spool))
 
 
-def _import_batch(s: _Session, project_id: int, batch: list[_Pending],
-                  rejections: list[Rejection]) -> tuple[list[_Pending], int, int, list[int] | None]:
-    """Import one batch, retrying; returns ``(imported items, failed count, found already present, task ids)``."""
+def _import_batch(s: _Session, project_id: int, batch: list[_Pending], rejections: list[Rejection],
+                  spool: TaskSpool | None = None) -> tuple[list[_Pending], int, int, list[int] | None]:
+    """Import one batch, retrying; returns ``(imported items, failed count, found already present, task ids)``.
+
+    The batch is sent as one JSON list of the tasks' own bytes (:meth:`~.client._Session.import_json`).
+    """
     from label_studio_sdk.core.api_error import ApiError
 
     attempt = 0
     present = 0
     while True:
         try:
-            answer = s.client.projects.import_tasks(id=project_id, request=[t for _, _, t in batch],
-                                                    return_task_ids=True, request_options=s.opts)
-            ids = getattr(answer, "task_ids", None)
-            return batch, 0, present, [int(i) for i in ids] if isinstance(ids, list) and len(ids) == len(batch) else None
+            ids = s.import_json(project_id, json_list(_body_of(p, spool) for p in batch))
+            return batch, 0, present, ids if ids is not None and len(ids) == len(batch) else None
         except Exception as exc:  # noqa: BLE001
             mapped = s.classify(exc, f"import of {len(batch)} tasks")
             if isinstance(mapped, _Transient):
@@ -557,7 +584,7 @@ def _import_batch(s: _Session, project_id: int, batch: list[_Pending],
                     # The server may have imported the batch before failing: check before resending.
                     existing = list_index(s, project_id).tasks
                     before = len(batch)
-                    batch = [b for b in batch if b[1] not in existing]
+                    batch = [b for b in batch if b.sid not in existing]
                     present += before - len(batch)
                     if not batch:
                         return [], 0, present, None
