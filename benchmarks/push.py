@@ -43,6 +43,7 @@ from pathlib import Path
 from dataset_builder import label_studio as ls
 from dataset_builder.jsonl import write_jsonl
 from dataset_builder.label_studio.index import CACHE_ENV
+from dataset_builder.label_studio.tasks import with_context
 from dataset_builder.records import Segment
 from dataset_builder.schema import load_schema
 
@@ -78,7 +79,8 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="bench-push-"))
     seg_path = tmp / "segments.jsonl"
     write_jsonl(seg_path, rows)
-    raw_tasks = [{"data": ls.task_data(schema, Segment.from_dict(r), r)} for r in rows]
+    # the same tasks as push_segments builds: each with its neighbours' texts as context
+    raw_tasks = [{"data": ls.task_data(schema, Segment.from_dict(r), r)} for r in with_context(rows)]
 
     started = None
     if os.environ.get("LABEL_STUDIO_URL") and os.environ.get("LABEL_STUDIO_API_KEY"):
