@@ -7,6 +7,10 @@ outcome is unknown (the request may have reached the server) is re-checked again
 before it is sent again. After importing, push checks the stamp again: when another push (from
 any machine) imported at the same time, it lists the project and deletes the later copy of each
 segment that got two tasks, so concurrent pushes end with one task per segment.
+
+Memory: the input is read once; each task goes, serialised, into a temporary file
+(:class:`~.spool.TaskSpool`), and push keeps only where each row was read, its segment id and its
+text's digest. Batches are read back and sent as the tasks' own bytes.
 """
 
 from __future__ import annotations
