@@ -122,7 +122,8 @@ class Predictor:
                 targets.append([(row["target_start"], row["target_end"])])
             else:
                 targets.append([])  # a given target (text outside the segment) or none: no stance predicted
-        flat = [mark_target(str(row["text"]), s, e) for row, ts in zip(rows, targets) for s, e in ts]
+        # (target, target-marked text, given=False): the rows every stance baseline was trained on
+        flat = [(str(row["text"])[s:e], mark_target(str(row["text"]), s, e), False) for row, ts in zip(rows, targets) for s, e in ts]
         if not flat:
             return [[] for _ in rows]
         proba = np.asarray(self.stance.predict_proba(flat))

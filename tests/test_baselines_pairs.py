@@ -6,11 +6,12 @@ import json
 import random
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
 from dataset_builder.baselines import BASELINES, load_model, make_model, run_benchmark
-from dataset_builder.baselines.pairs import PairFeatures, PerTargetSVM
+from dataset_builder.baselines.pairs import DEFAULT_MAX_FEATURES, PairFeatures, PerTargetSVM
 from dataset_builder.build import build_dataset
 from dataset_builder.cli import cli
 from dataset_builder.records import GOLD, Annotation, SplitManifest, StanceLabel
@@ -106,3 +107,129 @@ def test_per_target_svm_one_model_per_target_and_fallbacks():
     assert list(model.predict([("A", "good thing 9", True), ("B", "bad", True)])) == ["favor", "neutral"]
     assert model.predict([("C", "good thing", True)])[0] in {"favor", "against", "neutral"}  # unseen: all targets' model
     assert make_model("stance", "per_target_svm").get_params()["max_features"] > 0
+
+
+def _given_rows(n: int = 240, seed: int = 3):
+    """Headline/body rows: 24 bodies shared by many headlines, labels tied to shared words."""
+    rng = random.Random(seed)
+    names = sorted(TOPICS)
+    bodies = [" ".join(rng.choice(TOPICS[names[b % 6]].split()) for _ in range(40)) + f" {CUES[['agree', 'disagree', 'discuss'][b % 3]]}"
+              for b in range(24)]
+    X, y = [], []
+    for i in range(n):
+        b = rng.randrange(24)
+        related = rng.random() < 0.5
+        topic = names[b % 6] if related else names[(b + 1) % 6]
+        X.append((" ".join(rng.sample(TOPICS[topic].split(), 3)), bodies[b], True))
+        y.append(["agree", "disagree", "discuss"][b % 3] if related else "unrelated")
+    return X, y
+
+
+def test_tfidf_logreg_featurises_each_distinct_text_once_into_the_rows_matrix():
+    import scipy.sparse as sp
+
+    from dataset_builder.baselines.stance import TfidfLogReg, unique_rows
+
+    X, y = _given_rows()
+    model = TfidfLogReg(max_features=500).fit(X, y)
+    texts, targets = model._sides(X)
+    assert len(unique_rows(texts)[0]) == 24 < len(X)
+    A, t_rows, T, g_rows = model._design(texts, targets)
+    assert A.shape[0] == 24
+    every_row = sp.hstack([v.transform(texts) for v in model.text_vectorizers_], format="csr")
+    assert (A[t_rows] != every_row).nnz == 0  # gathering the distinct texts' rows: the same matrix
+    every_target = sp.hstack([v.transform(targets) for v in model.target_vectorizers_], format="csr")
+    assert (T[g_rows] != every_target).nnz == 0
+    # the factored scores are those of the explicit [text | target] matrix
+    full = sp.hstack([every_row, every_target], format="csr")
+    assert np.allclose(model.decision_function(X), full @ model.coef_.T + model.intercept_)
+
+
+def test_tfidf_logreg_on_given_targets_reaches_the_logistic_regression_optimum():
+    import scipy.sparse as sp
+    from sklearn.linear_model import LogisticRegression
+
+    from dataset_builder.baselines.stance import TfidfLogReg
+
+    X, y = _given_rows()
+    model = TfidfLogReg(max_features=500, tol=1e-10, max_iter=20000).fit(X, y)
+    texts, targets = model._sides(X)
+    full = sp.hstack([v.transform(texts) for v in model.text_vectorizers_]
+                     + [v.transform(targets) for v in model.target_vectorizers_], format="csr")
+    ref = LogisticRegression(C=10.0, class_weight="balanced", tol=1e-10, max_iter=20000).fit(full, y)
+    assert list(ref.classes_) == list(model.classes_)
+    assert np.abs(ref.predict_proba(full) - model.predict_proba(X)).max() < 1e-3
+    assert list(model.predict(X)) == list(ref.predict(full))
+
+
+def test_tfidf_logreg_on_span_targets_is_the_joined_text_pipeline():
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import FeatureUnion, Pipeline
+
+    from dataset_builder.baselines import mark_target
+
+    X, y = _given_rows(120)
+    spans = [(h.split()[0], mark_target(f"{h} {b}", 0, len(h.split()[0])), False) for h, b, _ in X]
+    model = make_model("stance", "tfidf_logreg", max_features=300).fit(spans, y)
+    ref = Pipeline([("tfidf", FeatureUnion([
+        ("word", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, max_features=300)),
+        ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, max_features=300))])),
+        ("logreg", LogisticRegression(C=10.0, max_iter=2000, class_weight="balanced", random_state=0))]).fit([s[1] for s in spans], y)
+    assert np.array_equal(model.predict_proba(spans), ref.predict_proba([s[1] for s in spans]))
+    assert np.array_equal(model.predict_proba([s[1] for s in spans]), model.predict_proba(spans))  # a marked string: the same
+
+
+def test_per_target_svm_is_each_targets_own_tfidf_svm():
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import FeatureUnion, Pipeline
+    from sklearn.svm import LinearSVC
+
+    from dataset_builder.baselines.pairs import _lead
+
+    X, y = _given_rows()
+    for cap in (DEFAULT_MAX_FEATURES, 40):
+        model = PerTargetSVM(max_features=cap).fit(X, y)
+        target = max(model.models_, key=lambda t: sum(x[0] == t for x in X) if not isinstance(model.models_[t], str) else 0)
+        idx = [i for i, x in enumerate(X) if x[0] == target]
+        ref = Pipeline([("ngrams", FeatureUnion([
+            ("word", TfidfVectorizer(ngram_range=(1, 3), sublinear_tf=True, max_features=cap)),
+            ("char", TfidfVectorizer(analyzer="char", ngram_range=(2, 5), sublinear_tf=True, max_features=cap,
+                                     preprocessor=_lead))])),
+            ("svm", LinearSVC(C=1.0, random_state=0))]).fit([X[i][1] for i in idx], [y[i] for i in idx])
+        texts = [x[1] for x in X]
+        ours = [scores for rows, m, scores in model._scores([(target, t, True) for t in texts])][0]
+        assert np.allclose(model.models_[target]["svm"].decision_function(ours), ref.decision_function(texts), atol=1e-8)
+
+
+def test_per_target_svm_probabilities_sum_to_one_and_agree_with_predict():
+    X, y = _given_rows()
+    model = PerTargetSVM().fit(X[:200], y[:200])
+    test = X[200:] + [("never seen", X[0][1], True)]
+    proba = model.predict_proba(test)
+    assert proba.shape == (len(test), len(model.classes_))
+    assert np.allclose(proba.sum(axis=1), 1.0) and (proba >= 0).all()
+    assert list(model.classes_[proba.argmax(axis=1)]) == list(model.predict(test))
+    one_class = [t for t, m in model.models_.items() if isinstance(m, str)]
+    if one_class:
+        row = model.predict_proba([(one_class[0], "anything", True)])[0]
+        assert row.max() == 1.0 and model.classes_[row.argmax()] == model.models_[one_class[0]]
+
+
+@pytest.mark.parametrize("name", ["tfidf_logreg", "per_target_svm", "pair_relation"])
+def test_pair_models_round_trip_through_skops(tmp_path, name):
+    from dataset_builder.baselines import save_model
+
+    X, y = _given_rows()
+    model = make_model("stance", name, max_features=512).fit(X[:200], y[:200])
+    save_model(model, tmp_path / "m.skops")
+    loaded = load_model(tmp_path / "m.skops")
+    assert list(loaded.predict(X[200:])) == list(model.predict(X[200:]))
+    assert np.array_equal(loaded.predict_proba(X[200:]), model.predict_proba(X[200:]))
+
+
+def test_pair_features_fit_transform_is_fit_then_transform():
+    X, _ = _given_rows()
+    once = PairFeatures(max_features=512).fit_transform(X)
+    twice = PairFeatures(max_features=512).fit(X).transform(X)
+    assert once.shape == twice.shape and (once != twice).nnz == 0

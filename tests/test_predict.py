@@ -45,6 +45,8 @@ def results_dir(tmp_path_factory):
         labels.append("favor" if i % 2 else "against")
     stance = make_model("stance", "tfidf_logreg").fit(texts, labels)
     save_model(stance, out / "models" / "stance.tfidf_logreg.skops")
+    rows = [(PEOPLE[i % len(PEOPLE)], t, False) for i, t in enumerate(texts)]
+    save_model(make_model("stance", "per_target_svm").fit(rows, labels), out / "models" / "stance.per_target_svm.skops")
     (out / "results.json").write_text(json.dumps({"dataset_fingerprint": FINGERPRINT, "baselines": []}))
     return out
 
@@ -83,6 +85,17 @@ def test_predictions_carry_spans_scores_and_the_model_version_and_fit_push(resul
     # same models, same segments: the same bytes
     predict_file(results_dir, "entities_stance", tmp_path / "segments.jsonl", tmp_path / "again.jsonl")
     assert (tmp_path / "again.jsonl").read_bytes() == (tmp_path / "preds.jsonl").read_bytes()
+
+
+def test_a_per_target_svm_scores_its_stances(results_dir, tmp_path):
+    write_jsonl(tmp_path / "segments.jsonl", _segments(6))
+    report = predict_file(results_dir, "entities_stance", tmp_path / "segments.jsonl", tmp_path / "preds.jsonl",
+                          stance="per_target_svm")
+    rows = [r for _, r in read_jsonl(tmp_path / "preds.jsonl")]
+    stances = [s for r in rows for s in r["stances"]]
+    assert report.model_version.startswith("ner.crf+stance.per_target_svm@") and stances
+    assert {s["label"] for s in stances} <= {"favor", "against"}
+    assert all(0.5 <= s["score"] <= 1.0 for s in stances)  # the winning class of two: at least half
 
 
 def test_an_uncertain_segment_scores_lower_than_a_familiar_one(results_dir):

@@ -12,14 +12,16 @@ Output
 Baselines (all scikit-learn estimators, fixed seeds, deterministic):
 
 * stance ``majority``: ``DummyClassifier(strategy="most_frequent")``.
-* stance ``tfidf_logreg``: the target marked in the text (:func:`mark_target`; a given target
-  outside the text goes in front of it between the same markers), TF-IDF of word 1-2-grams and
-  character 2-5-grams (``char_wb``), each capped at ``max_features``, ``LogisticRegression``
-  (balanced class weights), as one ``Pipeline``.
+* stance ``tfidf_logreg`` (:mod:`.stance`): TF-IDF of word 1-2-grams and character 2-5-grams
+  (``char_wb``), each capped at ``max_features``, and a logistic regression (balanced class
+  weights, C = 10). A span target is marked in the text (:func:`mark_target`) and the rows go to
+  scikit-learn's ``LogisticRegression`` as they are; a given target outside the text (a headline)
+  is featurised as its own block beside the text's, each distinct text and target once, and the
+  same loss is minimised on that factored design (:class:`~.stance.TfidfLogReg`).
 * stance ``pair_relation`` and ``per_target_svm`` (:mod:`.pairs`): the relation of target and
   text (TF-IDF cosine, word overlap and the FNC-1 baseline's other features, plus n-grams) with
   a logistic regression; one linear SVM per target on word 1-3 and char 2-5 n-grams (SemEval-2016's
-  organisers' baseline).
+  organisers' baseline), its probabilities the softmax of its margins.
 * NER ``majority``: the most frequent training tag for every token (``DummyClassifier``); it
   predicts no entity and marks the floor.
 * NER ``memorisation``: the most frequent training tag of each token string (exact, then

@@ -16,7 +16,8 @@ Output
       on 50,000 long pairs liblinear's SVM took 3x as long for the same score, benchmarks/stance_pairs.py).
     * ``per_target_svm`` (:class:`PerTargetSVM`): SemEval-2016 Task 6's organisers' baseline, one
       ``LinearSVC`` per distinct target on TF-IDF word 1-3-grams and character 2-5-grams of the
-      text; a target seen with one class predicts it, an unseen target the model of all targets.
+      text (counted once per distinct text for all targets); a target seen with one class predicts
+      it, an unseen target the model of all targets (fitted on the distinct text/label rows, weighted).
 Invariants
     Features are capped (``max_features``: the hashing width of every n-gram block; the per-target
     vocabularies' size) and the text of each distinct body is featurised once, however many
@@ -129,13 +130,17 @@ class PairFeatures(BaseEstimator, TransformerMixin):
                          for t, b, c in zip(t_rows.tolist(), b_rows.tolist(), cosine.tolist())], dtype=np.float64)
 
     def fit(self, X: Sequence[Sequence[Any]], y: Any = None) -> "PairFeatures":
+        self.fit_transform(X)
+        return self
+
+    def fit_transform(self, X: Sequence[Sequence[Any]], y: Any = None, **fit_params: Any):
+        """Fit and transform with one featurisation of the distinct texts and targets (the same as fit, then transform)."""
+        import scipy.sparse as sp
         from sklearn.feature_extraction.text import TfidfTransformer
         from sklearn.preprocessing import KBinsDiscretizer, StandardScaler
 
         blocks = self._blocks(X)
         targets, t_rows, texts, b_rows, tw, bw = blocks
-        import scipy.sparse as sp
-
         self.word_idf_ = TfidfTransformer(sublinear_tf=True).fit(sp.vstack([tw, bw]))
         dense = self._dense(*blocks)
         with warnings.catch_warnings():  # a feature with few distinct values gets fewer bins: expected
@@ -144,21 +149,24 @@ class PairFeatures(BaseEstimator, TransformerMixin):
                                           quantile_method="averaged_inverted_cdf").fit(dense[:, :9])
         self.scale_ = StandardScaler().fit(dense)
         hasher = self._hasher()
-        self.text_idf_ = TfidfTransformer(sublinear_tf=True).fit(hasher.transform(texts))
-        self.target_idf_ = TfidfTransformer(sublinear_tf=True).fit(hasher.transform(targets))
-        return self
+        text_counts, target_counts = hasher.transform(texts), hasher.transform(targets)
+        self.text_idf_ = TfidfTransformer(sublinear_tf=True).fit(text_counts)
+        self.target_idf_ = TfidfTransformer(sublinear_tf=True).fit(target_counts)
+        return self._matrix(dense, self.text_idf_.transform(text_counts)[b_rows], self.target_idf_.transform(target_counts)[t_rows])
 
-    def transform(self, X: Sequence[Sequence[Any]]):
+    def _matrix(self, dense: np.ndarray, text_ng, target_ng):
         import scipy.sparse as sp
 
+        return sp.hstack([sp.csr_matrix(self.scale_.transform(dense)), self.bins_.transform(dense[:, :9]), text_ng,
+                          target_ng], format="csr")
+
+    def transform(self, X: Sequence[Sequence[Any]]):
         blocks = self._blocks(X)
         targets, t_rows, texts, b_rows, _, _ = blocks
         dense = self._dense(*blocks)
         hasher = self._hasher()
-        text_ng = self.text_idf_.transform(hasher.transform(texts))[b_rows]
-        target_ng = self.target_idf_.transform(hasher.transform(targets))[t_rows]
-        return sp.hstack([sp.csr_matrix(self.scale_.transform(dense)), self.bins_.transform(dense[:, :9]), text_ng,
-                          target_ng], format="csr")
+        return self._matrix(dense, self.text_idf_.transform(hasher.transform(texts))[b_rows],
+                            self.target_idf_.transform(hasher.transform(targets))[t_rows])
 
 
 def make_pair_relation(*, seed: int = 0, max_features: int = DEFAULT_MAX_FEATURES):
@@ -170,23 +178,6 @@ def make_pair_relation(*, seed: int = 0, max_features: int = DEFAULT_MAX_FEATURE
                      ("sgd", SGDClassifier(loss="log_loss", alpha=1e-5, random_state=seed))])
 
 
-def _svm(seed: int, max_features: int):
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.pipeline import FeatureUnion, Pipeline
-    from sklearn.preprocessing import FunctionTransformer
-    from sklearn.svm import LinearSVC
-
-    return Pipeline([
-        ("text", FunctionTransformer(_text_of)),
-        ("ngrams", FeatureUnion([
-            ("word", TfidfVectorizer(analyzer="word", ngram_range=(1, 3), sublinear_tf=True, max_features=max_features)),
-            ("char", TfidfVectorizer(analyzer="char", ngram_range=(2, 5), sublinear_tf=True, max_features=max_features,
-                                     preprocessor=_lead)),
-        ])),
-        ("svm", LinearSVC(C=1.0, random_state=seed)),
-    ])
-
-
 def _text_of(X: Sequence[Sequence[Any]]) -> list[str]:
     return [x[1] for x in X]
 
@@ -195,16 +186,71 @@ def _lead(text: str) -> str:
     return text[:PER_TARGET_CHARS].lower()
 
 
+def _count_vectorizers():
+    """Uncapped counts of word 1-3-grams of the text and char 2-5-grams of its lead (float, as TF-IDF counts them)."""
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    return (CountVectorizer(analyzer="word", ngram_range=(1, 3), dtype=np.float64),
+            CountVectorizer(analyzer="char", ngram_range=(2, 5), preprocessor=_lead, dtype=np.float64))
+
+
+def _capped_columns(counts, limit: int) -> np.ndarray:
+    """The columns a ``TfidfVectorizer(max_features=limit)`` fitted on these rows would keep, in its
+    (alphabetical, here: column) order: those present, then the ``limit`` most frequent (scikit-learn's rule)."""
+    present = np.flatnonzero(counts.getnnz(axis=0))
+    if len(present) <= limit:
+        return present
+    tfs = np.asarray(counts[:, present].sum(axis=0)).ravel()
+    return present[np.sort((-tfs).argsort()[:limit])]
+
+
+def _fit_block(counts, limit: int) -> tuple[np.ndarray, Any]:
+    from sklearn.feature_extraction.text import TfidfTransformer
+
+    cols = _capped_columns(counts, limit)
+    return cols, TfidfTransformer(sublinear_tf=True).fit(counts[:, cols])
+
+
+def _features(blocks: Sequence[tuple[np.ndarray, Any]], counts: Sequence[Any]):
+    import scipy.sparse as sp
+
+    return sp.hstack([tfidf.transform(c[:, cols]) for (cols, tfidf), c in zip(blocks, counts)], format="csr")
+
+
 class PerTargetSVM(BaseEstimator, ClassifierMixin):
-    """One ``LinearSVC`` on word 1-3 and char 2-5 n-grams per distinct target (SemEval-2016's baseline)."""
+    """One ``LinearSVC`` on word 1-3 and char 2-5 n-grams per distinct target (SemEval-2016's baseline).
+
+    Each target's model is what ``TfidfVectorizer`` (sublinear TF, capped at ``max_features`` per
+    block) and ``LinearSVC`` fitted on that target's rows give, but the n-grams are counted once
+    per distinct text for all targets (the counts of a body paired with 30 headlines are computed
+    once) and each target's TF-IDF is taken from those counts. The fallback model (targets not
+    seen in training) is fitted on the distinct (text, label) rows, each weighted by how often it
+    occurs (the same hinge loss as fitting every row). :meth:`predict_proba` is the softmax of the
+    SVM's margins (a confidence ranking, not calibrated): 1 for a target seen with one label only.
+    """
 
     def __init__(self, seed: int = 0, max_features: int = DEFAULT_MAX_FEATURES) -> None:
         self.seed = seed
         self.max_features = max_features
 
+    def _counts(self, X: Sequence[Sequence[Any]], *, fit: bool = False):
+        distinct, rows = _unique(_text_of(X))
+        if fit:
+            self.counters_ = _count_vectorizers()
+            return [v.fit_transform(distinct) for v in self.counters_], rows
+        return [v.transform(distinct) for v in self.counters_], rows
+
+    def _fit_one(self, counts: Sequence[Any], labels: Sequence[str], weight: np.ndarray | None = None) -> dict[str, Any]:
+        from sklearn.svm import LinearSVC
+
+        blocks = [_fit_block(c, self.max_features) for c in counts]
+        svm = LinearSVC(C=1.0, random_state=self.seed).fit(_features(blocks, counts), labels, sample_weight=weight)
+        return {"blocks": blocks, "svm": svm}
+
     def fit(self, X: Sequence[Sequence[Any]], y: Sequence[str]) -> "PerTargetSVM":
         y = [str(v) for v in y]
         self.classes_ = np.array(sorted(set(y)))
+        counts, rows = self._counts(X, fit=True)
         groups: dict[str, list[int]] = {}
         for i, x in enumerate(X):
             groups.setdefault(x[0], []).append(i)
@@ -215,16 +261,52 @@ class PerTargetSVM(BaseEstimator, ClassifierMixin):
             if len(set(labels)) < 2:
                 self.models_[target] = labels[0]
             else:
-                self.models_[target] = _svm(self.seed, self.max_features).fit([X[i] for i in idx], labels)
-        self.fallback_ = _svm(self.seed, self.max_features).fit(list(X), y) if len(self.classes_) > 1 else str(y[0])
+                self.models_[target] = self._fit_one([c[rows[idx]] for c in counts], labels)
+        if len(self.classes_) < 2:
+            self.fallback_: Any = str(y[0])
+            return self
+        pairs: dict[tuple[int, str], int] = {}
+        for r, label in zip(rows.tolist(), y):
+            pairs[(r, label)] = pairs.get((r, label), 0) + 1
+        keep = np.array([r for r, _ in pairs], dtype=np.int64)
+        weight = np.array(list(pairs.values()), dtype=np.float64)
+        self.fallback_ = self._fit_one([c[keep] for c in counts], [label for _, label in pairs],
+                                       None if (weight == 1).all() else weight)
         return self
+
+    def _scores(self, X: Sequence[Sequence[Any]]):
+        """Per group of rows with one model (a seen target; all unseen ones share the fallback):
+        (row indices, the model or label, its features or None)."""
+        counts, rows = self._counts(X)
+        groups: dict[tuple[bool, str], list[int]] = {}
+        for i, x in enumerate(X):
+            groups.setdefault((True, x[0]) if x[0] in self.models_ else (False, ""), []).append(i)
+        for (seen, target), idx in groups.items():
+            model = self.models_[target] if seen else self.fallback_
+            if isinstance(model, str):
+                yield idx, model, None
+            else:
+                yield idx, model, _features(model["blocks"], [c[rows[idx]] for c in counts])
 
     def predict(self, X: Sequence[Sequence[Any]]) -> np.ndarray:
         out = np.empty(len(X), dtype=object)
-        groups: dict[str, list[int]] = {}
-        for i, x in enumerate(X):
-            groups.setdefault(x[0], []).append(i)
-        for target, idx in groups.items():
-            model = self.models_.get(target, self.fallback_)
-            out[idx] = model if isinstance(model, str) else model.predict([X[i] for i in idx])
+        for idx, model, feats in self._scores(X):
+            out[idx] = model if feats is None else model["svm"].predict(feats)
+        return out
+
+    def predict_proba(self, X: Sequence[Sequence[Any]]) -> np.ndarray:
+        """Softmax of each target model's margins over :attr:`classes_` (0 for a class its model never saw)."""
+        from scipy.special import softmax
+
+        out = np.zeros((len(X), len(self.classes_)))
+        for idx, model, feats in self._scores(X):
+            if feats is None:
+                out[idx, np.searchsorted(self.classes_, model)] = 1.0
+                continue
+            svm = model["svm"]
+            margin = svm.decision_function(feats)
+            if margin.ndim == 1:
+                margin = np.column_stack([np.zeros_like(margin), margin])
+            cols = np.searchsorted(self.classes_, svm.classes_)
+            out[np.ix_(idx, cols)] = softmax(margin, axis=1)
         return out

@@ -30,6 +30,7 @@ LEGACY_TYPES = (
 #: Types a saved baseline may contain beyond scikit-learn/numpy (skops trusts those itself).
 TRUSTED_TYPES = (
     "dataset_builder.baselines.stance._joined",
+    "dataset_builder.baselines.stance.TfidfLogReg",
     "dataset_builder.baselines.pairs.PairFeatures",
     "dataset_builder.baselines.pairs.PerTargetSVM",
     "dataset_builder.baselines.pairs._text_of",
