@@ -233,3 +233,30 @@ def test_pair_features_fit_transform_is_fit_then_transform():
     once = PairFeatures(max_features=512).fit_transform(X)
     twice = PairFeatures(max_features=512).fit(X).transform(X)
     assert once.shape == twice.shape and (once != twice).nnz == 0
+
+
+def test_tfidf_logreg_row_space_gives_the_primal_solution(monkeypatch):
+    import scipy.sparse as sp
+
+    from dataset_builder.baselines import stance
+
+    X, y = _given_rows()
+    reduced = stance.TfidfLogReg(max_features=500, tol=1e-10, max_iter=20000).fit(X, y)
+    A = sp.hstack([v.transform(sorted({x[1] for x in X})) for v in reduced.text_vectorizers_], format="csr")
+    assert stance._row_space(A) is not None  # 24 distinct bodies, hundreds of columns: solved in the row space
+    monkeypatch.setattr(stance, "ROW_SPACE_MAX", 0)
+    primal = stance.TfidfLogReg(max_features=500, tol=1e-10, max_iter=20000).fit(X, y)
+    assert np.abs(reduced.predict_proba(X) - primal.predict_proba(X)).max() < 1e-4
+    assert np.abs(reduced.coef_ - primal.coef_).max() < 1e-3
+
+
+def test_row_space_refuses_near_duplicate_rows():
+    import scipy.sparse as sp
+
+    from dataset_builder.baselines.stance import _row_space
+
+    M = sp.csr_matrix(np.array([[1.0, 0.0, 2.0, 0.0], [0.0, 1.0, 0.0, 1.0]]))
+    L = _row_space(M)
+    assert np.allclose(L @ L.T, (M @ M.T).toarray())
+    assert _row_space(sp.csr_matrix(np.array([[1.0, 0.0, 2.0, 0.0], [1.0, 0.0, 2.0, 1e-9]]))) is None
+    assert _row_space(sp.csr_matrix(np.ones((3, 2)))) is None  # more rows than columns

@@ -4,9 +4,13 @@ Input
     Rows ``(target, text, given)`` (see :func:`_joined`), or strings already marked by
     :func:`mark_target`.
 Output
-    :func:`mark_target`, and the unfitted ``tfidf_logreg`` pipeline (:func:`make_tfidf_logreg`).
+    :func:`mark_target`, and the unfitted ``tfidf_logreg`` baseline (:func:`make_tfidf_logreg`,
+    :class:`TfidfLogReg`).
 Invariants
-    Deterministic for a seed.
+    Deterministic for a seed. Rows without a given target get exactly the pipeline of before
+    (target-marked text, TF-IDF, scikit-learn's ``LogisticRegression``). With given targets, each
+    distinct text and each distinct target is featurised once and no matrix of all rows is built:
+    time and memory grow with the distinct texts, not with the pairs (``benchmarks/stance_pairs.py``).
 """
 
 from __future__ import annotations
@@ -64,7 +68,8 @@ ROW_SPACE_MAX = 4000
 
 def _row_space(M) -> np.ndarray | None:
     """``L`` (lower triangular, ``L @ L.T == M @ M.T``) when ``M`` has fewer rows than columns and at
-    most :data:`ROW_SPACE_MAX`; None otherwise or when ``M @ M.T`` is singular (rows linearly dependent).
+    most :data:`ROW_SPACE_MAX`; None otherwise or when ``M @ M.T`` is singular or nearly so (rows
+    linearly dependent, near-duplicate texts).
 
     The logistic loss and the L2 penalty of ``M @ w`` depend on ``w`` only through its part in the
     row space of ``M``, where ``w = M.T @ inv(L.T) @ v`` gives ``M @ w = L @ v`` and ``|w| = |v|``:
@@ -76,9 +81,11 @@ def _row_space(M) -> np.ndarray | None:
         return None
     K = np.asarray((M @ M.T).todense()) if hasattr(M, "todense") else M @ M.T
     try:
-        return np.linalg.cholesky(K)
+        L = np.linalg.cholesky(K)
     except np.linalg.LinAlgError:
         return None
+    pivots = np.diag(L)
+    return L if pivots.min() > 1e-6 * pivots.max() else None  # near-duplicate rows: mapping back would lose digits
 
 
 class TfidfLogReg(ClassifierMixin, BaseEstimator):
