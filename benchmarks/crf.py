@@ -7,22 +7,29 @@ Not a test: it prints a table. Run it with
     .venv/bin/python benchmarks/crf.py --conll DIR             # DIR/eng.train, eng.testa, eng.testb
 
 Each model runs in its own child process (so its peak memory is its own): featurising, training
-(for the new CRF: one fit per (c1, c2) of ``CRF_GRID``, the best on validation kept) and tagging
-the test split. Printed per model: entity micro F1 and token accuracy as ``conlleval`` prints them
-(:func:`dataset_builder.scoring.ner.conlleval_lines`), wall and CPU time (the grid runs in one
-worker process per CPU) and peak resident memory (the child's own plus, for the grid workers that run
-at the same time, the largest worker's peak each: an upper bound of the sum).
+(for the new CRF: :func:`~dataset_builder.baselines.tune_crf`, i.e. one search fit per (c1, c2) of
+``CRF_GRID`` on every third training sentence with the looser ``CRF_SEARCH_STOPPING``, in one worker
+process per CPU, then the best refitted on all of train until ``CRF_STOPPING`` holds) and tagging the
+test split. Printed per model: entity micro F1 and token accuracy as ``conlleval`` prints them
+(:func:`dataset_builder.scoring.ner.conlleval_lines`), wall and CPU time, peak resident memory (the
+child's own plus, for the grid workers that run at the same time, the largest worker's peak each: an
+upper bound of the sum) and, apart (not in the wall time), the time to featurise the training split.
 
-The data. Without ``--conll`` (this machine has no CoNLL-2003), a synthetic corpus of the CoNLL-2003
+The data. Without ``--conll`` (this machine has no CoNLL-2003, and no public English NER corpus
+could be had from the package registries it reaches), a synthetic corpus of the CoNLL-2003
 English sizes (14,041 / 3,250 / 3,453 sentences) from a fixed seed: news and sports sentences
 from templates with filler words (real English: the lower-case words of the GNU texts of
-``benchmarks/data/sentence_dev.jsonl``, as often as they occur there), names made of syllables (a quarter of the validation's and of the
-test's names unseen in training, each from its own part of the pool), and the ambiguity that makes the real task hard: a city that is a location in "in
-Leston" and an organisation (its club) in sports results, surnames that are also place names,
-nationalities (MISC) beside countries (LOC), "Bank of <place>" as one ORG, ALL-CAPS headlines,
-capitalised sentence starts, dates and scores, and 1 % of entities left untagged (annotation
-noise). Its F1 is not CoNLL's; it says whether the method beats the old one and what it costs in
-time and memory at that size.
+``benchmarks/data/sentence_dev.jsonl``, as often as they occur there), names made of syllables
+(:data:`UNSEEN`, 40 %, of the validation's and of the test's names unseen in training, each from
+its own part of the pool), and what makes real news NER hard: a city that is a location in "in
+Leston" and an organisation (its club) in sports results, as a country is its national team;
+surnames that are also place names and company names; nationalities (MISC) beside countries (LOC);
+long ORG names ("Ministry of Trade", "University of <city>", "<A> <B> Holdings", "National Bank of
+<country>", "<city> United"); titles ("President", "Mr") before names and days and months, capitalised
+but no entity; 30 % of the entities without their usual cue word; ALL-CAPS headlines (8 %) and
+all-lower-case sentences (3 %); capitalised sentence starts, dates and scores, and 1 % of sentences
+with their entities left untagged (annotation noise). Its F1 is not CoNLL's; it says whether the
+method beats the old one and what it costs in time and memory at that size.
 """
 
 from __future__ import annotations
@@ -47,6 +54,12 @@ SIZES = {"train": 14041, "validation": 3250, "test": 3453}  # CoNLL-2003 English
 _ONSETS = "b br c ch d dr f g gr h j k l m n p pr r s st t tr v w z".split()
 _VOWELS = "a e i o u ai ei ou ia".split()
 _CODAS = ["", "", "n", "r", "s", "l", "m", "t", "nd", "rk", "sk"]
+DAYS = "Monday Tuesday Wednesday Thursday Friday Saturday Sunday".split()
+MONTHS = "January February March April May June July August September October November December".split()
+TITLES = "President Minister Coach Chairman Senator Judge Dr Mr Mrs General Prince".split()  # O, as in CoNLL
+ORG_HEADS = "Ministry Council Party Union Commission Agency Federation Association Committee Institute".split()
+TOPICS = "Defence Finance Health Labour Trade Energy Justice Agriculture Transport Culture".split()
+UNSEEN = 0.4  # share of the validation's and the test's names drawn from a part of the pool training never sees
 
 
 def _word(rng: random.Random, syllables: int) -> str:
@@ -77,16 +90,17 @@ class Generator:
         # drawn as often as they occur there (a running text's word frequencies).
         self.running = [w for line in DEV_TEXT.read_text(encoding="utf-8").splitlines()
                         for w in _LOWER_WORD.findall(json.loads(line)["text"])]
-        # Surnames that are also place names: the same string as PER and LOC.
+        # Surnames that are also place names (PER and LOC), companies named after people (PER and ORG).
         self.last += self.cities[:150]
+        self.companies += self.last[:300]
 
     def _unseen(self, pool: list[str], split: str) -> str:
         """A name of ``pool`` for ``split``: train draws from the first two thirds (frequent names
-        often); validation and test, like CoNLL's later dev and test months, draw a quarter of their
-        names from a part of the pool of their own that training never sees."""
+        often); validation and test, like CoNLL's later dev and test months, draw :data:`UNSEEN` of
+        their names from a part of the pool of their own that training never sees."""
         rng = self.rng
         k = (2 * len(pool)) // 3
-        if split != "train" and rng.random() < 0.25:
+        if split != "train" and rng.random() < UNSEEN:
             rest = pool[k:]
             half = len(rest) // 2
             own = rest[:half] if split == "validation" else rest[half:]
@@ -97,9 +111,26 @@ class Generator:
         rng = self.rng
         return [(self.running[rng.randrange(len(self.running))], "O") for _ in range(n)]
 
+    def _long_org(self, split: str) -> list[str]:
+        """A multi-token ORG name: "Ministry of Trade", "University of <city>", "<company> <company>
+        Holdings", "National Bank of <country>", "<city> United"."""
+        rng, u = self.rng, self._unseen
+        r = rng.random()
+        if r < 0.25:
+            return [rng.choice(ORG_HEADS), "of", rng.choice(TOPICS)]
+        if r < 0.45:
+            return ["University", "of", u(self.cities, split)]
+        if r < 0.65:
+            return [u(self.companies, split), u(self.companies, split), rng.choice(("Holdings", "International", "Group"))]
+        if r < 0.8:
+            return ["National", rng.choice(("Bank", "Union", "Party")), "of", u(self.countries, split)]
+        return [u(self.cities, split), rng.choice(("United", "City", "Rovers", "Athletic", "FC"))]
+
     def _entity(self, kind: str, split: str) -> list[tuple[str, str]]:
         rng = self.rng
-        if kind == "PER":
+        if kind == "ORG" and rng.random() < 0.35:
+            words = self._long_org(split)
+        elif kind == "PER":
             words = ([self._unseen(self.first, split)] if rng.random() < 0.7 else []) + [self._unseen(self.last, split)]
         elif kind == "LOC":
             words = [self._unseen(self.cities if rng.random() < 0.7 else self.countries, split)]
@@ -124,30 +155,42 @@ class Generator:
         rng = self.rng
         e = self._entity
         r = rng.random()
-        if r < 0.18:  # sports result: a city is its club (ORG)
-            a, b = self._unseen(self.cities, split), self._unseen(self.cities, split)
+        if r < 0.18:  # sports result: a city or a country is its team (ORG)
+            pool = self.cities if rng.random() < 0.7 else self.countries
+            a, b = self._unseen(pool, split), self._unseen(pool, split)
             parts = [(a, "B-ORG"), (str(rng.randint(0, 5)), "O"), (b, "B-ORG"), (str(rng.randint(0, 5)), "O")]
             if rng.random() < 0.5:
                 parts += [("(", "O")] + e("PER", split) + [(f"{rng.randint(1, 90)}", "O"), (")", "O")]
-        elif r < 0.3:  # dateline
+        elif r < 0.28:  # dateline
             parts = [(self._unseen(self.cities, split).upper(), "B-LOC"), (f"1996-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}", "O")]
         else:
             parts = []
             for _ in range(rng.randint(1, 3)):
                 kind = rng.choice(("PER", "PER", "LOC", "LOC", "ORG", "ORG", "MISC"))
-                lead = {"PER": ["said", "told"], "LOC": ["in", "to", "from"], "ORG": ["shares", "said"], "MISC": ["the", "a"]}[kind]
+                lead = {"PER": ["said", "told", "met", "and"], "LOC": ["in", "to", "from", "near", "and"],
+                        "ORG": ["shares", "said", "and", "of"], "MISC": ["the", "a", "and"]}[kind]
                 chunk = e(kind, split)
+                if kind == "PER" and rng.random() < 0.2:
+                    chunk = [(rng.choice(TITLES), "O")] + chunk  # a title is not part of the name
+                cue = rng.random() < 0.7  # 30 % of the entities without their usual cue word
+                if rng.random() < 0.15:
+                    parts.append((rng.choice(DAYS + MONTHS), "O"))  # capitalised, and no entity
                 if kind == "LOC" or (kind == "MISC" and rng.random() < 0.5):
-                    parts += self._filler(rng.randint(1, 5)) + [(rng.choice(lead), "O")] + chunk
+                    filler = self._filler(rng.randint(1, 5))
+                    parts += filler + ([(rng.choice(lead), "O")] if cue else []) + chunk
                 else:
-                    parts += self._filler(rng.randint(0, 4)) + chunk + [(rng.choice(lead), "O")]
+                    filler = self._filler(rng.randint(0, 4))
+                    parts += filler + chunk + ([(rng.choice(lead), "O")] if cue else [])
             parts += self._filler(rng.randint(2, 8)) + [(".", "O")]
         if rng.random() < 0.01:
             parts = [(w, "O") for w, _ in parts]  # an annotator missed the entities
         words = [w for w, _ in parts]
         tags = [t for _, t in parts]
-        if rng.random() < 0.08:
+        case = rng.random()
+        if case < 0.08:
             words = [w.upper() for w in words]  # a headline
+        elif case < 0.11:
+            words = [w.lower() for w in words]  # copy that lost its capitals
         elif words[0].islower():
             words[0] = words[0].capitalize()
         return words, tags
@@ -183,7 +226,7 @@ def load_data(args) -> dict[str, tuple[list[list[str]], list[list[str]]]]:
 
 def run_one(which: str, args) -> dict:
     """Child process: train and score one model; returns its figures."""
-    from dataset_builder.baselines import crf_training, make_crf, tune_crf
+    from dataset_builder.baselines import TokenFeaturizer, crf_training, make_crf, tune_crf
     from dataset_builder.scoring import ner_report_from_tags
     from dataset_builder.scoring.ner import TagSet, conlleval_lines, ner_counts  # noqa: F401
 
@@ -207,7 +250,11 @@ def run_one(which: str, args) -> dict:
     counts = np.array([[report["per_type"][t][k] for t in types] for k in ("n_correct", "n_pred", "n_gold")])
     me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     workers = 1 if kids.ru_maxrss == 0 else min(len(tuning.get("grid", ())) or 1, len(os.sched_getaffinity(0)))
+    t1 = time.perf_counter()  # featurising alone, after the peak was read (it is part of the fits above)
+    TokenFeaturizer(version=1 if which == "old" else 3).transform(data["train"][0])
+    featurise = time.perf_counter() - t1
     return {
+        "featurise_seconds": featurise,
         "f1": report["micro"]["f1"],
         "accuracy": right / tokens,
         "conlleval": conlleval_lines(counts, types, tokens, right)[:2],
@@ -233,6 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     data = load_data(args)
     source = f"CoNLL files in {args.conll}" if args.conll else f"synthetic, seed {args.seed}, scale {args.scale}"
     print(f"data: {source}; " + ", ".join(f"{k} {len(v[0]):,} sentences / {sum(map(len, v[0])):,} tokens" for k, v in data.items()))
+    print(f"load average at the start: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     rows = {}
     for which in ("old", "new"):
         cmd = [sys.executable, __file__, "--child", which, "--scale", str(args.scale), "--seed", str(args.seed)]
@@ -243,19 +291,25 @@ def main(argv: list[str] | None = None) -> int:
             sys.exit(done.stderr)
         out = done.stdout
         rows[which] = json.loads(out.strip().splitlines()[-1])
-    names = {"old": "first CRF (v1 features, c1=c2=0.05, 100 iterations)", "new": "crf baseline (v2 features, tuned, to convergence)"}
-    print("\n| model | entity F1 | token accuracy | wall (s) | CPU (s) | processes | peak RSS (MB) | c1 | c2 | iterations | stopped |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    names = {"old": "first CRF (v1 features, c1=c2=0.05, 100 iterations)",
+             "new": "crf baseline (v3 features, c1/c2 searched on validation, final fit to convergence)"}
+    print("\n| model | entity F1 | token accuracy | wall (s) | CPU (s) | processes | peak RSS (MB) | featurise train (s) | c1 | c2 | iterations | stopped |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for which, r in rows.items():
         t = r["tuning"]
         print(f"| {names[which]} | {100 * r['f1']:.2f} | {100 * r['accuracy']:.2f} | {r['seconds']:.1f} | {r['cpu_seconds']:.1f} | "
-              f"{1 + (r['workers'] if r['workers'] > 1 else 0)} | {r['peak_mb']:.0f} | {t['c1']} | {t['c2']} | {t['iterations']} | {t['stopped']} |")
+              f"{1 + (r['workers'] if r['workers'] > 1 else 0)} | {r['peak_mb']:.0f} | {r['featurise_seconds']:.1f} | {t['c1']} | {t['c2']} | "
+              f"{t['iterations']} | {t['stopped']} |")
     for which, r in rows.items():
         print(f"\n{names[which]}, as conlleval prints it:\n  " + "\n  ".join(r["conlleval"]))
+        search = r["tuning"].get("search")
+        if search:
+            print(f"  search on {search['sentences']:,} of {search['of']:,} training sentences, penalties scaled by that share, delta {search['delta']}:")
         for g in r["tuning"].get("grid", ()):
             print(f"  grid c1={g['c1']} c2={g['c2']}: validation F1 {100 * g['validation_f1']:.2f}, {g['iterations']} iterations, {g['stopped']}")
     new = rows["new"]
     print(f"load average at the end: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs (wall time grows with other work)")
+    print("the issue's goal, >= 84.0 entity F1 on the CoNLL-2003 English test, can only be checked with --conll")
     print(f"\ngoal on this data (time < 300 s, peak < 2048 MB, F1 above the first CRF): time {new['seconds']:.0f} s, "
           f"peak {new['peak_mb']:.0f} MB, F1 {100 * new['f1']:.2f} vs {100 * rows['old']['f1']:.2f}")
     return 0

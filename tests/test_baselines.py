@@ -294,16 +294,52 @@ def test_ner_leaderboard_and_results_have_token_accuracy(bench):
 
 
 def test_crf_features():
-    from dataset_builder.baselines import sentence_features, word_shape
+    from dataset_builder.baselines import TokenFeaturizer, sentence_features, word_shape
 
     assert word_shape("McDonald's") == ("XxXxxxxx'x", "XxXx'x")
     assert word_shape("1996-08-30") == ("dddd-dd-dd", "d-d-d")
     first, mid, last = sentence_features(["EU", "rejects", "."])
-    assert {"w=eu", "shape=XX", "upper", "p1=e", "s2=eu", "-1:BOS", "+1:w=rejects", "+2:w=."} <= set(first)
-    assert {"p4=reje", "s4=ects", "-1:w=eu", "-1:upper", "+1:sshape=.", "-1|0=eu|rejects", "0|+1=rejects|."} <= set(mid)
+    assert {"w=eu", "W=EU", "shape=XX", "upper", "p2=eu", "s2=eu", "-1:BOS", "+1:w=rejects", "+2:w=."} <= set(first)
+    assert {"p4=reje", "s4=ects", "-1:w=eu", "-1:upper", "+1:sshape=.", "-1|0:sshape=X|x", "0|+1:sshape=x|."} <= set(mid)
+    assert not any(f.startswith(("p1=", "s1=", "-1|0=", "0|+1=")) for f in first + mid + last)  # no 1-char affixes, no word bigrams
     assert {"punct", "+1:EOS", "-2:w=eu"} <= set(last) and "-1:BOS" not in last
     assert "+1:EOS" not in mid and not any(f.startswith("+2:") for f in mid)
     assert "allcaps" in sentence_features(["EU", "REJECTS", "CALL"])[0] and "allcaps" not in first
+    # version 2, the features of models saved before: 1-4 character affixes and word bigrams, no cased word
+    old = sentence_features(["EU", "rejects", "."], version=2)[1]
+    assert {"p1=r", "s1=s", "-1|0=eu|rejects", "0|+1=rejects|."} <= set(old) and not any(f.startswith("W=") for f in old)
+    assert TokenFeaturizer(version=2).transform([["EU", "rejects", "."]])[0][1] == old
+    assert TokenFeaturizer().transform([["EU", "rejects", "."]])[0][1] == mid
+
+
+def test_crf_search_on_a_share_then_final_fit_on_all(monkeypatch):
+    from dataset_builder.baselines import ner
+
+    rng = np.random.default_rng(5)
+    names = [(FIRST[i], LAST[i]) for i in range(12)]
+    train = [_ner_sentence(rng, names) for _ in range(90)]
+    val = [_ner_sentence(rng, names) for _ in range(30)]
+    data = ([t for t, _ in train], [g for _, g in train]), ([t for t, _ in val], [g for _, g in val])
+    calls, real = [], ner.make_crf
+
+    def spy(c1, c2, **kw):
+        model = real(c1, c2, **kw)
+        fit = model.fit
+        model.fit = lambda X, y: (calls.append((c1, c2, kw.get("stopping"), len(X))), fit(X, y))[1]
+        return model
+
+    monkeypatch.setattr(ner, "make_crf", spy)
+    monkeypatch.setattr(ner, "CRF_SEARCH_MIN_SENTENCES", 60)
+    grid = baselines.CRF_GRID[:2]
+    model, info = baselines.tune_crf(*data, grid, workers=1)
+    search = ner.CRF_SEARCH_STOPPING
+    # every third sentence, penalties scaled by 30/90; then the winner, unscaled, on all 90 until CRF_STOPPING holds
+    assert calls[:2] == [(pytest.approx(c1 / 3), pytest.approx(c2 / 3), search, 30) for c1, c2 in grid]
+    assert calls[2:] == [(info["c1"], info["c2"], None, 90)]
+    assert info["search"] == {"sentences": 30, "of": 90, "delta": search["delta"]}
+    crf = model.named_steps["crf"]
+    assert (crf.c1, crf.c2, crf.delta, crf.max_iterations) == (info["c1"], info["c2"], baselines.CRF_STOPPING["delta"], None)
+    assert info["stopped"] == "converged" and [(g["c1"], g["c2"]) for g in info["grid"]] == list(grid)
 
 
 def test_mark_target():

@@ -27,12 +27,14 @@ Baselines (all scikit-learn estimators, fixed seeds, deterministic):
 * NER ``memorisation``: the most frequent training tag of each token string (exact, then
   lowercased), ``O`` for unseen tokens; its I- tags without a B- are read by conlleval's rules.
 * NER ``crf``: a linear-chain CRF (``sklearn-crfsuite``, L-BFGS until :data:`CRF_STOPPING` holds)
-  on hand-made token features (:func:`sentence_features`: lower-cased word, shape and short shape,
-  prefixes and suffixes of 1-4 characters, casing, digit and punctuation flags, the words, short
-  shapes and casing of the neighbours in a +-2 window, word bigrams, BOS/EOS, all-caps headlines),
-  as a ``Pipeline``. Its L1/L2 penalties (c1, c2) are chosen from :data:`CRF_GRID` by entity micro
-  F1 on the validation split when the config has one (:func:`tune_crf`; the search is recorded as
-  ``tuning`` in ``results.json``), else :data:`CRF_DEFAULT`.
+  on hand-made token features (:func:`sentence_features`: the word as written and lower-cased,
+  shape and short shape, prefixes and suffixes of 2-4 characters, casing, digit, punctuation and
+  hyphen flags, the words, short shapes and casing of the neighbours in a +-2 window, short-shape
+  bigrams with each neighbour, BOS/EOS, all-caps headlines), as a ``Pipeline``. Its L1/L2 penalties
+  (c1, c2) are chosen from :data:`CRF_GRID` by entity micro F1 on the validation split when the
+  config has one (:func:`tune_crf`: searched on a third of a large training split with a looser
+  stopping rule, then the winner fitted on all of it; the search is recorded as ``tuning`` in
+  ``results.json``), else :data:`CRF_DEFAULT`.
 
 Invariants
     Same dataset, seed and options give byte-identical predictions, ``results.json`` and
@@ -56,6 +58,9 @@ from ..jsonl import read_json_object, write_jsonl
 from .ner import (  # noqa: F401  (public names of the baselines package)
     CRF_DEFAULT,
     CRF_GRID,
+    CRF_SEARCH_EVERY,
+    CRF_SEARCH_MIN_SENTENCES,
+    CRF_SEARCH_STOPPING,
     CRF_STOPPING,
     PARALLEL_MIN_TOKENS,
     MemorisationTagger,
