@@ -244,7 +244,10 @@ class PerTargetSVM(BaseEstimator, ClassifierMixin):
         from sklearn.svm import LinearSVC
 
         blocks = [_fit_block(c, self.max_features) for c in counts]
-        svm = LinearSVC(C=1.0, random_state=self.seed).fit(_features(blocks, counts), labels, sample_weight=weight)
+        # weighted rows (a body shared by many targets, its labels contradicting each other): liblinear's
+        # dual coordinate descent crawls with such large box constraints; the primal Newton solver does not
+        dual = "auto" if weight is None else False
+        svm = LinearSVC(C=1.0, dual=dual, random_state=self.seed).fit(_features(blocks, counts), labels, sample_weight=weight)
         return {"blocks": blocks, "svm": svm}
 
     def fit(self, X: Sequence[Sequence[Any]], y: Sequence[str]) -> "PerTargetSVM":
