@@ -30,7 +30,9 @@ Baselines (all scikit-learn estimators, fixed seeds, deterministic):
   on hand-made token features (:func:`sentence_features`: the word as written and lower-cased,
   shape and short shape, prefixes and suffixes of 2-4 characters, casing, digit, punctuation and
   hyphen flags, the words, short shapes and casing of the neighbours in a +-2 window, short-shape
-  bigrams with each neighbour, BOS/EOS, all-caps headlines), as a ``Pipeline``. Its L1/L2 penalties
+  bigrams with each neighbour, BOS/EOS, all-caps headlines), as a ``Pipeline``. It is trained on
+  BIOES tags (:data:`CRF_TAG_ENCODING`, :class:`TagEncodingCRF`) and predicts BIO tags and BIO
+  marginals (those of S-/E- summed into B-/I-). Its L1/L2 penalties
   (c1, c2) are chosen from :data:`CRF_GRID` by entity micro F1 on the validation split when the
   config has one (:func:`tune_crf`: searched on a third of a large training split with a looser
   stopping rule, then the winner fitted on all of it; the search is recorded as ``tuning`` in
@@ -62,10 +64,15 @@ from .ner import (  # noqa: F401  (public names of the baselines package)
     CRF_SEARCH_MIN_SENTENCES,
     CRF_SEARCH_STOPPING,
     CRF_STOPPING,
+    CRF_TAG_ENCODING,
     PARALLEL_MIN_TOKENS,
     MemorisationTagger,
+    TagEncodingCRF,
     TokenDummyTagger,
     TokenFeaturizer,
+    bio_to_bioes,
+    bioes_marginals_to_bio,
+    bioes_to_bio,
     crf_training,
     make_crf,
     sentence_features,
@@ -100,7 +107,7 @@ DESCRIPTIONS = {
     ("stance", "per_target_svm"): "one LinearSVC per target, word 1-3 + char 2-5 grams (SemEval-2016 baseline)",
     ("ner", "majority"): "DummyClassifier(most_frequent) per token",
     ("ner", "memorisation"): "most frequent training tag per token",
-    ("ner", "crf"): "CRF (sklearn-crfsuite, L-BFGS to convergence) on word, shape, affix, case and +-2 window features; c1/c2 tuned on validation",
+    ("ner", "crf"): "CRF (sklearn-crfsuite, L-BFGS to convergence, trained on BIOES tags) on word, shape, affix, case and +-2 window features; c1/c2 tuned on validation",
 }
 
 

@@ -1,13 +1,15 @@
 """NER baselines: token features, the majority and memorisation taggers, the CRF and its tuning.
 
 Input
-    Sentences as token lists (and, to fit, their IOB2 tag lists).
+    Sentences as token lists (and, to fit, their IOB2 tag lists; IOB1 is read as conlleval reads it).
 Output
     Unfitted estimators (:class:`TokenDummyTagger`, :class:`MemorisationTagger`, :func:`make_crf`)
     and the tuning of the CRF's penalties on a validation split (:func:`tune_crf`); the features are
-    described in :mod:`dataset_builder.baselines`.
+    described in :mod:`dataset_builder.baselines`. The tag conversions :func:`bio_to_bioes` and
+    :func:`bioes_to_bio`.
 Invariants
     Deterministic: the same data and options give the same model, whatever the number of workers.
+    Every tagger predicts BIO tags (the CRF trained on BIOES converts its tags and marginals back).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from collections import Counter
 from typing import Any, Sequence
 
 import numpy as np
+import sklearn_crfsuite
 from sklearn.base import BaseEstimator, TransformerMixin
 
 
@@ -230,6 +233,135 @@ class TokenDummyTagger(BaseEstimator):
         return out
 
 
+def _parse_tag(tag: str) -> tuple[str, str]:
+    """``(prefix, type)`` of an IOB/IOBES tag: ``"B-PER"`` -> ``("B", "PER")``, ``"O"`` -> ``("O", "")``."""
+    if tag == "O":
+        return "O", ""
+    prefix, sep, typ = tag.partition("-")
+    if not sep or prefix not in ("B", "I", "E", "S") or not typ:
+        raise ValueError(f"{tag!r} is not an IOB tag; expected 'O' or 'B-TYPE', 'I-TYPE', 'E-TYPE', 'S-TYPE'.")
+    return prefix, typ
+
+
+def _chunk_heads(parsed: Sequence[tuple[str, str]]) -> list[bool]:
+    """Where conlleval starts an entity: a ``B-``/``S-`` tag, or an ``I-``/``E-`` tag after ``O``, after
+    an ``E-``/``S-`` tag or after a tag of another type (the rules of :mod:`dataset_builder.scoring.ner`)."""
+    heads = []
+    prev_prefix, prev_type = "O", ""
+    for prefix, typ in parsed:
+        heads.append(prefix != "O" and (prefix in ("B", "S") or typ != prev_type or prev_prefix in ("O", "E", "S")))
+        prev_prefix, prev_type = prefix, typ
+    return heads
+
+
+def bio_to_bioes(tags: Sequence[str]) -> list[str]:
+    """The BIOES tags (B-egin, I-nside, E-nd, S-ingle, O) of the entities conlleval reads in ``tags``
+    (IOB2, IOB1 or mixed: an ``I-`` tag after ``O`` or after another type starts an entity):
+    ``["I-PER", "I-PER", "O", "B-LOC"]`` -> ``["B-PER", "E-PER", "O", "S-LOC"]``."""
+    parsed = [_parse_tag(t) for t in tags]
+    heads = _chunk_heads(parsed)
+    out = []
+    for i, ((prefix, typ), head) in enumerate(zip(parsed, heads)):
+        if prefix == "O":
+            out.append("O")
+            continue
+        last = i + 1 == len(parsed) or parsed[i + 1][0] == "O" or heads[i + 1]
+        out.append(("S-" if last else "B-") + typ if head else ("E-" if last else "I-") + typ)
+    return out
+
+
+def bioes_to_bio(tags: Sequence[str]) -> list[str]:
+    """BIO tags with the entities conlleval reads in the BIOES ``tags``: ``S-``/``E-`` become ``B-``/``I-``,
+    so each tag is the BIO label whose marginal :func:`bioes_marginals_to_bio` sums it into.
+
+    A sequence a CRF may decode without being valid BIOES keeps its conlleval reading: an ``I-``/``E-``
+    after ``O`` or another type stays ``I-`` (conlleval starts an entity there too), one after an
+    ``E-``/``S-`` of its type becomes ``B-`` (it starts one). For valid BIOES the result is IOB2, so
+    ``bioes_to_bio(bio_to_bioes(t))`` is ``t`` in IOB2.
+    """
+    parsed = [_parse_tag(t) for t in tags]
+    out = []
+    for i, ((prefix, typ), head) in enumerate(zip(parsed, _chunk_heads(parsed))):
+        if prefix == "O":
+            out.append("O")
+        elif head and (prefix in ("B", "S") or (i > 0 and parsed[i - 1][1] == typ and parsed[i - 1][0] in ("E", "S"))):
+            out.append("B-" + typ)
+        else:
+            out.append("I-" + typ)
+    return out
+
+
+def _bio_label(label: str) -> str:
+    prefix, typ = _parse_tag(label)
+    return "O" if prefix == "O" else ("B-" if prefix in ("B", "S") else "I-") + typ
+
+
+def bioes_marginals_to_bio(marginals: dict[str, float]) -> dict[str, float]:
+    """One token's marginals over BIOES labels as marginals over BIO labels: P(B-X) = P(B-X) + P(S-X),
+    P(I-X) = P(I-X) + P(E-X), P(O) = P(O) (so they still sum to 1)."""
+    out: dict[str, float] = {}
+    for label, p in marginals.items():
+        key = _bio_label(label)
+        out[key] = out.get(key, 0.0) + p
+    return out
+
+
+#: The tags the ``crf`` baseline is trained on (:class:`TagEncodingCRF`): ``"bioes"``, the BIO tags of
+#: the data converted by :func:`bio_to_bioes` (an entity's first, inner, last token or a single-token
+#: one each get their own label, as Ratinov & Roth 2009 found best for NER), its predictions converted
+#: back; ``"bio"`` trains on the tags as given (the CRF before, and models saved by it).
+CRF_TAG_ENCODING = "bioes"
+TAG_ENCODINGS = ("bio", "bioes")
+
+
+class TagEncodingCRF(sklearn_crfsuite.CRF):
+    """sklearn-crfsuite's CRF trained on the BIO tags re-encoded as ``tag_encoding`` says (see
+    :data:`CRF_TAG_ENCODING`; ``"bio"``: as given), predicting BIO: :meth:`predict` converts the
+    decoded tags with :func:`bioes_to_bio`, :meth:`predict_marginals` sums each token's marginals
+    into the BIO labels (:func:`bioes_marginals_to_bio`), :attr:`classes_` lists BIO labels. The
+    crfsuite model itself (``state_features_``, ``transition_features_``, ``training_log_``) is in
+    the encoding trained on. Every other parameter is the CRF's.
+
+    Models saved before this class are plain ``sklearn_crfsuite.CRF`` (BIO) and load and predict as
+    they did.
+    """
+
+    def __init__(self, tag_encoding: str = CRF_TAG_ENCODING, **params: Any):
+        super().__init__(**params)
+        self.tag_encoding = tag_encoding
+
+    @classmethod
+    def _get_param_names(cls) -> list[str]:
+        # the CRF's own parameters (passed through **params) and the encoding, for get_params / clone
+        return sorted(set(sklearn_crfsuite.CRF._get_param_names()) | {"tag_encoding"})
+
+    def _bioes(self) -> bool:
+        if self.tag_encoding not in TAG_ENCODINGS:
+            raise ValueError(f"The 'tag_encoding' parameter must be one of {list(TAG_ENCODINGS)}. Got {self.tag_encoding!r} instead.")
+        return self.tag_encoding == "bioes"
+
+    def fit(self, X, y, X_dev=None, y_dev=None) -> "TagEncodingCRF":
+        if self._bioes():
+            y = [bio_to_bioes(tags) for tags in y]
+            y_dev = None if y_dev is None else [bio_to_bioes(tags) for tags in y_dev]
+        return super().fit(X, y, X_dev, y_dev)
+
+    def predict_single(self, xseq) -> list[str]:
+        tags = super().predict_single(xseq)
+        return bioes_to_bio(tags) if self._bioes() else tags
+
+    def predict_marginals_single(self, xseq) -> list[dict[str, float]]:
+        marginals = super().predict_marginals_single(xseq)
+        return [bioes_marginals_to_bio(m) for m in marginals] if self._bioes() else marginals
+
+    @property
+    def classes_(self) -> list[str] | None:
+        labels = super().classes_
+        if labels is None or not self._bioes():
+            return labels
+        return list(dict.fromkeys(_bio_label(label) for label in labels))
+
+
 #: The (c1, c2) pairs (L1 and L2 penalties) the ``crf`` baseline is tuned over on the validation
 #: split, in this order; the first best validation entity F1 wins a tie.
 CRF_GRID: tuple[tuple[float, float], ...] = ((0.05, 0.01), (0.1, 0.01), (0.2, 0.01), (0.1, 0.05))
@@ -256,18 +388,19 @@ CRF_SEARCH_EVERY = 3
 CRF_SEARCH_MIN_SENTENCES = 3000
 
 
-def make_crf(c1: float, c2: float, *, features: int = 3, stopping: dict[str, float] | None = None):
-    """An unfitted ``crf`` baseline: :class:`TokenFeaturizer` then an L-BFGS CRF trained until
-    ``stopping`` (default :data:`CRF_STOPPING`) holds (``features=1`` with ``max_iterations=100``,
-    c1 = c2 = 0.05 is the first CRF, kept for ``benchmarks/crf.py``)."""
-    import sklearn_crfsuite
+def make_crf(c1: float, c2: float, *, features: int = 3, stopping: dict[str, float] | None = None,
+             tag_encoding: str = CRF_TAG_ENCODING):
+    """An unfitted ``crf`` baseline: :class:`TokenFeaturizer` then an L-BFGS :class:`TagEncodingCRF`
+    trained on ``tag_encoding`` tags until ``stopping`` (default :data:`CRF_STOPPING`) holds
+    (``features=1`` with ``max_iterations=100``, c1 = c2 = 0.05 and ``tag_encoding="bio"`` is the
+    first CRF, kept for ``benchmarks/crf.py``)."""
     from sklearn.pipeline import Pipeline
 
     if features == 1:
-        crf = sklearn_crfsuite.CRF(algorithm="lbfgs", c1=c1, c2=c2, max_iterations=100, all_possible_transitions=True)
+        crf = TagEncodingCRF(tag_encoding, algorithm="lbfgs", c1=c1, c2=c2, max_iterations=100, all_possible_transitions=True)
     else:
-        crf = sklearn_crfsuite.CRF(algorithm="lbfgs", c1=c1, c2=c2, all_possible_transitions=True,
-                                   **(CRF_STOPPING if stopping is None else stopping))
+        crf = TagEncodingCRF(tag_encoding, algorithm="lbfgs", c1=c1, c2=c2, all_possible_transitions=True,
+                             **(CRF_STOPPING if stopping is None else stopping))
     return Pipeline([("features", TokenFeaturizer(version=features)), ("crf", crf)])
 
 
@@ -284,8 +417,8 @@ def _fit_scored(job: tuple) -> tuple[float, dict[str, Any]]:
     on validation (a worker of :func:`tune_crf`)."""
     from ..scoring import ner_report_from_tags
 
-    c1, c2, train, validation, labels = job
-    model = make_crf(c1, c2, stopping=CRF_SEARCH_STOPPING).fit(*train)
+    c1, c2, train, validation, labels, tag_encoding = job
+    model = make_crf(c1, c2, stopping=CRF_SEARCH_STOPPING, tag_encoding=tag_encoding).fit(*train)
     predicted = [list(tags) for tags in model.predict(validation[0])]
     f1 = ner_report_from_tags(validation[1], predicted, labels=labels)["micro"]["f1"] or 0.0
     return f1, crf_training(model)
@@ -296,7 +429,8 @@ PARALLEL_MIN_TOKENS = 20_000
 
 
 def tune_crf(train: tuple[Sequence, Sequence], validation: tuple[Sequence, Sequence] | None,
-             grid: Sequence[tuple[float, float]] = CRF_GRID, *, workers: int | None = None) -> tuple[Any, dict[str, Any]]:
+             grid: Sequence[tuple[float, float]] = CRF_GRID, *, workers: int | None = None,
+             tag_encoding: str = CRF_TAG_ENCODING) -> tuple[Any, dict[str, Any]]:
     """Choose the ``crf`` baseline's (c1, c2) from ``grid`` by entity micro F1 (conlleval rules) on
     ``validation``, then fit it on all of ``train`` (tokens, tags) until :data:`CRF_STOPPING` holds;
     without a validation split, fit :data:`CRF_DEFAULT` only. Returns the fitted model and a JSON-ready
@@ -307,11 +441,13 @@ def tune_crf(train: tuple[Sequence, Sequence], validation: tuple[Sequence, Seque
     final fit and the search fit's validation F1 and iterations. The grid points are independent and
     each fit is deterministic, so they run in up to ``workers`` processes (default: one per CPU, at
     most one per grid point; one process for small data) and the result does not depend on how many.
+    Every fit trains on ``tag_encoding`` tags (:data:`CRF_TAG_ENCODING`); validation is scored on its
+    BIO predictions against the BIO gold.
     """
     import os
 
     if validation is None or not len(validation[0]):
-        model = make_crf(*CRF_DEFAULT).fit(*train)
+        model = make_crf(*CRF_DEFAULT, tag_encoding=tag_encoding).fit(*train)
         return model, {"validation": None, "c1": CRF_DEFAULT[0], "c2": CRF_DEFAULT[1], **crf_training(model)}
     labels = sorted({t for tags in list(train[1]) + list(validation[1]) for t in tags} | {"O"})
     train = (list(map(list, train[0])), list(map(list, train[1])))
@@ -319,7 +455,7 @@ def tune_crf(train: tuple[Sequence, Sequence], validation: tuple[Sequence, Seque
     every = CRF_SEARCH_EVERY if len(train[0]) >= CRF_SEARCH_MIN_SENTENCES else 1
     searched = (train[0][::every], train[1][::every])
     share = len(searched[0]) / len(train[0])
-    jobs = [(c1 * share, c2 * share, searched, validation, labels) for c1, c2 in grid]
+    jobs = [(c1 * share, c2 * share, searched, validation, labels, tag_encoding) for c1, c2 in grid]
     if workers is None:
         cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
         workers = 1 if sum(map(len, searched[0])) < PARALLEL_MIN_TOKENS else min(cpus, len(jobs))
@@ -333,6 +469,6 @@ def tune_crf(train: tuple[Sequence, Sequence], validation: tuple[Sequence, Seque
         scored = [_fit_scored(job) for job in jobs]
     tried = [{"c1": c1, "c2": c2, "validation_f1": round(f1, 10), **info} for (c1, c2), (f1, info) in zip(grid, scored)]
     best = max(range(len(scored)), key=lambda k: (scored[k][0], -k))  # the first of equal scores
-    model = make_crf(*grid[best]).fit(*train)
+    model = make_crf(*grid[best], tag_encoding=tag_encoding).fit(*train)
     search = {"sentences": len(searched[0]), "of": len(train[0]), "delta": CRF_SEARCH_STOPPING["delta"]}
     return model, {"validation": "entity micro F1", **tried[best], **crf_training(model), "grid": tried, "search": search}

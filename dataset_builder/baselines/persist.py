@@ -39,6 +39,7 @@ TRUSTED_TYPES = (
     "dataset_builder.baselines.ner.MemorisationTagger",
     "dataset_builder.baselines.ner.TokenDummyTagger",
     "dataset_builder.baselines.ner.TokenFeaturizer",
+    "dataset_builder.baselines.ner.TagEncodingCRF",
     "sklearn_crfsuite.estimator.CRF",
     "sklearn_crfsuite._fileresource.FileResource",
     "pycrfsuite._logparser.TrainLogParser",
