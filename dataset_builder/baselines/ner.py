@@ -309,7 +309,9 @@ def bioes_marginals_to_bio(marginals: dict[str, float]) -> dict[str, float]:
 #: The tags the ``crf`` baseline is trained on (:class:`TagEncodingCRF`): ``"bioes"``, the BIO tags of
 #: the data converted by :func:`bio_to_bioes` (an entity's first, inner, last token or a single-token
 #: one each get their own label, as Ratinov & Roth 2009 found best for NER), its predictions converted
-#: back; ``"bio"`` trains on the tags as given (the CRF before, and models saved by it).
+#: back; ``"bio"`` trains on the tags as given (the CRF before, and models saved by it). On the
+#: CoNLL-sized synthetic data of ``benchmarks/crf.py --bio``: test entity F1 95.91 against 95.32 for
+#: the same search and fit on BIO tags, for a third more CPU (156 s against 117 s).
 CRF_TAG_ENCODING = "bioes"
 TAG_ENCODINGS = ("bio", "bioes")
 
