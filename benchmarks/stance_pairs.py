@@ -30,8 +30,12 @@ The models, on the same pairs in the same run:
 The data: FNC-1-shaped synthetic pairs from a fixed seed: ``--bodies`` bodies of about 400 words
 (20 topics, each its own words, among shared filler words), each paired with headlines: related
 ones drawn from its topic's words with cue words for agree/disagree/discuss, unrelated ones from
-another topic (73 % unrelated, as in FNC-1). It says what the methods cost in time and memory at
-that size and whether the relation features see relatedness; its scores are not FNC-1's.
+another topic (73 % unrelated, as in FNC-1). As in FNC-1 (about 1,650 distinct headlines over
+49,972 training pairs), headlines are reused: ``--headlines`` of them (20 topic pools, each
+headline with one cue word or none; a related pair takes one of its topic with its label's cue or
+none); ``--headlines 0`` gives every pair its own headline (the worst case for featurising
+targets). It says what the methods cost in time and memory at that size and whether the relation
+features see relatedness; its scores are not FNC-1's.
 """
 
 from __future__ import annotations
@@ -59,8 +63,16 @@ def _word(rng: random.Random) -> str:
     return "".join(rng.choice("bcdfghklmnprstvz") + rng.choice("aeiou") for _ in range(rng.randint(2, 4)))
 
 
-def make_pairs(n_pairs: int, n_bodies: int, seed: int = 0) -> list[tuple[str, str, str, int]]:
-    """``(headline, body, label, body index)`` pairs (see the module docstring)."""
+def _headline(rng: random.Random, topic: list[str], cue: str | None) -> str:
+    words = [rng.choice(topic) for _ in range(rng.randint(5, 9))]
+    if cue is not None:
+        words.insert(rng.randrange(len(words)), rng.choice(CUES[cue]))
+    return " ".join(words).capitalize()
+
+
+def make_pairs(n_pairs: int, n_bodies: int, seed: int = 0, n_headlines: int = 0) -> list[tuple[str, str, str, int]]:
+    """``(headline, body, label, body index)`` pairs (see the module docstring); ``n_headlines`` > 0:
+    that many distinct headlines, reused across pairs, else one per pair."""
     rng = random.Random(seed)
     filler = [_word(rng) for _ in range(3000)]
     topics = [[_word(rng) for _ in range(60)] for _ in range(20)]
@@ -75,11 +87,17 @@ def make_pairs(n_pairs: int, n_bodies: int, seed: int = 0) -> list[tuple[str, st
             words[rng.randrange(len(words))] = rng.choice(CUES[stance])
             paragraphs.append(" ".join(words).capitalize() + ".")
         bodies.append("\n\n".join(paragraphs))
+    pool = [[(cue, _headline(rng, topic, cue)) for cue in (rng.choice((None, *CUES)) for _ in range(max(1, n_headlines // len(topics))))]
+            for topic in topics] if n_headlines else None
     pairs = []
     for _ in range(n_pairs):
         b = rng.randrange(n_bodies)
         label = "unrelated" if rng.random() < 0.73 else rng.choice(("agree", "disagree", "discuss"))
         t = topic_of[b] if label != "unrelated" else rng.choice([k for k in range(len(topics)) if k != topic_of[b]])
+        if pool is not None:  # a headline of the topic's pool: for a related pair, one with its cue or none
+            fitting = [h for cue, h in pool[t] if label == "unrelated" or cue in (label, None)] or [h for _, h in pool[t]]
+            pairs.append((rng.choice(fitting), bodies[b], label, b))
+            continue
         words = [rng.choice(topics[t]) for _ in range(rng.randint(5, 9))]
         if label != "unrelated" and rng.random() < 0.6:
             words.insert(rng.randrange(len(words)), rng.choice(CUES[label]))
@@ -127,12 +145,12 @@ def _default_set(train, test) -> tuple[float, float]:
     return fit_s, predict_s
 
 
-def child(name: str, n_pairs: int, n_bodies: int) -> None:
+def child(name: str, n_pairs: int, n_bodies: int, n_headlines: int) -> None:
     import numpy as np
 
     from dataset_builder.scoring.metrics import _stance_metric_arrays
 
-    train, test = _split(make_pairs(n_pairs, n_bodies))
+    train, test = _split(make_pairs(n_pairs, n_bodies, n_headlines=n_headlines))
     if name == DEFAULT_SET:
         fit_s, predict_s = _default_set(train, test)
         peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -158,24 +176,29 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--pairs", type=int, default=50_000)
     ap.add_argument("--bodies", type=int, default=2_000)
+    ap.add_argument("--headlines", type=int, default=1_650,
+                    help="Distinct headlines, reused across pairs (FNC-1's training set has about 1,650 over its "
+                         "49,972 pairs); 0: every pair its own headline.")
     ap.add_argument("--limit-s", type=int, default=240, help="Stop a model still running after this many seconds.")
     ap.add_argument("--set-limit-s", type=int, default=600, help="The same for the benchmark default set.")
     ap.add_argument("--models", default=f"tfidf_logreg (before),tfidf_logreg,pair_relation,per_target_svm,{DEFAULT_SET}")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        child(args.child, args.pairs, args.bodies)
+        child(args.child, args.pairs, args.bodies, args.headlines)
         return
-    pairs = make_pairs(args.pairs, args.bodies)
+    pairs = make_pairs(args.pairs, args.bodies, n_headlines=args.headlines)
     train, test = _split(pairs)
     chars = sum(len(p[1]) for p in pairs) / len(pairs)
-    print(f"{len(pairs)} pairs over {args.bodies} bodies (mean body {chars:.0f} characters): {len(train)} train, "
+    print(f"{len(pairs)} pairs over {args.bodies} bodies and {len({p[0] for p in pairs})} distinct headlines "
+          f"(mean body {chars:.0f} characters): {len(train)} train, "
           f"{len(test)} test; {os.cpu_count()} CPUs")
     print(f"load average at the start: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print("| model | train s | predict s | train + predict s | peak MB | FNC-1 score | macro-F1 |\n"
           "|---|---:|---:|---:|---:|---:|---:|")
     for name in args.models.split(","):
-        cmd = [sys.executable, __file__, "--child", name, "--pairs", str(args.pairs), "--bodies", str(args.bodies)]
+        cmd = [sys.executable, __file__, "--child", name, "--pairs", str(args.pairs), "--bodies", str(args.bodies),
+               "--headlines", str(args.headlines)]
         limit = args.set_limit_s if name == DEFAULT_SET else args.limit_s
         try:
             out = subprocess.run(cmd, capture_output=True, text=True, timeout=limit, check=True).stdout

@@ -102,11 +102,22 @@ def test_per_target_svm_one_model_per_target_and_fallbacks():
     X = [("A", f"good thing {i}", True) for i in range(6)] + [("A", f"bad thing {i}", True) for i in range(6)]
     X += [("B", f"whatever {i}", True) for i in range(3)]
     y = ["favor"] * 6 + ["against"] * 6 + ["neutral"] * 3
-    model = PerTargetSVM(seed=0).fit(X, y)
+    model = PerTargetSVM(seed=0, min_rows=1).fit(X, y)
     assert sorted(model.models_) == ["A", "B"] and model.models_["B"] == "neutral"  # one class: predicted as is
     assert list(model.predict([("A", "good thing 9", True), ("B", "bad", True)])) == ["favor", "neutral"]
     assert model.predict([("C", "good thing", True)])[0] in {"favor", "against", "neutral"}  # unseen: all targets' model
     assert make_model("stance", "per_target_svm").get_params()["max_features"] > 0
+
+
+def test_per_target_svm_leaves_targets_with_few_rows_to_the_fallback():
+    X = [("A", f"good thing {i}", True) for i in range(6)] + [("A", f"bad thing {i}", True) for i in range(6)]
+    X += [("B", f"whatever {i}", True) for i in range(3)]
+    y = ["favor"] * 6 + ["against"] * 6 + ["neutral"] * 3
+    model = PerTargetSVM(seed=0, min_rows=12).fit(X, y)
+    assert sorted(model.models_) == ["A"]  # B has 3 rows: the fallback predicts it
+    fallback = model.fallback_["svm"].predict(model._scores([("B", "whatever 1", True)]).__next__()[2])
+    assert list(model.predict([("B", "whatever 1", True)])) == list(fallback)
+    assert PerTargetSVM().fit(X, y).models_ == {}  # the default (100 rows): every target here to the fallback
 
 
 def _given_rows(n: int = 240, seed: int = 3):
@@ -189,7 +200,7 @@ def test_per_target_svm_is_each_targets_own_tfidf_svm():
 
     X, y = _given_rows()
     for cap in (DEFAULT_MAX_FEATURES, 40):
-        model = PerTargetSVM(max_features=cap).fit(X, y)
+        model = PerTargetSVM(max_features=cap, min_rows=1).fit(X, y)
         target = max(model.models_, key=lambda t: sum(x[0] == t for x in X) if not isinstance(model.models_[t], str) else 0)
         idx = [i for i, x in enumerate(X) if x[0] == target]
         ref = Pipeline([("ngrams", FeatureUnion([
@@ -204,7 +215,7 @@ def test_per_target_svm_is_each_targets_own_tfidf_svm():
 
 def test_per_target_svm_probabilities_sum_to_one_and_agree_with_predict():
     X, y = _given_rows()
-    model = PerTargetSVM().fit(X[:200], y[:200])
+    model = PerTargetSVM(min_rows=1).fit(X[:200], y[:200])
     test = X[200:] + [("never seen", X[0][1], True)]
     proba = model.predict_proba(test)
     assert proba.shape == (len(test), len(model.classes_))

@@ -217,6 +217,10 @@ def _features(blocks: Sequence[tuple[np.ndarray, Any]], counts: Sequence[Any]):
     return sp.hstack([tfidf.transform(c[:, cols]) for (cols, tfidf), c in zip(blocks, counts)], format="csr")
 
 
+MIN_TARGET_ROWS = 100
+"""The fewest training rows for which :class:`PerTargetSVM` fits a target its own model."""
+
+
 class PerTargetSVM(BaseEstimator, ClassifierMixin):
     """One ``LinearSVC`` on word 1-3 and char 2-5 n-grams per distinct target (SemEval-2016's baseline).
 
@@ -227,11 +231,18 @@ class PerTargetSVM(BaseEstimator, ClassifierMixin):
     seen in training) is fitted on the distinct (text, label) rows, each weighted by how often it
     occurs (the same hinge loss as fitting every row). :meth:`predict_proba` is the softmax of the
     SVM's margins (a confidence ranking, not calibrated): 1 for a target seen with one label only.
+
+    Only a target with at least ``min_rows`` training rows gets its own model (SemEval-2016's targets
+    have 395 to 689 tweets each); the others are predicted by the fallback model. A linear SVM per
+    target on a few dozen rows over 10^5 n-gram features learns little, and one per distinct
+    headline (FNC-1: about 1,650, some 24 rows each) took 3.7 GB and 139 s on 50,000 synthetic pairs
+    (``benchmarks/stance_pairs.py``).
     """
 
-    def __init__(self, seed: int = 0, max_features: int = DEFAULT_MAX_FEATURES) -> None:
+    def __init__(self, seed: int = 0, max_features: int = DEFAULT_MAX_FEATURES, min_rows: int = MIN_TARGET_ROWS) -> None:
         self.seed = seed
         self.max_features = max_features
+        self.min_rows = min_rows
 
     def _counts(self, X: Sequence[Sequence[Any]], *, fit: bool = False):
         distinct, rows = _unique(_text_of(X))
@@ -260,6 +271,8 @@ class PerTargetSVM(BaseEstimator, ClassifierMixin):
         self.models_: dict[str, Any] = {}
         for target in sorted(groups):
             idx = groups[target]
+            if len(idx) < self.min_rows:
+                continue  # predicted by the fallback model
             labels = [y[i] for i in idx]
             if len(set(labels)) < 2:
                 self.models_[target] = labels[0]
