@@ -594,8 +594,8 @@ def _import_batch(s: _Session, project_id: int, batch: list[_Pending], rejection
                         return [], 0, present, None
                 continue
             if isinstance(exc, ApiError) and exc.status_code == 400:
-                for where, sid, _ in batch:
-                    rejections.append(Rejection("push", where, "import_failed", str(mapped)))
+                for p in batch:
+                    rejections.append(Rejection("push", p.where, "import_failed", str(mapped)))
                 return [], len(batch), present, None
             if mapped is exc:
                 raise
