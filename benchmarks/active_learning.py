@@ -64,16 +64,15 @@ def f1(crf, feats, tags, labels) -> float:
 
 
 def confidences(crf, feats, idx) -> dict[str, dict[int, float]]:
-    """Per sentence: ``ours`` (mean per-token max marginal, as dataset_builder.predict) and ``lc`` (P(best))."""
+    """Per sentence: ``ours`` (mean per-token max marginal over the BIO tags, from the CRF's
+    ``predict_marginals_single`` as ``dataset_builder.predict`` reads it) and ``lc`` (P(best path))."""
     tagger = crf.tagger_
-    labels = tagger.labels()
     ours, lc = {}, {}
     for i in idx:
         tagger.set(feats[i])
-        best = tagger.tag()
-        lc[i] = tagger.probability(best)
-        n = len(best)
-        ours[i] = sum(max(tagger.marginal(label, t) for label in labels) for t in range(n)) / n if n else 1.0
+        lc[i] = tagger.probability(tagger.tag())
+        marginals = crf.predict_marginals_single(feats[i])
+        ours[i] = sum(max(m.values()) for m in marginals) / len(marginals) if marginals else 1.0
     return {"ours": ours, "lc": lc}
 
 
