@@ -34,7 +34,7 @@ from .client import RetryPolicy, _Session, _session
 from .connection import Connection
 from .index import SegmentIndex, list_index
 from .projects import UNCERTAINTY_SAMPLING, _check_project_schema, _project_by_title
-from .tasks import TARGET_MODEL_VERSION, _target_region, _text_digest, prediction_result
+from .tasks import TARGET_MODEL_VERSION, _target_region, _text_digest, prediction_result, prediction_score
 
 
 
@@ -84,12 +84,6 @@ def with_target(schema: LabelSchema, result: list[dict[str, Any]], target_region
     if target_region is None:
         return result
     return [target_region] + [r for r in result if r.get("from_name") != schema.target_from_name]
-
-
-def prediction_score(row: Mapping[str, Any]) -> float | None:
-    """The row's task ``score`` as a float, or None when it has no number."""
-    score = row.get("score")
-    return float(score) if isinstance(score, (int, float)) and not isinstance(score, bool) else None
 
 
 def task_prediction(schema: LabelSchema, sid: str, data: Mapping[str, Any], row: Mapping[str, Any] | None,

@@ -37,10 +37,10 @@ from .index import (
     remove_duplicates,
     save_index,
 )
-from .predictions import apply_ordering, attach_missing, prediction_score, task_prediction
+from .predictions import apply_ordering, attach_missing, task_prediction
 from .projects import ProjectInfo, _ensure_project
 from .spool import TaskSpool, json_list, task_json
-from .tasks import _text_digest, task_data, with_context
+from .tasks import _text_digest, prediction_score, task_data, with_context
 
 
 class _Pending(NamedTuple):

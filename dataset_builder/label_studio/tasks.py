@@ -96,11 +96,18 @@ def prediction_result(schema: LabelSchema, segment_id: str, text: str, row: Mapp
     return out
 
 
+def prediction_score(row: Mapping[str, Any]) -> float | None:
+    """The ``score`` of a predictions row (a task's) or of one of its entities or stances (a region's)
+    as a float, or None when it is not a number."""
+    score = row.get("score")
+    return float(score) if isinstance(score, (int, float)) and not isinstance(score, bool) else None
+
+
 def _with_score(item: dict[str, Any], given: Mapping[str, Any]) -> dict[str, Any]:
     """``item`` with the region's ``score`` (a model's confidence in it) when the row gives a number."""
-    score = given.get("score")
-    if isinstance(score, (int, float)) and not isinstance(score, bool):
-        item["score"] = float(score)
+    score = prediction_score(given)
+    if score is not None:
+        item["score"] = score
     return item
 
 
