@@ -366,14 +366,15 @@ def test_a_batch_the_server_refuses_counts_each_of_its_rows_as_import_failed(lab
     from dataset_builder.label_studio.client import _session
     from dataset_builder.label_studio.projects import _ensure_project
     from dataset_builder.label_studio.push import _import_batch, _Pending
+    from dataset_builder.label_studio.spool import TaskSpool
     from dataset_builder.schema import load_schema
 
     rejections: list = []
-    with _session(label_studio.connection()) as s:
+    with _session(label_studio.connection()) as s, TaskSpool() as spool:
         project = _ensure_project(s, load_schema("entities_stance"), "refused batch", annotators=None)
-        batch = [_Pending("f.jsonl:1", "s1", "d1", {"data": "not an object"}),
-                 _Pending("f.jsonl:2", "s2", "d2", {"data": {"text": "fine"}})]
-        assert _import_batch(s, project.id, batch, rejections) == ([], 2, 0, None)
+        batch = [_Pending("f.jsonl:1", "s1", "d1", spool.add({"data": "not an object"})),
+                 _Pending("f.jsonl:2", "s2", "d2", spool.add({"data": {"text": "fine"}}))]
+        assert _import_batch(s, project.id, batch, rejections, spool) == ([], 2, 0, None)
     assert [(r.source, r.reason) for r in rejections] == [("f.jsonl:1", "import_failed"), ("f.jsonl:2", "import_failed")]
     assert all("HTTP 400" in r.detail for r in rejections)
 

@@ -31,6 +31,7 @@ from .push import (
     _settle_after_import,
     _split_existing,
 )
+from .spool import TaskSpool
 from .tasks import TARGET_MODEL_VERSION, _target_region, _text_digest, prediction_result, task_data, with_context
 
 
@@ -119,34 +120,36 @@ def push_corpus(
     title = project_title or schema.name
     version = model_version or annotator
     uid = ensure_users(conn, [annotator])[annotator] if mode == "annotations" else None
-    run = _CorpusPush(schema=schema, labels=labels, mode=mode, uid=uid, version=version, ground_truth=ground_truth)
-    run.plan(segments)
+    with TaskSpool() as spool:
+        run = _CorpusPush(schema=schema, labels=labels, mode=mode, uid=uid, version=version,
+                          ground_truth=ground_truth, spool=spool)
+        run.plan(segments)
 
-    if not run.read:
-        raise InputError("no segment rows given; nothing pushed and no project created.")
-    project: ProjectInfo | None = None
-    try:
-        with _session(conn, retry=retry, sleep=sleep) as s:
-            project = _ensure_project(s, schema, title, annotators=annotators)
-            index = load_index(s, project, expect=((p.sid, p.digest) for p in run.pending),
-                               annotated=(uid, run.carries) if mode == "annotations" and uid else None)
-            todo, present, conflicting = _split_existing(index, project.id, run.pending, run.rejections)
-            run.tasks.already = len(present)
-            run.skipped += sum(1 for sid in conflicting if sid in labels)
-            on_existing = [sid for sid in present if sid in labels]
-            if on_batch is not None and run.read - len(todo):
-                on_batch(run.read - len(todo))
-            run.import_new(s, project.id, todo, batch_size, on_batch)
-            index = run.settle(s, project, index)
-            if on_existing and mode == "annotations":
-                run.annotate_existing(s, project, index, on_existing)
-            else:
-                run.skipped += len(on_existing)
-    except LabelStudioError as exc:
-        if project is None:
-            raise
-        raise PushStopped(str(exc), run.push_report(project, title, error=str(exc))) from None
-    return run.report(project, title, annotator)
+        if not run.read:
+            raise InputError("no segment rows given; nothing pushed and no project created.")
+        project: ProjectInfo | None = None
+        try:
+            with _session(conn, retry=retry, sleep=sleep) as s:
+                project = _ensure_project(s, schema, title, annotators=annotators)
+                index = load_index(s, project, expect=((p.sid, p.digest) for p in run.pending),
+                                   annotated=(uid, run.carries) if mode == "annotations" and uid else None)
+                todo, present, conflicting = _split_existing(index, project.id, run.pending, run.rejections)
+                run.tasks.already = len(present)
+                run.skipped += sum(1 for sid in conflicting if sid in labels)
+                on_existing = [sid for sid in present if sid in labels]
+                if on_batch is not None and run.read - len(todo):
+                    on_batch(run.read - len(todo))
+                run.import_new(s, project.id, todo, batch_size, on_batch)
+                index = run.settle(s, project, index)
+                if on_existing and mode == "annotations":
+                    run.annotate_existing(s, project, index, on_existing)
+                else:
+                    run.skipped += len(on_existing)
+        except LabelStudioError as exc:
+            if project is None:
+                raise
+            raise PushStopped(str(exc), run.push_report(project, title, error=str(exc))) from None
+        return run.report(project, title, annotator)
 
 
 @dataclass
@@ -159,6 +162,7 @@ class _CorpusPush:
     uid: int | None  # the annotator's user id (annotations mode)
     version: str  # model_version of the predictions (predictions mode)
     ground_truth: bool
+    spool: TaskSpool  # the planned tasks, serialised (see :mod:`.spool`)
     pending: list[_Pending] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
     results: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # segment id -> annotation result
@@ -193,7 +197,7 @@ class _CorpusPush:
                 self.skipped += has_label
                 continue
             task = self._task(seg.id, data, result, has_label)
-            self.pending.append(_Pending(where, seg.id, _text_digest(data["text"]), task))
+            self.pending.append(_Pending(where, seg.id, _text_digest(data["text"]), self.spool.add(task)))
 
     def _task(self, sid: str, data: dict[str, Any], result: list[dict[str, Any]], has_label: bool) -> dict[str, Any]:
         """The task for one segment, with its label as an annotation or a prediction, and the target pre-mark."""
@@ -222,7 +226,8 @@ class _CorpusPush:
     def import_new(self, s: _Session, project_id: int, todo: list[_Pending], batch_size: int,
                    on_batch: Callable[[int], None] | None) -> None:
         """Import the new tasks in batches, counting the labels they carried in."""
-        for batch, done, bad, found, ids in _import_in_batches(s, project_id, todo, batch_size, self.rejections):
+        for batch, done, bad, found, ids in _import_in_batches(s, project_id, todo, batch_size, self.rejections,
+                                                               self.spool):
             _count_batch(self.tasks, done, bad, found, ids)
             done_ids = {p.sid for p in done}
             self.with_new += len(done_ids & self.carries)

@@ -39,18 +39,18 @@ from .index import (
 )
 from .predictions import apply_ordering, attach_missing, task_prediction
 from .projects import ProjectInfo, _ensure_project
-from .spool import TaskSpool, json_list, task_json
+from .spool import TaskSpool, json_list
 from .tasks import _text_digest, prediction_score, task_data, with_context
 
 
 class _Pending(NamedTuple):
-    """A task to import: where its row was read, its segment, its text's digest, and the task itself
-    or its number in the push's :class:`~.spool.TaskSpool` (what :func:`push_segments` keeps)."""
+    """A task to import: where its row was read, its segment, its text's digest, and the task's
+    number in the push's :class:`~.spool.TaskSpool` (all a push keeps of it)."""
 
     where: str
     sid: str
     digest: str
-    task: dict[str, Any] | int
+    number: int
 
 _SEGMENT_FIELDS = tuple(f.name for f in dataclasses.fields(Segment)
                         if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)
@@ -498,7 +498,7 @@ def _predict_existing(s: _Session, project: ProjectInfo, index: SegmentIndex, sc
                       model_version: str, run: _Progress) -> None:
     """Predictions for the tasks already there without one of ``model_version``; then the stream's order
     (:func:`~.predictions.attach_missing`, :func:`~.predictions.apply_ordering`)."""
-    wanted = [(p.sid, _task_of(p, spool)["data"], preds[p.sid][1]) for p in pending
+    wanted = [(p.sid, spool.task(p.number)["data"], preds[p.sid][1]) for p in pending
               if p.sid in preds and p.sid not in run.imported_sids]
     if wanted:
         run.attached_sids |= attach_missing(s, project.id, index, schema, wanted, model_version)
@@ -536,27 +536,12 @@ def _conflict(project_id: int, where: str, sid: str) -> Rejection:
     )
 
 
-def _task_of(p: _Pending, spool: TaskSpool | None) -> dict[str, Any]:
-    return p.task if isinstance(p.task, dict) else _spooled(spool).task(p.task)
-
-
-def _body_of(p: _Pending, spool: TaskSpool | None) -> bytes:
-    return task_json(p.task) if isinstance(p.task, dict) else _spooled(spool).body(p.task)
-
-
-def _spooled(spool: TaskSpool | None) -> TaskSpool:
-    if spool is None:
-        raise DatasetBuilderError("a spooled task without its TaskSpool")
-    return spool
-
-
 def _import_in_batches(s: _Session, project_id: int, todo: list[_Pending], batch_size: int, rejections: list[Rejection],
-                       spool: TaskSpool | None = None
-                       ) -> Iterator[tuple[list[_Pending], list[_Pending], int, int, list[int] | None]]:
+                       spool: TaskSpool) -> Iterator[tuple[list[_Pending], list[_Pending], int, int, list[int] | None]]:
     """Import ``todo`` in batches; yield ``(batch, done, failed, already_present, task ids of done)`` per batch.
 
     The task ids are None when the server did not say them (or said them for another count).
-    Spooled tasks are read from ``spool`` one batch at a time.
+    The tasks are read from ``spool`` one batch at a time.
     """
     for i in range(0, len(todo), batch_size):
         batch = todo[i : i + batch_size]
@@ -564,7 +549,7 @@ def _import_in_batches(s: _Session, project_id: int, todo: list[_Pending], batch
 
 
 def _import_batch(s: _Session, project_id: int, batch: list[_Pending], rejections: list[Rejection],
-                  spool: TaskSpool | None = None) -> tuple[list[_Pending], int, int, list[int] | None]:
+                  spool: TaskSpool) -> tuple[list[_Pending], int, int, list[int] | None]:
     """Import one batch, retrying; returns ``(imported items, failed count, found already present, task ids)``.
 
     The batch is sent as one JSON list of the tasks' own bytes (:meth:`~.client._Session.import_json`).
@@ -575,7 +560,7 @@ def _import_batch(s: _Session, project_id: int, batch: list[_Pending], rejection
     present = 0
     while True:
         try:
-            ids = s.import_json(project_id, json_list(_body_of(p, spool) for p in batch))
+            ids = s.import_json(project_id, json_list(spool.body(p.number) for p in batch))
             return batch, 0, present, ids if ids is not None and len(ids) == len(batch) else None
         except Exception as exc:  # noqa: BLE001
             mapped = s.classify(exc, f"import of {len(batch)} tasks")
