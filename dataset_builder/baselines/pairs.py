@@ -33,6 +33,8 @@ from typing import Any, Sequence
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 
+from .stance import unique_rows
+
 DEFAULT_MAX_FEATURES = 2 ** 18
 """Width of each hashed n-gram block (and the cap of each per-target vocabulary)."""
 PER_TARGET_CHARS = 1000
@@ -89,12 +91,6 @@ def _relation_row(target: str, side: _TextSide, tside: _TextSide, cosine: float)
             *map(float, side.refuting), *map(float, tside.refuting)]
 
 
-def _unique(values: Sequence[str]) -> tuple[list[str], np.ndarray]:
-    index: dict[str, int] = {}
-    rows = np.fromiter((index.setdefault(v, len(index)) for v in values), dtype=np.int64, count=len(values))
-    return list(index), rows
-
-
 class PairFeatures(BaseEstimator, TransformerMixin):
     """``(target, text, given)`` rows -> sparse [relation features, their quantile bins, text and target n-grams]."""
 
@@ -112,8 +108,8 @@ class PairFeatures(BaseEstimator, TransformerMixin):
         """Relation features (dense) and the hashed counts of the distinct texts and targets, with row maps."""
         from sklearn.feature_extraction.text import HashingVectorizer
 
-        targets, t_rows = _unique([x[0] for x in X])
-        texts, b_rows = _unique([x[1] for x in X])
+        targets, t_rows = unique_rows([x[0] for x in X])
+        texts, b_rows = unique_rows([x[1] for x in X])
         words = HashingVectorizer(n_features=self.max_features, alternate_sign=False, norm=None)
         tw, bw = words.transform(targets), words.transform(texts)
         return targets, t_rows, texts, b_rows, tw, bw
@@ -245,7 +241,7 @@ class PerTargetSVM(BaseEstimator, ClassifierMixin):
         self.min_rows = min_rows
 
     def _counts(self, X: Sequence[Sequence[Any]], *, fit: bool = False):
-        distinct, rows = _unique(_text_of(X))
+        distinct, rows = unique_rows(_text_of(X))
         if fit:
             self.counters_ = _count_vectorizers()
             return [v.fit_transform(distinct) for v in self.counters_], rows

@@ -130,7 +130,7 @@ class TfidfLogReg(ClassifierMixin, BaseEstimator):
         if not any(targets):
             from sklearn.pipeline import FeatureUnion, Pipeline
 
-            features = FeatureUnion([("word", _vectorizers(self.max_features)[0]), ("char", _vectorizers(self.max_features)[1])])
+            features = FeatureUnion(list(zip(("word", "char"), _vectorizers(self.max_features))))
             clf = LogisticRegression(C=self.C, max_iter=self.max_iter, class_weight="balanced", random_state=self.seed)
             self.joined_ = Pipeline([("tfidf", features), ("logreg", clf)]).fit(_joined(X), y)
             self.classes_ = self.joined_.classes_
