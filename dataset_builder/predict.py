@@ -35,14 +35,13 @@ Invariants
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from .baselines import load_model, mark_target
+from .baselines import load_model, mark_target, read_results
 from .build.tokens import tokens_of
 from .errors import InputError
 from .jsonl import read_jsonl
@@ -54,16 +53,12 @@ DEFAULT_STANCE = "tfidf_logreg"
 ROUND = 6
 
 
-def read_results(results_dir: str | Path) -> dict[str, Any]:
-    """``results.json`` of a ``benchmark`` run (its ``dataset_fingerprint`` names the training data)."""
+def _trained_results(results_dir: str | Path) -> dict[str, Any]:
+    """``results.json`` of a ``benchmark`` run (:func:`~dataset_builder.baselines.read_results`), which
+    must name the data its models were trained on (``dataset_fingerprint``)."""
     path = Path(results_dir) / "results.json"
-    if not path.is_file():
-        raise InputError(f"{path}: no such file; run `dataset-builder benchmark` first (its output folder holds it).")
-    try:
-        results = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as exc:
-        raise InputError(f"{path}: not JSON ({exc}); pass the results.json written by `dataset-builder benchmark`.") from None
-    if not isinstance(results, dict) or not isinstance(results.get("dataset_fingerprint"), str):
+    results = read_results(path)
+    if not isinstance(results.get("dataset_fingerprint"), str):
         raise InputError(f"{path}: no 'dataset_fingerprint'; pass the results.json written by `dataset-builder benchmark`.")
     return results
 
@@ -153,7 +148,7 @@ def load_predictor(results_dir: str | Path, config: str | Path | LabelSchema, *,
         No results.json, or a model the config needs is not in the folder.
     """
     schema = config if isinstance(config, LabelSchema) else load_schema(config)
-    results = read_results(results_dir)
+    results = _trained_results(results_dir)
     models: dict[str, Any] = {}
     names = []
     for task, name, wanted in (("ner", ner, bool(schema.entity_labels)), ("stance", stance, bool(schema.stance_labels))):
