@@ -88,14 +88,47 @@ def test_baselines_option_chooses_and_caps(pairs_dataset, tmp_path):
     assert bad.exit_code != 0 and "svm" in bad.output
 
 
-def test_pair_features_cap_and_one_featurisation_per_text():
+def test_pair_features_relation_columns():
+    from dataset_builder.baselines.pairs import CHAR_SIZES, N_RELATION
+
     rows = [("Bridge closed", "The council closed the bridge.", True), ("Squid found", "The council closed the bridge.", True),
-            ("Squid found", "A squid was found on the beach.", True)]
-    f = PairFeatures(max_features=256).fit(rows)
+            ("Squid found", "A squid was found on the beach.", True),
+            ("Bridge closed", "filler words " * 30 + "so the bridge closed today.", True),
+            ("Bridge closed", "It is a hoax, officials deny it: the bridge closed.", True)]
+    f = PairFeatures(max_features=256).fit(rows, ["agree", "unrelated", "agree", "discuss", "disagree"])
     m = f.transform(rows)
-    assert m.shape[0] == 3 and m.shape[1] <= 2 * 256 + 200
-    dense = m[:, 0].toarray().ravel()  # scaled TF-IDF cosine: the related pairs above the unrelated one
-    assert dense[0] > dense[1] and dense[2] > dense[1]
+    assert m.shape == (5, N_RELATION + 4)  # the relation features, then the target word model's 4 classes
+    assert m[0, 0] > m[1, 0] and m[2, 0] > m[1, 0]  # TF-IDF cosine: the related pairs above the unrelated one
+
+    def hits(row: int, reach: int, word_n: int) -> float:  # the count of the target's word n-grams in a reach
+        return m[row, 4 + reach * 2 * (2 + len(CHAR_SIZES) + 5) + 2 + 2 * (len(CHAR_SIZES) + word_n - 1)]
+
+    assert [hits(0, r, 1) for r in range(3)] == [2, 2, 2]  # "bridge", "closed" in a short text
+    assert hits(0, 0, 2) == 0 and hits(4, 0, 2) == 1  # the bigram "bridge closed" occurs only in the last text
+    assert hits(3, 0, 2) == 1 and hits(3, 1, 2) == 0 and hits(3, 2, 2) == 0  # ... and past the first 255 characters here
+    refuting = m[:, N_RELATION - 22:N_RELATION]  # the text's refuting-word flags and the parity of their count
+    assert refuting[4].sum() == 2 and refuting[4, -1] == 0 and refuting[0].sum() == 0  # "hoax", "deny"; 2 words: even
+
+
+def test_pair_features_word_model_is_out_of_fold_for_training_rows():
+    # each text's targets carry a word of their own that gives its label: a model that saw the text
+    # knows the label from that word, one that did not cannot
+    rng = random.Random(1)
+    X, y = [], []
+    for t in range(20):
+        label = ["agree", "disagree", "discuss", "unrelated"][t % 4]
+        for h in range(6):
+            X.append((f"tok{t} {rng.choice(['a', 'b', 'c'])}{h}", f"body number {t} " * 5, True))
+            y.append(label)
+    f = PairFeatures(max_features=1024)
+    oof = f.fit_transform(X, y)[:, -4:]
+    seen = f.transform(X)[:, -4:]
+    truth = np.searchsorted(f.classes_, np.array(y, dtype=object))
+    own_oof, own_seen = oof[np.arange(len(y)), truth], seen[np.arange(len(y)), truth]
+    assert own_oof.max() < 0.35 < own_seen.min()  # 4 classes: 0.25 is knowing nothing
+    assert np.array_equal(f.fit_transform(X, y)[:, -4:], oof)  # deterministic
+    with pytest.raises(ValueError, match="labels"):
+        PairFeatures().fit(X)
 
 
 def test_per_target_svm_one_model_per_target_and_fallbacks():
@@ -239,11 +272,15 @@ def test_pair_models_round_trip_through_skops(tmp_path, name):
     assert np.array_equal(loaded.predict_proba(X[200:]), model.predict_proba(X[200:]))
 
 
-def test_pair_features_fit_transform_is_fit_then_transform():
-    X, _ = _given_rows()
-    once = PairFeatures(max_features=512).fit_transform(X)
-    twice = PairFeatures(max_features=512).fit(X).transform(X)
-    assert once.shape == twice.shape and (once != twice).nnz == 0
+def test_pair_features_fit_transform_is_fit_then_transform_but_out_of_fold():
+    from dataset_builder.baselines.pairs import N_RELATION
+
+    X, y = _given_rows()
+    once = PairFeatures(max_features=512).fit_transform(X, y)
+    twice = PairFeatures(max_features=512).fit(X, y).transform(X)
+    assert once.shape == twice.shape
+    assert np.array_equal(once[:, :N_RELATION], twice[:, :N_RELATION])  # the relation features: the same
+    assert not np.array_equal(once[:, N_RELATION:], twice[:, N_RELATION:])  # the word model: out of fold once
 
 
 def test_tfidf_logreg_row_space_gives_the_primal_solution(monkeypatch):

@@ -27,7 +27,7 @@ LEGACY_TYPES = (
     "dataset_builder.baselines.TokenFeaturizer",
 )
 
-#: Types a saved baseline may contain beyond scikit-learn/numpy (skops trusts those itself).
+#: Types a saved baseline may contain beyond what skops trusts itself (most of scikit-learn and numpy).
 TRUSTED_TYPES = (
     "dataset_builder.baselines.stance._joined",
     "dataset_builder.baselines.stance.TfidfLogReg",
@@ -36,6 +36,7 @@ TRUSTED_TYPES = (
     "dataset_builder.baselines.pairs._text_of",
     "dataset_builder.baselines.pairs._lead",
     "numpy.dtype",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",  # pair_relation's trees
     "dataset_builder.baselines.ner.MemorisationTagger",
     "dataset_builder.baselines.ner.TokenDummyTagger",
     "dataset_builder.baselines.ner.TokenFeaturizer",
