@@ -8,7 +8,8 @@ Not a test: it prints a table. Run it with
 
 Each model runs in its own child process (so its peak resident memory is its own, from
 ``getrusage``): featurising and training on the training pairs, then predicting the test pairs.
-Printed per model: training and prediction wall time, peak memory, and the FNC-1 relative score
+Printed per model: training and prediction wall time, the time to save it as ``benchmark`` does
+(skops) and load it back and the file's size, peak memory, and the FNC-1 relative score
 and macro-F1 on the test pairs (scored by :mod:`dataset_builder.scoring`'s metrics). A model still
 running after ``--limit-s`` seconds is stopped and reported as such.
 
@@ -24,8 +25,9 @@ The models, on the same pairs in the same run:
   bodies and the distinct targets featurised once each, the same logistic loss on the factored design.
 * ``pair_relation`` and ``per_target_svm``: the pair baselines (``dataset_builder.baselines.pairs``).
 * ``benchmark default set``: every default stance baseline of ``dataset-builder benchmark``
-  (``BASELINES["stance"]``) trained and predicting one after the other in one process: the total
-  wall time and the peak memory of that process (no score: there are several models).
+  (``BASELINES["stance"]``) trained, predicting, saved and loaded one after the other in one
+  process: the total times and sizes and the peak memory of that process (no score: there are
+  several models).
 
 The data: FNC-1-shaped synthetic pairs from a fixed seed: ``--bodies`` bodies of about 400 words
 (20 topics, each its own words, among shared filler words), each paired with headlines: related
@@ -130,11 +132,25 @@ def _model(name: str):
     return baselines.make_model("stance", name), lambda p: (p[0], p[1], True)
 
 
-def _default_set(train, test) -> tuple[float, float]:
-    """Train and predict every default stance baseline in turn: (train s, predict s) summed."""
+def _save_and_load(model) -> tuple[float, float]:
+    """Save ``model`` as ``benchmark`` does (skops) and load it back: (seconds, file MB)."""
+    import tempfile
+
+    from dataset_builder.baselines import load_model, save_model
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "model.skops"
+        t0 = time.perf_counter()
+        save_model(model, path)
+        load_model(path)
+        return time.perf_counter() - t0, path.stat().st_size / 2 ** 20
+
+
+def _default_set(train, test) -> tuple[float, float, float, float]:
+    """Train, predict, save and load every default stance baseline in turn: (train s, predict s, save s, MB) summed."""
     from dataset_builder import baselines
 
-    fit_s = predict_s = 0.0
+    fit_s = predict_s = save_s = size_mb = 0.0
     for name in baselines.BASELINES["stance"]:
         model = baselines.make_model("stance", name)
         t0 = time.perf_counter()
@@ -142,7 +158,9 @@ def _default_set(train, test) -> tuple[float, float]:
         t1 = time.perf_counter()
         model.predict([(p[0], p[1], True) for p in test])
         fit_s, predict_s = fit_s + t1 - t0, predict_s + time.perf_counter() - t1
-    return fit_s, predict_s
+        seconds, mb = _save_and_load(model)
+        save_s, size_mb = save_s + seconds, size_mb + mb
+    return fit_s, predict_s, save_s, size_mb
 
 
 def child(name: str, n_pairs: int, n_bodies: int, n_headlines: int) -> None:
@@ -152,9 +170,10 @@ def child(name: str, n_pairs: int, n_bodies: int, n_headlines: int) -> None:
 
     train, test = _split(make_pairs(n_pairs, n_bodies, n_headlines=n_headlines))
     if name == DEFAULT_SET:
-        fit_s, predict_s = _default_set(train, test)
+        fit_s, predict_s, save_s, size_mb = _default_set(train, test)
         peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        print(json.dumps({"train_s": fit_s, "predict_s": predict_s, "peak_mb": peak_kb / 1024, "fnc1": None,
+        print(json.dumps({"train_s": fit_s, "predict_s": predict_s, "save_s": save_s, "model_mb": size_mb,
+                          "peak_mb": peak_kb / 1024, "fnc1": None,
                           "macro_f1": None, "train": len(train), "test": len(test)}))
         return
     model, row = _model(name)
@@ -167,8 +186,10 @@ def child(name: str, n_pairs: int, n_bodies: int, n_headlines: int) -> None:
     for p, y in zip(test, pred):
         conf[LABELS.index(p[2]), LABELS.index(str(y))] += 1
     m = _stance_metric_arrays(conf, unrelated=3)
+    save_s, size_mb = _save_and_load(model)
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"train_s": t1 - t0, "predict_s": t2 - t1, "peak_mb": peak_kb / 1024, "fnc1": float(m["fnc1"]),
+    print(json.dumps({"train_s": t1 - t0, "predict_s": t2 - t1, "save_s": save_s, "model_mb": size_mb,
+                      "peak_mb": peak_kb / 1024, "fnc1": float(m["fnc1"]),
                       "macro_f1": float(m["macro_f1"]), "train": len(train), "test": len(test)}))
 
 
@@ -194,8 +215,8 @@ def main() -> None:
           f"(mean body {chars:.0f} characters): {len(train)} train, "
           f"{len(test)} test; {os.cpu_count()} CPUs")
     print(f"load average at the start: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    print("| model | train s | predict s | train + predict s | peak MB | FNC-1 score | macro-F1 |\n"
-          "|---|---:|---:|---:|---:|---:|---:|")
+    print("| model | train s | predict s | train + predict s | save + load s | model MB | peak MB | FNC-1 score | macro-F1 |\n"
+          "|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name in args.models.split(","):
         cmd = [sys.executable, __file__, "--child", name, "--pairs", str(args.pairs), "--bodies", str(args.bodies),
                "--headlines", str(args.headlines)]
@@ -203,16 +224,16 @@ def main() -> None:
         try:
             out = subprocess.run(cmd, capture_output=True, text=True, timeout=limit, check=True).stdout
         except subprocess.TimeoutExpired:
-            print(f"| {name} | stopped after {limit} s | - | - | - | - | - |", flush=True)
+            print(f"| {name} | stopped after {limit} s | - | - | - | - | - | - | - |", flush=True)
             continue
         except subprocess.CalledProcessError as exc:
-            print(f"| {name} | failed: {exc.stderr.strip().splitlines()[-1] if exc.stderr else exc.returncode} | - | - | - | - | - |")
+            print(f"| {name} | failed: {exc.stderr.strip().splitlines()[-1] if exc.stderr else exc.returncode} | - | - | - | - | - | - | - |")
             continue
         r = json.loads(out.strip().splitlines()[-1])
         score = "-" if r["fnc1"] is None else f"{100 * r['fnc1']:.2f}%"
         f1 = "-" if r["macro_f1"] is None else f"{r['macro_f1']:.4f}"
         print(f"| {name} | {r['train_s']:.1f} | {r['predict_s']:.1f} | {r['train_s'] + r['predict_s']:.1f} | "
-              f"{r['peak_mb']:.0f} | {score} | {f1} |", flush=True)
+              f"{r['save_s']:.1f} | {r['model_mb']:.1f} | {r['peak_mb']:.0f} | {score} | {f1} |", flush=True)
     print(f"load average at the end: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 

@@ -487,3 +487,48 @@ def test_gate_on_an_undefined_score():
     new = {"dataset_fingerprint": "f", "dataset_version": "1", "baselines": [_entry("stance", "a", None)]}
     assert compare_results(new, old) == ["baseline stance/a f_avg is undefined (null) now but was 0.5000 in previous results."]
     assert compare_results(old, new) == []
+
+
+def test_vectorizer_vocabularies_are_saved_as_arrays_and_load_back(tmp_path):
+    import zipfile
+
+    import skops.io as sio
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+
+    from dataset_builder.baselines.persist import pack_terms, unpack_terms
+
+    texts = ["a\nb c", "é café ☕", "👩\u200d👩\u200d👧 family", "noise \ud800x here", "c b a"] * 2
+    y = [0, 1, 0, 1, 0] * 2
+    model = Pipeline([("tfidf", TfidfVectorizer(analyzer="char", ngram_range=(1, 3))),
+                      ("clf", LogisticRegression())]).fit(texts, y)
+    before = dict(model[0].vocabulary_)
+    save_model(model, tmp_path / "m.skops")
+    assert model[0].vocabulary_ == before and model[0].vocabulary is None and not hasattr(model[0], "packed_vocabulary_")
+    with zipfile.ZipFile(tmp_path / "m.skops") as z:
+        assert len(z.namelist()) < 20  # not a file per vocabulary entry
+    loaded = load_model(tmp_path / "m.skops")
+    assert loaded[0].vocabulary_ == before and not hasattr(loaded[0], "packed_vocabulary_")
+    assert np.array_equal(loaded.predict_proba(texts), model.predict_proba(texts))
+    sio.dump(model, tmp_path / "old.skops")  # saved with its dict, as before: loads as it is
+    assert load_model(tmp_path / "old.skops")[0].vocabulary_ == before
+    terms = ["a\nb", "é", "\ud800x", "👩\u200d👩\u200d👧", ""]
+    assert unpack_terms(*pack_terms(terms)) == {t: i for i, t in enumerate(terms)}
+
+
+def test_a_given_vocabulary_is_saved_as_arrays_too(tmp_path):
+    import zipfile
+
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    vocabulary = {f"w{i}": i for i in range(500)}
+    v = CountVectorizer(vocabulary=vocabulary)
+    v._validate_vocabulary()
+    save_model(v, tmp_path / "v.skops")
+    assert v.vocabulary is vocabulary and v.vocabulary_ == vocabulary  # left as it was
+    with zipfile.ZipFile(tmp_path / "v.skops") as z:
+        assert len(z.namelist()) < 20
+    loaded = load_model(tmp_path / "v.skops")
+    assert loaded.vocabulary == vocabulary == loaded.vocabulary_
+    assert (loaded.transform(["w3 w499 w3"]) != v.transform(["w3 w499 w3"])).nnz == 0

@@ -237,13 +237,24 @@ def test_per_target_svm_is_each_targets_own_tfidf_svm():
         target = max(model.models_, key=lambda t: sum(x[0] == t for x in X) if not isinstance(model.models_[t], str) else 0)
         idx = [i for i, x in enumerate(X) if x[0] == target]
         ref = Pipeline([("ngrams", FeatureUnion([
-            ("word", TfidfVectorizer(ngram_range=(1, 3), sublinear_tf=True, max_features=cap)),
+            ("word", TfidfVectorizer(ngram_range=(1, 3), sublinear_tf=True, max_features=cap, preprocessor=_lead)),
             ("char", TfidfVectorizer(analyzer="char", ngram_range=(2, 5), sublinear_tf=True, max_features=cap,
                                      preprocessor=_lead))])),
             ("svm", LinearSVC(C=1.0, random_state=0))]).fit([X[i][1] for i in idx], [y[i] for i in idx])
         texts = [x[1] for x in X]
         ours = [scores for rows, m, scores in model._scores([(target, t, True) for t in texts])][0]
         assert np.allclose(model.models_[target]["svm"].decision_function(ours), ref.decision_function(texts), atol=1e-8)
+
+
+def test_per_target_svm_keeps_only_the_terms_its_models_use():
+    from dataset_builder.baselines.pairs import _count_vectorizers
+
+    X, y = _given_rows()
+    model = PerTargetSVM(max_features=40, min_rows=1).fit(X, y)
+    fitted = [m for m in [*model.models_.values(), model.fallback_] if not isinstance(m, str)]
+    full = [len(v.fit(sorted({x[1] for x in X})).vocabulary_) for v in _count_vectorizers()]
+    kept = [len(v.vocabulary_) for v in model.counters_]
+    assert all(40 <= k <= 40 * len(fitted) and k < f for k, f in zip(kept, full))
 
 
 def test_per_target_svm_probabilities_sum_to_one_and_agree_with_predict():

@@ -270,12 +270,18 @@ def _lead(text: str) -> str:
     return text[:PER_TARGET_CHARS].lower()
 
 
-def _count_vectorizers():
-    """Uncapped counts of word 1-3-grams of the text and char 2-5-grams of its lead (float, as TF-IDF counts them)."""
+def _count_vectorizers(vocabularies: Sequence[dict[str, int] | None] = (None, None)):
+    """Counts of word 1-3-grams and char 2-5-grams of the text's lead (float, as TF-IDF counts them):
+    uncapped, or of the given vocabularies (then ready to transform)."""
     from sklearn.feature_extraction.text import CountVectorizer
 
-    return (CountVectorizer(analyzer="word", ngram_range=(1, 3), preprocessor=_lead, dtype=np.float64),
-            CountVectorizer(analyzer="char", ngram_range=(2, 5), preprocessor=_lead, dtype=np.float64))
+    words, chars = vocabularies
+    vectorizers = (CountVectorizer(analyzer="word", ngram_range=(1, 3), preprocessor=_lead, dtype=np.float64, vocabulary=words),
+                   CountVectorizer(analyzer="char", ngram_range=(2, 5), preprocessor=_lead, dtype=np.float64, vocabulary=chars))
+    for v in vectorizers:
+        if v.vocabulary is not None:
+            v._validate_vocabulary()
+    return vectorizers
 
 
 def _capped_columns(counts, limit: int) -> np.ndarray:
@@ -337,6 +343,21 @@ class PerTargetSVM(BaseEstimator, ClassifierMixin):
             return [v.fit_transform(distinct) for v in self.counters_], rows
         return [v.transform(distinct) for v in self.counters_], rows
 
+    def _keep_used_terms(self) -> None:
+        """Keep of the fitted vocabularies only the terms some model uses, renumbered in their order
+        (the models' columns with them): the same features, and a saved model of 22 MB where the
+        uncapped vocabularies of 1,600 news bodies took 309 MB (``benchmarks/stance_pairs.py``)."""
+        fitted = [m for m in [*self.models_.values(), self.fallback_] if not isinstance(m, str)]
+        vocabularies = []
+        for b, counter in enumerate(self.counters_):
+            used = np.unique(np.concatenate([m["blocks"][b][0] for m in fitted] or [np.zeros(0, dtype=np.int64)]))
+            for m in fitted:
+                cols, tfidf = m["blocks"][b]
+                m["blocks"][b] = (np.searchsorted(used, cols), tfidf)
+            names = counter.get_feature_names_out()[used].tolist()
+            vocabularies.append({term: i for i, term in enumerate(names)} or None)
+        self.counters_ = _count_vectorizers(vocabularies)
+
     def _fit_one(self, counts: Sequence[Any], labels: Sequence[str], weight: np.ndarray | None = None) -> dict[str, Any]:
         from sklearn.svm import LinearSVC
 
@@ -371,6 +392,7 @@ class PerTargetSVM(BaseEstimator, ClassifierMixin):
                 self.models_[target] = self._fit_one([c[rows[idx]] for c in counts], labels)
         if len(self.classes_) < 2:
             self.fallback_: Any = str(y[0])
+            self._keep_used_terms()
             return self
         pairs: dict[tuple[int, str], int] = {}
         for r, label in zip(rows.tolist(), y):
@@ -379,21 +401,24 @@ class PerTargetSVM(BaseEstimator, ClassifierMixin):
         weight = np.array(list(pairs.values()), dtype=np.float64)
         self.fallback_ = self._fit_one([c[keep] for c in counts], [label for _, label in pairs],
                                        None if (weight == 1).all() else weight)
+        self._keep_used_terms()
         return self
 
     def _scores(self, X: Sequence[Sequence[Any]]):
         """Per group of rows with one model (a seen target; all unseen ones share the fallback):
         (row indices, the model or label, its features or None)."""
-        counts, rows = self._counts(X)
         groups: dict[tuple[bool, str], list[int]] = {}
         for i, x in enumerate(X):
             groups.setdefault((True, x[0]) if x[0] in self.models_ else (False, ""), []).append(i)
+        counts = None  # counted when a model needs them (none does when every target has one label)
         for (seen, target), idx in groups.items():
             model = self.models_[target] if seen else self.fallback_
             if isinstance(model, str):
                 yield idx, model, None
-            else:
-                yield idx, model, _features(model["blocks"], [c[rows[idx]] for c in counts])
+                continue
+            if counts is None:
+                counts, rows = self._counts(X)
+            yield idx, model, _features(model["blocks"], [c[rows[idx]] for c in counts])
 
     def predict(self, X: Sequence[Sequence[Any]]) -> np.ndarray:
         out = np.empty(len(X), dtype=object)
