@@ -246,6 +246,32 @@ def test_per_target_svm_is_each_targets_own_tfidf_svm():
         assert np.allclose(model.models_[target]["svm"].decision_function(ours), ref.decision_function(texts), atol=1e-8)
 
 
+def test_per_target_svm_fallback_is_the_svm_of_its_distinct_rows_weighted():
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import FeatureUnion, Pipeline
+    from sklearn.svm import LinearSVC
+
+    from dataset_builder.baselines.pairs import PRIMAL_TOL, _lead
+
+    X, y = _given_rows()  # 24 bodies, each with several labels: the fallback's rows repeat texts
+    for cap in (DEFAULT_MAX_FEATURES, 40):
+        model = PerTargetSVM(max_features=cap).fit(X, y)
+        assert model.models_ == {}
+        pairs: dict[tuple[str, str], int] = {}
+        for x, label in zip(X, y):
+            pairs[(x[1], label)] = pairs.get((x[1], label), 0) + 1
+        assert len(pairs) > len({x[1] for x in X})
+        ref = Pipeline([("ngrams", FeatureUnion([
+            ("word", TfidfVectorizer(ngram_range=(1, 3), sublinear_tf=True, max_features=cap, preprocessor=_lead)),
+            ("char", TfidfVectorizer(analyzer="char", ngram_range=(2, 5), sublinear_tf=True, max_features=cap,
+                                     preprocessor=_lead))])),
+            ("svm", LinearSVC(C=1.0, dual=False, tol=PRIMAL_TOL, random_state=0))])
+        ref.fit([t for t, _ in pairs], [label for _, label in pairs], svm__sample_weight=np.array(list(pairs.values()), float))
+        texts = sorted({x[1] for x in X})
+        ours = next(model._scores([("unseen", t, True) for t in texts]))[2]
+        assert np.allclose(model.fallback_["svm"].decision_function(ours), ref.decision_function(texts), atol=1e-6)
+
+
 def test_per_target_svm_keeps_only_the_terms_its_models_use():
     from dataset_builder.baselines.pairs import _count_vectorizers
 

@@ -284,21 +284,29 @@ def _count_vectorizers(vocabularies: Sequence[dict[str, int] | None] = (None, No
     return vectorizers
 
 
-def _capped_columns(counts, limit: int) -> np.ndarray:
-    """The columns a ``TfidfVectorizer(max_features=limit)`` fitted on these rows would keep, in its
-    (alphabetical, here: column) order: those present, then the ``limit`` most frequent (scikit-learn's rule)."""
+def _capped_columns(counts, limit: int, repeats: np.ndarray) -> np.ndarray:
+    """The columns a ``TfidfVectorizer(max_features=limit)`` fitted on these rows, each row taken
+    ``repeats`` times, would keep, in its (alphabetical, here: column) order: those present, then
+    the ``limit`` most frequent (scikit-learn's rule)."""
     present = np.flatnonzero(counts.getnnz(axis=0))
     if len(present) <= limit:
         return present
-    tfs = np.asarray(counts[:, present].sum(axis=0)).ravel()
+    tfs = np.asarray(counts[:, present].T @ repeats).ravel()
     return present[np.sort((-tfs).argsort()[:limit])]
 
 
-def _fit_block(counts, limit: int) -> tuple[np.ndarray, Any]:
+def _fit_block(counts, limit: int, repeats: np.ndarray) -> tuple[np.ndarray, Any]:
+    """A block's kept columns and TF-IDF, as fitted on the rows of ``counts`` each taken ``repeats``
+    times (the document frequencies counted with the repeats; scikit-learn's smoothed IDF)."""
     from sklearn.feature_extraction.text import TfidfTransformer
 
-    cols = _capped_columns(counts, limit)
-    return cols, TfidfTransformer(sublinear_tf=True).fit(counts[:, cols])
+    cols = _capped_columns(counts, limit, repeats)
+    kept = counts[:, cols]
+    tfidf = TfidfTransformer(sublinear_tf=True).fit(kept)
+    if (repeats != 1).any():
+        df = np.asarray((kept > 0).T @ repeats, dtype=np.float64).ravel() + 1.0
+        tfidf.idf_ = np.log(np.full_like(df, repeats.sum() + 1.0) / df) + 1.0
+    return cols, tfidf
 
 
 def _features(blocks: Sequence[tuple[np.ndarray, Any]], counts: Sequence[Any]):
@@ -358,10 +366,17 @@ class PerTargetSVM(BaseEstimator, ClassifierMixin):
             vocabularies.append({term: i for i, term in enumerate(names)} or None)
         self.counters_ = _count_vectorizers(vocabularies)
 
-    def _fit_one(self, counts: Sequence[Any], labels: Sequence[str], weight: np.ndarray | None = None) -> dict[str, Any]:
+    def _fit_one(self, counts: Sequence[Any], rows: np.ndarray, labels: Sequence[str],
+                 weight: np.ndarray | None = None) -> dict[str, Any]:
+        """One model on the training rows ``rows`` (each the index of its text in ``counts``, the
+        distinct texts' counts): TF-IDF from the distinct texts with their repeats, and only the
+        SVM's matrix has a row per training row."""
         from sklearn.svm import LinearSVC
 
-        blocks = [_fit_block(c, self.max_features) for c in counts]
+        texts, row_text = np.unique(rows, return_inverse=True)
+        counts = [c[texts] for c in counts]
+        repeats = np.bincount(row_text, minlength=len(texts)).astype(np.float64)
+        blocks = [_fit_block(c, self.max_features, repeats) for c in counts]
         # weighted rows (a body shared by many targets, its labels contradicting each other): liblinear's
         # dual coordinate descent crawls with such large box constraints; the primal Newton solver does
         # not, stopped at liblinear's own default for it (tol 1e-2; scikit-learn's 1e-4 took 5x as long
@@ -370,7 +385,7 @@ class PerTargetSVM(BaseEstimator, ClassifierMixin):
             svm = LinearSVC(C=1.0, dual="auto", random_state=self.seed)
         else:
             svm = LinearSVC(C=1.0, dual=False, tol=PRIMAL_TOL, random_state=self.seed)
-        svm.fit(_features(blocks, counts), labels, sample_weight=weight)
+        svm.fit(_features(blocks, counts)[row_text], labels, sample_weight=weight)
         return {"blocks": blocks, "svm": svm}
 
     def fit(self, X: Sequence[Sequence[Any]], y: Sequence[str]) -> "PerTargetSVM":
@@ -389,7 +404,7 @@ class PerTargetSVM(BaseEstimator, ClassifierMixin):
             if len(set(labels)) < 2:
                 self.models_[target] = labels[0]
             else:
-                self.models_[target] = self._fit_one([c[rows[idx]] for c in counts], labels)
+                self.models_[target] = self._fit_one(counts, rows[idx], labels)
         if len(self.classes_) < 2:
             self.fallback_: Any = str(y[0])
             self._keep_used_terms()
@@ -399,7 +414,7 @@ class PerTargetSVM(BaseEstimator, ClassifierMixin):
             pairs[(r, label)] = pairs.get((r, label), 0) + 1
         keep = np.array([r for r, _ in pairs], dtype=np.int64)
         weight = np.array(list(pairs.values()), dtype=np.float64)
-        self.fallback_ = self._fit_one([c[keep] for c in counts], [label for _, label in pairs],
+        self.fallback_ = self._fit_one(counts, keep, [label for _, label in pairs],
                                        None if (weight == 1).all() else weight)
         self._keep_used_terms()
         return self
