@@ -150,12 +150,16 @@ class _TaskData:
 def _stance_data(dataset) -> _TaskData:
     """``(target, text, given)`` rows: a span target marked in the text (:func:`mark_target`), a given one beside it."""
     names = dataset.features["label"].names
-    rows = dataset.to_dict()
+    columns = [c for c in ("id", "text", "target", "target_start", "target_end", "label") if c in dataset.column_names]
+    rows = dataset.select_columns(columns).to_dict()
+    shared: dict[str, str] = {}  # one string per distinct text and target (FNC-1: a body in some 30 rows)
+    texts = [shared.setdefault(t, t) for t in rows.pop("text")]
+    targets = [shared.setdefault(t, t) for t in rows.pop("target")]
     if "target_start" in rows:
         X = [(g, mark_target(t, s, e), False)
-             for g, t, s, e in zip(rows["target"], rows["text"], rows["target_start"], rows["target_end"])]
+             for g, t, s, e in zip(targets, texts, rows["target_start"], rows["target_end"])]
     else:
-        X = [(g, t, True) for g, t in zip(rows["target"], rows["text"])]
+        X = [(g, t, True) for g, t in zip(targets, texts)]
     y = [names[i] for i in rows["label"]]
     return _TaskData(ids=list(rows["id"]), X=X, y=y)
 
