@@ -148,7 +148,7 @@ def test_per_target_svm_leaves_targets_with_few_rows_to_the_fallback():
     y = ["favor"] * 6 + ["against"] * 6 + ["neutral"] * 3
     model = PerTargetSVM(seed=0, min_rows=12).fit(X, y)
     assert sorted(model.models_) == ["A"]  # B has 3 rows: the fallback predicts it
-    fallback = model.fallback_["svm"].predict(model._scores([("B", "whatever 1", True)]).__next__()[2])
+    fallback = model.fallback_["svm"].predict(next(model._scores([("B", "whatever 1", True)]))[2])
     assert list(model.predict([("B", "whatever 1", True)])) == list(fallback)
     assert PerTargetSVM().fit(X, y).models_ == {}  # the default (100 rows): every target here to the fallback
 
@@ -242,8 +242,10 @@ def test_per_target_svm_is_each_targets_own_tfidf_svm():
                                      preprocessor=_lead))])),
             ("svm", LinearSVC(C=1.0, random_state=0))]).fit([X[i][1] for i in idx], [y[i] for i in idx])
         texts = [x[1] for x in X]
-        ours = [scores for rows, m, scores in model._scores([(target, t, True) for t in texts])][0]
-        assert np.allclose(model.models_[target]["svm"].decision_function(ours), ref.decision_function(texts), atol=1e-8)
+        _, _, ours, row_text = next(model._scores([(target, t, True) for t in texts]))
+        assert ours.shape[0] == len(set(texts)) < len(texts)  # each distinct text featurised once
+        assert np.allclose(model.models_[target]["svm"].decision_function(ours)[row_text], ref.decision_function(texts),
+                           atol=1e-8)
 
 
 def test_per_target_svm_fallback_is_the_svm_of_its_distinct_rows_weighted():

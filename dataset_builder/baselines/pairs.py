@@ -421,7 +421,8 @@ class PerTargetSVM(BaseEstimator, ClassifierMixin):
 
     def _scores(self, X: Sequence[Sequence[Any]]):
         """Per group of rows with one model (a seen target; all unseen ones share the fallback):
-        (row indices, the model or label, its features or None)."""
+        (row indices, the model or label, the features of their distinct texts or None, each row's
+        text among those). A text's features are computed once however many of the rows it is in."""
         groups: dict[tuple[bool, str], list[int]] = {}
         for i, x in enumerate(X):
             groups.setdefault((True, x[0]) if x[0] in self.models_ else (False, ""), []).append(i)
@@ -429,16 +430,17 @@ class PerTargetSVM(BaseEstimator, ClassifierMixin):
         for (seen, target), idx in groups.items():
             model = self.models_[target] if seen else self.fallback_
             if isinstance(model, str):
-                yield idx, model, None
+                yield idx, model, None, None
                 continue
             if counts is None:
                 counts, rows = self._counts(X)
-            yield idx, model, _features(model["blocks"], [c[rows[idx]] for c in counts])
+            texts, row_text = np.unique(rows[idx], return_inverse=True)
+            yield idx, model, _features(model["blocks"], [c[texts] for c in counts]), row_text
 
     def predict(self, X: Sequence[Sequence[Any]]) -> np.ndarray:
         out = np.empty(len(X), dtype=object)
-        for idx, model, feats in self._scores(X):
-            out[idx] = model if feats is None else model["svm"].predict(feats)
+        for idx, model, feats, row_text in self._scores(X):
+            out[idx] = model if feats is None else model["svm"].predict(feats)[row_text]
         return out
 
     def predict_proba(self, X: Sequence[Sequence[Any]]) -> np.ndarray:
@@ -446,12 +448,12 @@ class PerTargetSVM(BaseEstimator, ClassifierMixin):
         from scipy.special import softmax
 
         out = np.zeros((len(X), len(self.classes_)))
-        for idx, model, feats in self._scores(X):
+        for idx, model, feats, row_text in self._scores(X):
             if feats is None:
                 out[idx, np.searchsorted(self.classes_, model)] = 1.0
                 continue
             svm = model["svm"]
-            margin = svm.decision_function(feats)
+            margin = svm.decision_function(feats)[row_text]
             if margin.ndim == 1:
                 margin = np.column_stack([np.zeros_like(margin), margin])
             cols = np.searchsorted(self.classes_, svm.classes_)
