@@ -111,14 +111,13 @@ def test_pair_features_relation_columns():
 
 
 def test_pair_features_word_model_is_out_of_fold_for_training_rows():
-    # each text's targets carry a word of their own that gives its label: a model that saw the text
-    # knows the label from that word, one that did not cannot
-    rng = random.Random(1)
+    # each target is a word of its own that gives its label, paired with several texts: a model that
+    # saw the target knows the label from it, one that did not cannot (a new headline at prediction)
     X, y = [], []
     for t in range(20):
         label = ["agree", "disagree", "discuss", "unrelated"][t % 4]
-        for h in range(6):
-            X.append((f"tok{t} {rng.choice(['a', 'b', 'c'])}{h}", f"body number {t} " * 5, True))
+        for b in range(6):
+            X.append((f"tok{t}", f"body number {(t * 7 + b) % 30} " * 5, True))
             y.append(label)
     f = PairFeatures(max_features=1024)
     oof = f.fit_transform(X, y)[:, -4:]

@@ -132,7 +132,7 @@ N_RELATION = 4 + len(REACHES) * 2 * (1 + len(CHAR_SIZES) + len(WORD_SIZES)) + 2 
 
 
 CUE_FOLDS = 5
-"""Folds (grouped by text) of the out-of-fold word model whose probabilities :class:`PairFeatures` adds."""
+"""Folds (grouped by target) of the out-of-fold word model whose probabilities :class:`PairFeatures` adds."""
 
 
 class PairFeatures(BaseEstimator, TransformerMixin):
@@ -147,9 +147,10 @@ class PairFeatures(BaseEstimator, TransformerMixin):
     counts hashed into ``max_features`` columns, sublinear TF, IDF of the training targets and
     texts), their lengths in words, and what the target's words say of the label (a headline's
     "reportedly", "confirms"): the class probabilities of a logistic regression on hashed
-    TF-IDF word 1-2-grams of the target, out of fold for the training rows (:data:`CUE_FOLDS` folds grouped by text, so that a row's
-    probabilities never come from a model that saw its text) and from the model of all training
-    rows for new ones. The n-gram sets of a text are built once for all its targets.
+    TF-IDF word 1-2-grams of the target, out of fold for the training rows (:data:`CUE_FOLDS` folds
+    grouped by target: a row's probabilities come from a model that never saw its target, as a
+    new headline is at prediction; what is learnt is the words shared across targets, a cue word,
+    not a headline's own label mix) and from the model of all training rows for new ones. The n-gram sets of a text are built once for all its targets.
     """
 
     def __init__(self, max_features: int = DEFAULT_MAX_FEATURES, seed: int = 0) -> None:
@@ -245,7 +246,7 @@ class PairFeatures(BaseEstimator, TransformerMixin):
         self.cue_columns_ = np.unique(targets.indices)  # the columns any training target has (the others weigh 0)
         targets, t_rows = targets[:, self.cue_columns_], counts[1]
         self.cue_ = self._fit_cue(targets, t_rows, labels)
-        return np.hstack([self._dense(*counts), self._out_of_fold(targets, t_rows, labels, counts[3])])
+        return np.hstack([self._dense(*counts), self._out_of_fold(targets, t_rows, labels, t_rows)])
 
     def transform(self, X: Sequence[Sequence[Any]]) -> np.ndarray:
         counts = self._counts(X)
