@@ -720,3 +720,17 @@ def test_threshold_is_where_coverage_reaches_90_percent():
     n = scoring.MIN_CI_ARTICLES
     assert round(coverage(n - 1), 3) == 0.898 and round(coverage(n), 3) == 0.904
     assert coverage(n - 1) < 0.90 <= coverage(n)
+
+
+def test_load_split_reads_in_batches_and_takes_the_files_digest_as_fingerprint(tmp_path, monkeypatch):
+    from dataset_builder.scoring import dataset as scoring_dataset
+
+    rows = [stance_row(f"s{i}", f"a{i}", STANCE[i % 3]) for i in range(10)]
+    root = write_dataset(tmp_path / "ds", {"stance": {"test": rows}})
+    monkeypatch.setattr(scoring_dataset, "READ_BATCH", 3)  # several batches: the rows in order, the features kept
+    one = scoring_dataset.load_split(root, "stance", "test")
+    assert one["id"] == [r["id"] for r in rows] and one.features == stance_dataset(rows).features
+    again = scoring_dataset.load_split(root, "stance", "test")
+    assert one._fingerprint == again._fingerprint  # the same file: the same fingerprint, without hashing the table
+    write_dataset(tmp_path / "ds", {"stance": {"test": rows[:9]}})
+    assert scoring_dataset.load_split(root, "stance", "test")._fingerprint != one._fingerprint
