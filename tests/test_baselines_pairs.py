@@ -346,3 +346,14 @@ def test_row_space_refuses_near_duplicate_rows():
     assert np.allclose(L @ L.T, (M @ M.T).toarray())
     assert _row_space(sp.csr_matrix(np.array([[1.0, 0.0, 2.0, 0.0], [1.0, 0.0, 2.0, 1e-9]]))) is None
     assert _row_space(sp.csr_matrix(np.ones((3, 2)))) is None  # more rows than columns
+
+
+def test_a_pair_relation_model_from_before_its_features_changed_is_refused_clearly():
+    from dataset_builder.errors import InputError
+
+    X, y = _given_rows()
+    model = make_model("stance", "pair_relation", max_features=512).fit(X, y)
+    old = model[0]
+    del old.cue_  # what a model saved with the earlier features lacks
+    with pytest.raises(InputError, match="earlier dataset_builder.*run `dataset-builder benchmark` again"):
+        model.predict(X[:3])

@@ -32,6 +32,7 @@ from typing import Any, Sequence
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 
+from ..errors import InputError
 from .stance import unique_rows
 
 DEFAULT_MAX_FEATURES = 2 ** 18
@@ -249,6 +250,9 @@ class PairFeatures(BaseEstimator, TransformerMixin):
         return np.hstack([self._dense(*counts), self._out_of_fold(targets, t_rows, labels, t_rows)])
 
     def transform(self, X: Sequence[Sequence[Any]]) -> np.ndarray:
+        if not hasattr(self, "cue_"):  # the relation features (and model) before the FNC-1 baseline's
+            raise InputError("this pair_relation model was saved by an earlier dataset_builder, before its features "
+                             "changed; run `dataset-builder benchmark` again to retrain it.")
         counts = self._counts(X)
         targets = self.target_idf_.transform(counts[6])[:, self.cue_columns_]
         return np.hstack([self._dense(*counts), self._proba(self.cue_, targets, counts[1])])
