@@ -131,7 +131,7 @@ def load_split(dataset_dir: str | Path, config: str, split: str):
                     ) from None
             # the file's digest as the fingerprint: without one, datasets hashes the whole table
             # (a peak of 400 MB more for 100 MB of news pairs)
-            fingerprint = hashlib.sha256(path.read_bytes()).hexdigest()[:32]
+            fingerprint = _file_sha256(path)[:32]
             return datasets.Dataset(datasets.table.InMemoryTable(table), info=datasets.DatasetInfo(features=features),
                                     fingerprint=fingerprint)
     try:
