@@ -112,6 +112,16 @@ def _refuting(words: Sequence[str]) -> list[float]:
 _REFUTING_SET = frozenset(REFUTING)
 
 
+def _distinct_labelled(keys: Sequence[int], labels: Sequence[str]) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """The distinct (key, label) pairs of rows, in order of first appearance: their keys, their
+    labels and how many rows each stands for (a weighted fit on them is the fit on every row)."""
+    pairs: dict[tuple[int, str], int] = {}
+    for key, label in zip(keys, labels):
+        pairs[(key, label)] = pairs.get((key, label), 0) + 1
+    return (np.array([k for k, _ in pairs], dtype=np.int64), [label for _, label in pairs],
+            np.array(list(pairs.values()), dtype=np.float64))
+
+
 def _share(hits: int, total: int) -> float:
     return hits / total if total else 0.0
 
@@ -206,12 +216,7 @@ class PairFeatures(BaseEstimator, TransformerMixin):
         from sklearn.dummy import DummyClassifier
         from sklearn.linear_model import LogisticRegression
 
-        pairs: dict[tuple[int, str], int] = {}
-        for t, label in zip(t_rows.tolist(), y.tolist()):
-            pairs[(t, label)] = pairs.get((t, label), 0) + 1
-        keep = np.array([t for t, _ in pairs], dtype=np.int64)
-        labels = [label for _, label in pairs]
-        weight = np.array(list(pairs.values()), dtype=np.float64)
+        keep, labels, weight = _distinct_labelled(t_rows.tolist(), y.tolist())
         model = LogisticRegression(max_iter=1000) if len(set(labels)) > 1 else DummyClassifier()
         return model.fit(targets[keep], labels, sample_weight=weight)
 
@@ -414,13 +419,8 @@ class PerTargetSVM(BaseEstimator, ClassifierMixin):
             self.fallback_: Any = str(y[0])
             self._keep_used_terms()
             return self
-        pairs: dict[tuple[int, str], int] = {}
-        for r, label in zip(rows.tolist(), y):
-            pairs[(r, label)] = pairs.get((r, label), 0) + 1
-        keep = np.array([r for r, _ in pairs], dtype=np.int64)
-        weight = np.array(list(pairs.values()), dtype=np.float64)
-        self.fallback_ = self._fit_one(counts, keep, [label for _, label in pairs],
-                                       None if (weight == 1).all() else weight)
+        keep, labels, weight = _distinct_labelled(rows.tolist(), y)
+        self.fallback_ = self._fit_one(counts, keep, labels, None if (weight == 1).all() else weight)
         self._keep_used_terms()
         return self
 
