@@ -27,7 +27,7 @@ Invariants
 from __future__ import annotations
 
 import re
-from typing import Any, Sequence
+from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
@@ -142,6 +142,18 @@ def _relation_row(t: _Target, reaches: Sequence[_Reach], refuting: list[float], 
 N_RELATION = 4 + len(REACHES) * 2 * (1 + len(CHAR_SIZES) + len(WORD_SIZES)) + 2 * (len(REFUTING) + 1)
 
 
+class _PairCounts(NamedTuple):
+    """The distinct targets and texts of some rows, each row's index among them, and their hashed counts."""
+
+    targets: list[str]
+    t_rows: np.ndarray
+    texts: list[str]
+    b_rows: np.ndarray
+    target_words: Any  #: word counts (the cosine's)
+    text_words: Any
+    target_grams: Any  #: word 1-2-gram counts (the target word model's)
+
+
 CUE_FOLDS = 5
 """Folds (grouped by target) of the out-of-fold word model whose probabilities :class:`PairFeatures` adds."""
 
@@ -161,27 +173,30 @@ class PairFeatures(BaseEstimator, TransformerMixin):
     TF-IDF word 1-2-grams of the target, out of fold for the training rows (:data:`CUE_FOLDS` folds
     grouped by target: a row's probabilities come from a model that never saw its target, as a
     new headline is at prediction; what is learnt is the words shared across targets, a cue word,
-    not a headline's own label mix) and from the model of all training rows for new ones. The n-gram sets of a text are built once for all its targets.
+    not a headline's own label mix) and from the model of all training rows for new ones. The
+    n-gram sets of a text are built once for all its targets.
     """
 
     def __init__(self, max_features: int = DEFAULT_MAX_FEATURES, seed: int = 0) -> None:
         self.max_features = max_features
         self.seed = seed
 
-    def _counts(self, X: Sequence[Sequence[Any]]):
+    def _counts(self, X: Sequence[Sequence[Any]]) -> _PairCounts:
         from sklearn.feature_extraction.text import HashingVectorizer
 
         targets, t_rows = unique_rows([x[0] for x in X])
         texts, b_rows = unique_rows([x[1] for x in X])
         words = HashingVectorizer(n_features=self.max_features, alternate_sign=False, norm=None)
         grams = HashingVectorizer(ngram_range=(1, 2), n_features=self.max_features, alternate_sign=False, norm=None)
-        return targets, t_rows, texts, b_rows, words.transform(targets), words.transform(texts), grams.transform(targets)
+        return _PairCounts(targets, t_rows, texts, b_rows, words.transform(targets), words.transform(texts),
+                           grams.transform(targets))
 
-    def _dense(self, targets, t_rows, texts, b_rows, tw, bw, _tg: Any = None) -> np.ndarray:
+    def _dense(self, c: _PairCounts) -> np.ndarray:
         from sklearn.preprocessing import normalize
 
-        tn = normalize(self.word_idf_.transform(tw))
-        bn = normalize(self.word_idf_.transform(bw))
+        targets, t_rows, texts, b_rows = c.targets, c.t_rows, c.texts, c.b_rows
+        tn = normalize(self.word_idf_.transform(c.target_words))
+        bn = normalize(self.word_idf_.transform(c.text_words))
         cosine = np.asarray(tn[t_rows].multiply(bn[b_rows]).sum(axis=1)).ravel()
         stop = _stop_words()
         out = np.empty((len(t_rows), N_RELATION), dtype=np.float64)
@@ -220,14 +235,15 @@ class PairFeatures(BaseEstimator, TransformerMixin):
         model = LogisticRegression(max_iter=1000) if len(set(labels)) > 1 else DummyClassifier()
         return model.fit(targets[keep], labels, sample_weight=weight)
 
-    def _out_of_fold(self, targets: Any, t_rows: np.ndarray, y: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    def _out_of_fold(self, targets: Any, t_rows: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """The training rows' word-model probabilities, each from the folds without its target."""
         from sklearn.model_selection import GroupKFold
 
-        n_groups = len(set(groups.tolist()))
+        n_groups = len(set(t_rows.tolist()))
         if n_groups < 2:
             return self._proba(self.cue_, targets, t_rows)
         out = np.zeros((len(t_rows), len(self.classes_)))
-        for train, held in GroupKFold(n_splits=min(CUE_FOLDS, n_groups)).split(t_rows, y, groups):
+        for train, held in GroupKFold(n_splits=min(CUE_FOLDS, n_groups)).split(t_rows, y, groups=t_rows):
             out[held] = self._proba(self._fit_cue(targets, t_rows[train], y[train]), targets, t_rows[held])
         return out
 
@@ -246,21 +262,21 @@ class PairFeatures(BaseEstimator, TransformerMixin):
         labels = np.asarray([str(v) for v in y], dtype=object)
         self.classes_ = np.array(sorted(set(labels.tolist())), dtype=object)
         counts = self._counts(X)
-        self.word_idf_ = TfidfTransformer(sublinear_tf=True).fit(sp.vstack([counts[4], counts[5]]))
-        self.target_idf_ = TfidfTransformer(sublinear_tf=True).fit(counts[6])
-        targets = self.target_idf_.transform(counts[6])
+        self.word_idf_ = TfidfTransformer(sublinear_tf=True).fit(sp.vstack([counts.target_words, counts.text_words]))
+        self.target_idf_ = TfidfTransformer(sublinear_tf=True).fit(counts.target_grams)
+        targets = self.target_idf_.transform(counts.target_grams)
         self.cue_columns_ = np.unique(targets.indices)  # the columns any training target has (the others weigh 0)
-        targets, t_rows = targets[:, self.cue_columns_], counts[1]
-        self.cue_ = self._fit_cue(targets, t_rows, labels)
-        return np.hstack([self._dense(*counts), self._out_of_fold(targets, t_rows, labels, t_rows)])
+        targets = targets[:, self.cue_columns_]
+        self.cue_ = self._fit_cue(targets, counts.t_rows, labels)
+        return np.hstack([self._dense(counts), self._out_of_fold(targets, counts.t_rows, labels)])
 
     def transform(self, X: Sequence[Sequence[Any]]) -> np.ndarray:
         if not hasattr(self, "cue_"):  # the relation features (and model) before the FNC-1 baseline's
             raise InputError("this pair_relation model was saved by an earlier dataset_builder, before its features "
                              "changed; run `dataset-builder benchmark` again to retrain it.")
         counts = self._counts(X)
-        targets = self.target_idf_.transform(counts[6])[:, self.cue_columns_]
-        return np.hstack([self._dense(*counts), self._proba(self.cue_, targets, counts[1])])
+        targets = self.target_idf_.transform(counts.target_grams)[:, self.cue_columns_]
+        return np.hstack([self._dense(counts), self._proba(self.cue_, targets, counts.t_rows)])
 
 
 def make_pair_relation(*, seed: int = 0, max_features: int = DEFAULT_MAX_FEATURES):
