@@ -8,8 +8,9 @@ Invariants
     A file holding a type outside :data:`TRUSTED_TYPES` is refused before anything in it is built.
     A vectorizer's vocabulary is saved as two arrays, not as a dict (:func:`save_model`); a file
     saved with the dict loads as well. Models saved before the baselines were split into modules
-    name their types under ``dataset_builder.baselines`` itself (``dataset_builder.baselines.MemorisationTagger``); those
-    names stay trusted and importable there (:data:`LEGACY_TYPES`), so old results folders still load.
+    name their types under ``dataset_builder.baselines`` itself
+    (``dataset_builder.baselines.MemorisationTagger``); those names stay trusted and importable
+    there (:data:`LEGACY_TYPES`), so old results folders still load.
 """
 
 from __future__ import annotations
@@ -56,10 +57,6 @@ VOCABULARIES = {"vocabulary_": "packed_vocabulary_", "vocabulary": "packed_given
 hold them in a saved model (:func:`save_model`)."""
 
 
-def _packed(name: str) -> str:
-    return VOCABULARIES[name]
-
-
 def _vectorizers(obj: Any, seen: set[int] | None = None):
     """The scikit-learn ``CountVectorizer``\\s (``TfidfVectorizer`` too) inside a model: in its
     attributes, steps, lists, tuples and dicts, recursively (scikit-learn's and the project's objects only)."""
@@ -101,9 +98,10 @@ def save_model(model: Any, path: str | Path) -> None:
     """Save ``model`` with skops (no pickle).
 
     A vectorizer's vocabulary (fitted, and given as a parameter) is saved as two arrays
-    (:func:`pack_terms`, in the attributes of :data:`VOCABULARIES`) instead of its dict: skops writes each of a dict's numpy integers as a file of its own, which
-    took 289 s and 90 MB for the 110,000 terms of ``tfidf_logreg`` on 4,000 pairs
-    (``benchmarks/stance_pairs.py``). The model itself is left as it was.
+    (:func:`pack_terms`, in the attributes of :data:`VOCABULARIES`) instead of its dict: skops
+    writes each of a dict's numpy integers as a file of its own, which took 289 s and 90 MB for
+    the 110,000 terms of ``tfidf_logreg`` on 4,000 pairs (``benchmarks/stance_pairs.py``). The
+    model itself is left as it was.
     """
     import skops.io as sio
 
@@ -119,7 +117,7 @@ def save_model(model: Any, path: str | Path) -> None:
                     for term, column in vocabulary.items():
                         terms[column] = term
                     saved.append((v, name, vocabulary))
-                    setattr(v, _packed(name), pack_terms(terms))
+                    setattr(v, VOCABULARIES[name], pack_terms(terms))
                     if name == "vocabulary":
                         v.vocabulary = None
                     else:
@@ -128,7 +126,7 @@ def save_model(model: Any, path: str | Path) -> None:
     finally:
         for v, name, vocabulary in saved:
             setattr(v, name, vocabulary)
-            delattr(v, _packed(name))
+            delattr(v, VOCABULARIES[name])
 
 
 def load_model(path: str | Path) -> Any:
@@ -151,7 +149,7 @@ def load_model(path: str | Path) -> Any:
     model = sio.load(path, trusted=list(untrusted))
     for v in _vectorizers(model):
         for name in VOCABULARIES:
-            if hasattr(v, _packed(name)):
-                setattr(v, name, unpack_terms(*getattr(v, _packed(name))))
-                delattr(v, _packed(name))
+            if hasattr(v, VOCABULARIES[name]):
+                setattr(v, name, unpack_terms(*getattr(v, VOCABULARIES[name])))
+                delattr(v, VOCABULARIES[name])
     return model
