@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import random
 import unicodedata
 from pathlib import Path
@@ -551,6 +552,13 @@ def test_cli_build_writes_the_folder_and_reports_errors_in_one_line(tmp_path):
     result = runner.invoke(cli, [*args, "--config", "entities_stance"])
     assert result.exit_code == 0, result.output
     assert "built ner, stance v2.0.0" in result.output
+    line = next(x for x in result.output.splitlines() if x.startswith("built "))
+    assert not re.search(r"[{}']", line), line  # counts in words, not a Python dict
+    import pyarrow.parquet as pq
+
+    rows = {c: ", ".join(f"{s} {pq.read_metadata(tmp_path / 'ds' / c / f'{s}.parquet').num_rows}"
+                         for s in ("train", "validation", "test")) for c in ("ner", "stance")}
+    assert f"ner rows {rows['ner']}; stance rows {rows['stance']}; entity spans read " in line, line
     assert (tmp_path / "ds" / "dataset_version.txt").read_text() == "2.0.0\n"
     bad = runner.invoke(cli, [*args, "--config", "no_such_config"])
     assert bad.exit_code == 1 and bad.output.startswith("error: unknown labelling config 'no_such_config'")

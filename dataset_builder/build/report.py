@@ -62,10 +62,16 @@ class BuildReport:
             raise DatasetBuilderError(f"BuildReport: {', '.join(problems)} do not add up: {self.to_dict()}")
 
     def summary(self) -> str:
-        """The one line ``build`` prints."""
-        return (f"built {', '.join(self.configs)} v{self.version} -> {self.out_dir}: ner rows {dict(self.ner_rows)}, stance "
-                f"rows {dict(self.stance_rows)}; spans {dict(self.spans)}; stances {dict(self.stances)}; fingerprint "
-                f"{self.fingerprint[:16]}")
+        """The one line ``build`` prints: rows per split of each config, and what became of the
+        entity spans and stance targets read (only the reasons that occurred), in words."""
+        parts = [f"{config} rows {_counts(self.ner_rows if config == 'ner' else self.stance_rows, keep_zero=True)}"
+                 for config in self.configs]
+        if self.spans.get("read", 0) or "ner" in self.configs:
+            parts.append(f"entity spans read {self.spans.get('read', 0)}: {_counts(self.spans, skip=('read',))}")
+        if self.stances.get("read", 0) or "stance" in self.configs:
+            parts.append(f"stance targets read {self.stances.get('read', 0)}: {_counts(self.stances, skip=('read',))}")
+        return (f"built {', '.join(self.configs)} v{self.version} -> {self.out_dir}: {'; '.join(parts)}; "
+                f"fingerprint {self.fingerprint[:16]}")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -85,3 +91,10 @@ class BuildReport:
             "annotations": dict(self.annotations),
             "warnings": list(self.warnings),
         }
+
+
+def _counts(counts: Mapping[str, int], *, skip: tuple[str, ...] = (), keep_zero: bool = False) -> str:
+    """``train 12, validation 2, test 3`` (keys with spaces for underscores; zeros left out unless
+    ``keep_zero``; ``none`` when nothing is left)."""
+    shown = [f"{k.replace('_', ' ')} {v}" for k, v in counts.items() if k not in skip and (v or keep_zero)]
+    return ", ".join(shown) or "none"

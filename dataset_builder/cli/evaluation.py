@@ -91,10 +91,11 @@ def benchmark(dataset_dir, output_dir, configs, train_split, eval_split, seed, r
     """Train the baselines, score them, and write the leaderboard.
 
     \b
-    Baselines: stance majority, TF-IDF + LogisticRegression, target-text relation features + a
-    logistic regression, one linear SVM per target; NER majority, memorisation and a CRF on hand-made
-    features. Each config is ranked by its declared primary metric (F_avg, FNC-1 score, micro F1). Writes OUTPUT_DIR/models/*.skops, OUTPUT_DIR/predictions/*.jsonl,
-    OUTPUT_DIR/results.json and OUTPUT_DIR/leaderboard.md.
+    Baselines: stance majority, TF-IDF + LogisticRegression, target-text relation features +
+    gradient-boosted trees (FNC-1's baseline design), one linear SVM per target (SemEval-2016's);
+    NER majority, memorisation and a CRF on hand-made features. Each config is ranked by its
+    declared primary metric (F_avg, FNC-1 score, micro F1). Writes OUTPUT_DIR/models/*.skops,
+    OUTPUT_DIR/predictions/*.jsonl, OUTPUT_DIR/results.json and OUTPUT_DIR/leaderboard.md.
 
     \b
     As a CI gate:
