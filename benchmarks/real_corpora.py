@@ -80,12 +80,13 @@ def tweeteval_to_semeval(root: Path, out: Path) -> tuple[Path, Path]:
     return written[0], written[1]
 
 
-def chain(fmt: str, files: list[tuple[Path, str | None]], config: str, task_config: str, work: Path) -> dict:
-    """import (each file pinned to its split) -> split -> build -> benchmark; the results.json."""
+def chain(fmt: str, files: list[tuple[Path, str | None]], config: str, task_config: str, work: Path,
+          options: tuple[str, ...] = ()) -> dict:
+    """import (each file pinned to its split, with ``options``) -> split -> build -> benchmark; the results.json."""
     work.mkdir(parents=True, exist_ok=True)
     for i, (path, split) in enumerate(files):
         pin = ["--split", split] if split else []
-        run(["import-corpus", fmt, str(path.resolve()), "--no-push", *pin, "--id-prefix", f"{fmt}-{i}",
+        run(["import-corpus", fmt, str(path.absolute()), "--no-push", *pin, *options, "--id-prefix", f"{fmt}-{i}",
              "-o", f"in/{i}"], work)
     for name in ("gold", "articles"):
         with open(work / f"{name}.jsonl", "w", encoding="utf-8") as out:
@@ -121,6 +122,8 @@ def main() -> None:
     ap.add_argument("--semeval-test", type=Path, help="SemEval-2016 Task 6 gold test data (TSV)")
     ap.add_argument("--tweeteval-stance", type=Path, help="TweetEval's datasets/stance folder (instead of the two above)")
     ap.add_argument("--conll", type=Path, nargs=3, metavar=("TRAIN", "TESTA", "TESTB"), help="CoNLL-2003 files")
+    ap.add_argument("--conll-scheme", choices=("auto", "iob1", "iob2"), default="auto",
+                    help="their tagging scheme (import-corpus --scheme; iob1 for a copy that mixes the two)")
     ap.add_argument("--fnc1", type=Path, help="folder with FNC-1's train_* and competition_test_* CSV files")
     ap.add_argument("--work", type=Path, help="scratch folder (default: a temporary one, removed afterwards)")
     args = ap.parse_args()
@@ -141,7 +144,7 @@ def main() -> None:
         if args.conll:
             print("CoNLL-2003 English")
             results = chain("conll", list(zip(args.conll, ("train", "validation", "test"))), "entities", "ner",
-                            work / "conll")
+                            work / "conll", ("--scheme", args.conll_scheme))
             compare("conll", results, "ner")
         if args.fnc1:
             print("FNC-1")
