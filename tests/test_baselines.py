@@ -446,7 +446,7 @@ def test_equal_scores_share_a_rank_and_undefined_ones_get_none():
 
 def _entry(config: str, name: str, score: float | None) -> dict:
     metrics = {"macro_f1": score, "accuracy": score}
-    notes = [] if score is not None else ["f_avg: null (undefined: the split has no gold example of ['favor'])"]
+    notes = [] if score is not None else ["f_avg: null (undefined: the split has no gold example of favor)"]
     return {"config": config, "task": "stance", "baseline": name, "description": name, "primary_metric": "f_avg",
             "score": score, "ci": [], "report": {"metrics": metrics, "notes": notes, "n_articles": 1, "n_examples": 3}}
 
@@ -461,7 +461,7 @@ def test_leaderboard_ties_share_a_rank_and_null_is_last():
     assert rows[0].startswith("| 1 | a | 0.0000 |") and rows[1].startswith("| 1 | b | 0.0000 |")
     assert rows[2].startswith("| - | c | n/a | n/a |")
     assert "> **Warning:** stance/test (3 rows) is too small to rank baselines" in text
-    assert "- f_avg: null (undefined: the split has no gold example of ['favor'])" in text
+    assert "- f_avg: null (undefined: the split has no gold example of favor)" in text
 
 
 def test_small_eval_split_warns_in_results_leaderboard_and_cli(tmp_path):

@@ -315,8 +315,9 @@ def test_stance_undefined_f_avg_is_null_with_a_note(tmp_path):
     m = report["metrics"]
     assert m["f_avg"] is None and report["primary_value"] is None
     assert m["per_class"]["favor"] == {"precision": None, "recall": None, "f1": None, "support": 0, "n_pred": 0}
-    assert ("f_avg: null (undefined: the split has no gold example of ['favor', 'against']; F_avg needs both "
-            "'favor' and 'against')") in report["notes"]
+    assert ("f_avg: null (undefined: the split has no gold example of favor or against; F_avg needs both "
+            "favor and against)") in report["notes"]
+    assert "macro_f1: averaged over neutral only; no gold support for favor, against" in report["notes"]
     assert m["macro_f1"] == 1.0 and m["macro_average"]["classes"] == ["neutral"]
     assert m["macro_average"]["left_out"] == ["favor", "against"]
     assert "| F_avg (favor, against) | n/a | n/a |" in report_to_markdown(report)

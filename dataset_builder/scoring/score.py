@@ -298,11 +298,12 @@ def _stance_notes(metrics: Mapping[str, Any], extra: Mapping[str, Any]) -> list[
     if metrics["macro_f1"] is None:
         notes.append("macro_f1: null (undefined: no class has gold support in the split)")
     elif left_out:
-        notes.append(f"macro_f1: averaged over {metrics['macro_average']['classes']} only; no gold support for {left_out}")
+        notes.append(f"macro_f1: averaged over {', '.join(metrics['macro_average']['classes'])} only; "
+                     f"no gold support for {', '.join(left_out)}")
     if "f_avg" in metrics and metrics["f_avg"] is None:
         missing = [c for c in (extra["favor_label"], extra["against_label"]) if metrics["per_class"][c]["support"] == 0]
-        notes.append(f"f_avg: null (undefined: the split has no gold example of {missing}; F_avg needs both "
-                     f"{extra['favor_label']!r} and {extra['against_label']!r})")
+        notes.append(f"f_avg: null (undefined: the split has no gold example of {' or '.join(missing)}; F_avg needs "
+                     f"both {extra['favor_label']} and {extra['against_label']})")
     for name, row in metrics["per_class"].items():
         notes += undefined_notes(name, {**row, "n_gold": row["support"]})
     return notes
