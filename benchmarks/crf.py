@@ -17,8 +17,8 @@ test split (the first CRF trains on the BIO tags as given; ``--bio`` adds the ne
 child's own plus, for the grid workers that run at the same time, the largest worker's peak each: an
 upper bound of the sum) and, apart (not in the wall time), the time to featurise the training split.
 
-The data. Without ``--conll`` (this machine has no CoNLL-2003, and no public English NER corpus
-could be had from the package registries it reaches), a synthetic corpus of the CoNLL-2003
+The data. Without ``--conll`` (no CoNLL-2003 ships with the tool, and no public English NER corpus
+can be had from the package registries; figures on a copy of it are in ``docs/scoring.md``), a synthetic corpus of the CoNLL-2003
 English sizes (14,041 / 3,250 / 3,453 sentences) from a fixed seed: news and sports sentences
 from templates with filler words (real English: the lower-case words of the GNU texts of
 ``benchmarks/data/sentence_dev.jsonl``, as often as they occur there), names made of syllables
