@@ -179,7 +179,8 @@ def test_skip_invalid_rejects_the_unit_and_both_ledgers_add_up(reader, name, kwa
 
 def test_a_file_mixing_iob1_and_iob2_names_a_line_of_each_even_when_skipping():
     with pytest.raises(InputError, match=r"conll_iob2_i_after_o\.txt: mixes IOB1 and IOB2: line 10 has an I- tag "
-                                         r"that opens a chunk \(IOB1\) and line 3 a B- tag"):
+                                         r"that opens a chunk \(IOB1\) and line 3 a B- tag that opens one without "
+                                         r"following a tag of its type \(IOB2\); .* --scheme iob1 or iob2"):
         read_conll(FIX / "conll_iob2_i_after_o.txt", on_error="skip")
 
 

@@ -208,7 +208,8 @@ def _scheme_used(scheme: str, docs: list[list[_Sentence]], ledger: _Ledger) -> s
     if detected == "mixed":
         raise InputError(
             f"{ledger.path}: mixes IOB1 and IOB2: line {i_open} has an I- tag that opens a chunk (IOB1) and line "
-            f"{b_fresh} a B- tag after a tag of another type (IOB2); fix the file or pass --scheme iob1 or iob2."
+            f"{b_fresh} a B- tag that opens one without following a tag of its type (IOB2); fix the file or pass "
+            f"--scheme iob1 or iob2 (iob1 reads both kinds of chunk start as conlleval does)."
         )
     if detected == "undetermined":
         ledger.notes["scheme_undetermined"] += 1
