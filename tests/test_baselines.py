@@ -312,6 +312,36 @@ def test_crf_features():
     assert TokenFeaturizer().transform([["EU", "rejects", "."]])[0][1] == mid
 
 
+def test_the_gazetteer_marks_place_names_longest_first_and_only_capitalised():
+    from dataset_builder.baselines import gazetteer_marks
+
+    places = frozenset({("new", "york"), ("york",), ("new", "york", "city"), ("paris",), ("rio", "de", "janeiro")})
+    tokens = ["From", "New", "York", "City", "to", "Paris", ",", "york", "and", "Rio", "de", "Janeiro", "New"]
+    assert gazetteer_marks(tokens, places) == [None, "gaz=B", "gaz=I", "gaz=I", None, "gaz=B", None, None, None,
+                                               "gaz=B", "gaz=I", "gaz=I", None]
+    assert gazetteer_marks([], places) == []
+
+
+def test_version_4_features_add_the_gazetteer_kept_in_the_fitted_model(tmp_path):
+    from dataset_builder.baselines import TokenFeaturizer, place_names, sentence_features
+
+    names = place_names().split("\n")
+    assert names == sorted(names) and len(names) > 20_000
+    assert {"france", "paris", "new york city", "texas", "europe"} <= set(names)
+    tokens = ["Talks", "in", "Paris", "and", "Leston", "."]
+    v4, v3 = sentence_features(tokens), sentence_features(tokens, version=3)
+    assert "gaz=B" in v4[2] and v4[2][:-1] == v3[2]  # version 3 plus the mark
+    assert all(not any(f.startswith("gaz=") for f in feats) for feats in v3 + v4[:2] + v4[3:])
+    featurizer = TokenFeaturizer().fit([tokens])
+    assert featurizer.places_ == place_names()
+    featurizer.places_ = "leston"  # the model's own list is what it reads, not the package's
+    got = featurizer.transform([tokens])[0]
+    assert "gaz=B" in got[4] and "gaz=B" not in got[2]
+    save_model(featurizer, tmp_path / "f.skops")
+    assert load_model(tmp_path / "f.skops").transform([tokens]) == [got]
+    assert TokenFeaturizer(version=3).transform([tokens])[0] == v3  # models saved before featurise as trained
+
+
 def test_crf_search_on_a_share_then_final_fit_on_all(monkeypatch):
     from dataset_builder.baselines import ner
 

