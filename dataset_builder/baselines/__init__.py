@@ -61,7 +61,6 @@ from ..errors import InputError
 from ..jsonl import read_json_object, write_jsonl
 from .ner import (  # noqa: F401  (public names of the baselines package)
     FEATURES_VERSION,
-    GAZETTEER_SOURCE,
     CRF_DEFAULT,
     CRF_GRID,
     CRF_SEARCH_EVERY,

