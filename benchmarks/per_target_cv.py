@@ -59,24 +59,21 @@ class Variant(pairs.PerTargetSVM):
         super().__init__(seed=0)
         self.C, self.presence, self.search = C, presence, search
 
-    def _fit_one(self, counts, rows, labels, weight=None):
+    def _fit_blocks(self, counts, repeats):
+        blocks = super()._fit_blocks(counts, repeats)
+        if self.presence:
+            blocks = [(cols, _Presence(self.presence == "l2")) for cols, _ in blocks]
+        return blocks
+
+    def _fit_svm(self, X, labels, weight):
         from sklearn.model_selection import GridSearchCV, StratifiedKFold
         from sklearn.svm import LinearSVC
 
-        texts, row_text = np.unique(rows, return_inverse=True)
-        counts = [c[texts] for c in counts]
-        repeats = np.bincount(row_text, minlength=len(texts)).astype(np.float64)
-        blocks = [pairs._fit_block(c, self.max_features, repeats) for c in counts]
-        if self.presence:
-            blocks = [(cols, _Presence(self.presence == "l2")) for cols, _ in blocks]
-        X = pairs._features(blocks, counts)[row_text]
         svm = LinearSVC(C=self.C, dual="auto", random_state=0)
         if self.search and weight is None:
-            svm = GridSearchCV(svm, {"C": list(self.search)}, cv=StratifiedKFold(5, shuffle=True, random_state=0),
-                               scoring="accuracy").fit(X, labels).best_estimator_
-        else:
-            svm.fit(X, labels, sample_weight=weight)
-        return {"blocks": blocks, "svm": svm}
+            return GridSearchCV(svm, {"C": list(self.search)}, cv=StratifiedKFold(5, shuffle=True, random_state=0),
+                                scoring="accuracy").fit(X, labels).best_estimator_
+        return svm.fit(X, labels, sample_weight=weight)
 
 
 def rows(path: Path) -> tuple[list[tuple[str, str, bool]], np.ndarray]:

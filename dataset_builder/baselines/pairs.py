@@ -397,12 +397,20 @@ class PerTargetSVM(BaseEstimator, ClassifierMixin):
         """One model on the training rows ``rows`` (each the index of its text in ``counts``, the
         distinct texts' counts): TF-IDF from the distinct texts with their repeats, and only the
         SVM's matrix has a row per training row."""
-        from sklearn.svm import LinearSVC
-
         texts, row_text = np.unique(rows, return_inverse=True)
         counts = [c[texts] for c in counts]
         repeats = np.bincount(row_text, minlength=len(texts)).astype(np.float64)
-        blocks = [_fit_block(c, self.max_features, repeats) for c in counts]
+        blocks = self._fit_blocks(counts, repeats)
+        return {"blocks": blocks, "svm": self._fit_svm(_features(blocks, counts)[row_text], labels, weight)}
+
+    def _fit_blocks(self, counts: Sequence[Any], repeats: np.ndarray) -> list[tuple[np.ndarray, Any]]:
+        """Each n-gram block's kept columns and transform (:func:`_fit_block`)."""
+        return [_fit_block(c, self.max_features, repeats) for c in counts]
+
+    def _fit_svm(self, X: Any, labels: Sequence[str], weight: np.ndarray | None) -> Any:
+        """The fitted ``LinearSVC`` of one model (``weight``: per row, or ``None``)."""
+        from sklearn.svm import LinearSVC
+
         # weighted rows (a body shared by many targets, its labels contradicting each other): liblinear's
         # dual coordinate descent crawls with such large box constraints; the primal Newton solver does
         # not, stopped at liblinear's own default for it (tol 1e-2; scikit-learn's 1e-4 took 5x as long
@@ -411,8 +419,7 @@ class PerTargetSVM(BaseEstimator, ClassifierMixin):
             svm = LinearSVC(C=1.0, dual="auto", random_state=self.seed)
         else:
             svm = LinearSVC(C=1.0, dual=False, tol=PRIMAL_TOL, random_state=self.seed)
-        svm.fit(_features(blocks, counts)[row_text], labels, sample_weight=weight)
-        return {"blocks": blocks, "svm": svm}
+        return svm.fit(X, labels, sample_weight=weight)
 
     def fit(self, X: Sequence[Sequence[Any]], y: Sequence[str]) -> "PerTargetSVM":
         y = [str(v) for v in y]
